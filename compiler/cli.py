@@ -1,0 +1,177 @@
+"""The `specops` command line. Compiler commands live here; runtime commands are added
+from `specops.runtime.cli` when the runtime extra is installed (imported lazily so that
+`specops lint` in a pre-commit hook never loads Ray, polars or scikit-learn).
+
+Exit codes: 0 clean, 1 findings at or above --fail-on (or a failed run), 2 usage or
+internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+from .diagnostics import Severity
+from .lint import lint_paths
+from .output import FORMATS, render
+from .rules import RULES
+
+__all__ = ["main", "parse_vars", "version"]
+
+
+def version() -> str:
+    try:
+        return metadata.version("specops")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
+        return "0.0.0"
+
+
+class UsageError(Exception):
+    """A mistake on the command line: one line to stderr, exit 2."""
+
+
+def parse_vars(items: Sequence[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise UsageError(f"--var expects NAME=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def _default_format() -> str:
+    if os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_WORKFLOW"):
+        return "github"
+    return "full"
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--var", action="append", metavar="NAME=VALUE",
+                   help="template variable (repeatable); overrides specops.yaml vars")
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.paths] or [Path.cwd()]
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"no such file or directory: {p}")
+    result = lint_paths(paths, parse_vars(args.var))
+    diags = result.diagnostics
+    if args.select:
+        wanted = tuple(c.strip().upper() for c in args.select.split(","))
+        diags = [d for d in diags if d.code.startswith(wanted)]
+    if args.ignore:
+        dropped = tuple(c.strip().upper() for c in args.ignore.split(","))
+        diags = [d for d in diags if not d.code.startswith(dropped)]
+    fmt = args.format or _default_format()
+    color = fmt == "full" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = render(fmt, diags, result.sources(), version(), color)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    fail_on = Severity.parse(args.fail_on)
+    failing = sum(1 for d in diags if d.severity >= fail_on)
+    if fmt in ("full", "concise") and not args.quiet:
+        errors = sum(1 for d in diags if d.severity == Severity.ERROR)
+        warnings = sum(1 for d in diags if d.severity == Severity.WARNING)
+        files = len(result.project.files)
+        summary = (f"checked {files} file{'s' * (files != 1)}: {errors} error"
+                   f"{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
+        print(summary if diags else f"{summary}; all clean", file=sys.stderr)
+    return 1 if failing else 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    if args.code:
+        code = args.code.upper()
+        r = RULES.get(code)
+        if r is None:
+            raise UsageError(f"unknown code {args.code!r}; run `specops rules` for the list")
+        print(f"{r.code} {r.slug} ({r.severity.label})\n\n{r.summary}\n\n{r.explanation}")
+        return 0
+    if args.format == "json":
+        import json
+
+        print(json.dumps([{"code": r.code, "slug": r.slug, "severity": r.severity.label,
+                           "summary": r.summary, "explanation": r.explanation}
+                          for r in RULES.values()], indent=2))
+        return 0
+    for r in RULES.values():
+        print(f"{r.code}  {r.slug:<28} {r.severity.label:<8} {r.summary}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="specops", description="Declarative MLOps pipeline compiler and runtime.")
+    parser.add_argument("--version", action="version", version=f"specops {version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("lint", help="check specs and report every problem at once")
+    p.add_argument("paths", nargs="*", help="project folder or spec files (default: .)")
+    p.add_argument("--format", choices=FORMATS, help="output format (default: full; github "
+                   "inside GitHub Actions)")
+    p.add_argument("--output", "-o", help="write the report to a file")
+    p.add_argument("--fail-on", choices=["error", "warning", "info"], default="error",
+                   help="lowest severity that makes the exit code 1 (default: error)")
+    p.add_argument("--select", help="only these codes or prefixes (comma-separated)")
+    p.add_argument("--ignore", help="drop these codes or prefixes (comma-separated)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    _add_common(p)
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("rules", help="list every diagnostic code, or explain one")
+    p.add_argument("code", nargs="?")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_rules)
+
+    for register in _extensions():
+        register(sub, _add_common)
+    return parser
+
+
+def _extensions() -> list:  # type: ignore[type-arg]
+    """Commands defined outside this module (compile-side and runtime-side)."""
+    regs = []
+    try:
+        from . import commands
+
+        regs.append(commands.register)
+    except ImportError:  # pragma: no cover - during bootstrap
+        pass
+    try:
+        from specops.runtime import cli as runtime_cli
+
+        regs.append(runtime_cli.register)
+    except ImportError:
+        pass
+    return regs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code = args.func(args)
+        return int(code or 0)
+    except UsageError as exc:
+        print(f"specops: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("specops: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # pragma: no cover - `specops ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The compile context every pass reads and appends to.
+
+Why an explicit context (not kwargs by introspection, sqlglot's habit we avoid): each pass
+declares what it needs by reading attributes, and all diagnostics land in one list so the
+user sees every error from every pass in one run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .diagnostics import Diagnostic, Severity, Span
+from .kinds import (
+    ApprovalSpec,
+    FeatureSpec,
+    GateSpec,
+    ModelSpec,
+    PolicySpec,
+    ProjectSpec,
+    SourceSpec,
+)
+from .project import Project
+from .validate import LoadedSpec
+
+__all__ = ["Context", "InputRef", "SpecIndex"]
+
+
+@dataclass(slots=True)
+class SpecIndex:
+    sources: dict[str, LoadedSpec] = field(default_factory=dict)
+    features: dict[str, dict[int, LoadedSpec]] = field(default_factory=dict)
+    models: dict[str, LoadedSpec] = field(default_factory=dict)
+    gates: dict[str, LoadedSpec] = field(default_factory=dict)
+    approvals: dict[str, LoadedSpec] = field(default_factory=dict)
+    policies: dict[str, LoadedSpec] = field(default_factory=dict)
+
+    def source(self, name: str) -> SourceSpec:
+        spec: SourceSpec = self.sources[name].spec
+        return spec
+
+    def feature(self, name: str, version: int) -> FeatureSpec:
+        spec: FeatureSpec = self.features[name][version].spec
+        return spec
+
+
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    """One resolved entry of a model's `training.features` (or `protected`) list."""
+
+    text: str
+    kind: str                    # "view" or "column"
+    name: str                    # view or source name
+    version: int | None          # view version
+    columns: tuple[str, ...]     # features of the view, or the one source column
+    index: int                   # position in the list (for spans)
+
+
+@dataclass(slots=True)
+class Context:
+    project: Project
+    index: SpecIndex = field(default_factory=SpecIndex)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    inputs: dict[str, list[InputRef]] = field(default_factory=dict)
+    protected: dict[str, list[InputRef]] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> ProjectSpec | None:
+        return self.project.config
+
+    def error(self, code: str, message: str, where: LoadedSpec, *path: str | int,
+              key: bool = False, help: str | None = None, suggestion: str | None = None,
+              severity: Severity = Severity.ERROR, span: Span | None = None) -> None:
+        at = span or (where.key_span(*path) if key else where.span(*path))
+        self.diagnostics.append(Diagnostic(code, message, where.file, at, severity,
+                                           help=help, suggestion=suggestion))
+
+    def models(self) -> list[tuple[LoadedSpec, ModelSpec]]:
+        return [(ls, ls.spec) for ls in self.index.models.values()]
+
+    def gates(self) -> list[tuple[LoadedSpec, GateSpec]]:
+        return [(ls, ls.spec) for ls in self.index.gates.values()]
+
+    def approvals(self) -> list[tuple[LoadedSpec, ApprovalSpec]]:
+        return [(ls, ls.spec) for ls in self.index.approvals.values()]
+
+    def policies(self) -> list[tuple[LoadedSpec, PolicySpec]]:
+        return [(ls, ls.spec) for ls in self.index.policies.values()]

@@ -1,0 +1,44 @@
+"""Shared field types for the spec kinds.
+
+Why strict models: pydantic's lax mode would accept "yes" for a boolean and "5" for a
+number, hiding exactly the mistakes lint exists to catch. Enumerations are `Literal`s
+because strict mode refuses strings for Enum fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ColumnType",
+    "Duration",
+    "Name",
+    "Principal",
+    "SpecModel",
+    "duration_seconds",
+]
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DURATION_PATTERN = r"^[0-9]+(s|m|h|d|w)$"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=128,
+                            description="identifier: letters, digits and _")]
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN,
+                                description="a duration such as 90d, 12h, 30m, 2w")]
+Principal = Annotated[str, Field(pattern=r"^(team:|person:|role:)?[A-Za-z0-9_.@-]+$",
+                                 description="a person, team:NAME or role:NAME")]
+ColumnType = Literal["int64", "int32", "float64", "float32", "bool", "string", "category",
+                     "date", "datetime"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(text: str) -> int:
+    return int(text[:-1]) * _UNITS[text[-1]]
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True,
+                              populate_by_name=True)

@@ -1,0 +1,44 @@
+"""specops.yaml: the project config that anchors paths, people and defaults."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .common import Duration, Name, SpecModel
+
+__all__ = ["Person", "ProjectSpec", "RayConfig"]
+
+
+class Person(SpecModel):
+    roles: list[Name] = Field(default_factory=list)
+    teams: list[Name] = Field(default_factory=list)
+    email: str | None = None
+
+
+class RayConfig(SpecModel):
+    address: str | None = Field(None, description="ray://host:port or auto; local when unset")
+    num_cpus: int | None = Field(None, ge=1)
+
+
+Action = Literal["register", "approve", "reject", "deploy", "rollback", "change_policy"]
+
+
+class ProjectSpec(SpecModel):
+    kind: Literal["project"] = "project"
+    name: Name
+    description: str | None = None
+    specs: list[str] = Field(default_factory=lambda: ["specs/**/*.yaml", "specs/**/*.yml"],
+                             description="globs of spec files, relative to the project root")
+    store: str = Field("sqlite:///.specops/store.db", description="SQLAlchemy URL")
+    artifacts: str = Field(".specops/artifacts", description="artifact directory")
+    ray: RayConfig = Field(default_factory=RayConfig)
+    packs: list[str] = Field(default_factory=list,
+                             description="built-in policy packs: sr11-7, eu-ai-act-high-risk")
+    people: dict[Name, Person] = Field(default_factory=dict)
+    permissions: dict[Action, list[Name]] = Field(
+        default_factory=dict, description="action -> roles allowed (overrides the defaults)")
+    vars: dict[Name, str | int | float | bool] = Field(default_factory=dict)
+    review_cadence: Duration | None = None
+    extra: dict[str, Any] = Field(default_factory=dict, description="free-form metadata")

@@ -1,0 +1,285 @@
+"""YAML text to plain Python values plus a position for every key and value.
+
+Why not `yaml.safe_load`: it forgets positions, keeps the last of duplicate keys, turns
+`no` into False and expands aliases without limit. We let libyaml (C) compose the node
+graph, which is fast and never constructs objects, then build plain values ourselves in
+one walk that records spans, refuses tags, duplicates and YAML 1.1 booleans, and stops
+expanding after a node budget (alias bombs) or a depth limit (recursive aliases).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .diagnostics import Diagnostic, Severity, Span
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "Document",
+    "Path_",
+    "load_text",
+]
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_NODES = 1_000_000
+MAX_DEPTH = 64
+
+Path_ = tuple[str | int, ...]
+
+try:  # libyaml when available; the pure-Python loader gives the same nodes.
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - wheels ship libyaml
+    _Loader = yaml.SafeLoader
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_TRUE_FALSE = {"true": True, "false": False}
+# PyYAML resolves yes/no/on/off but not the single letters, which YAML 1.1 also lists
+# and other parsers (Go yaml.v2, some editors) read as booleans.
+_YES_NO_LETTERS = frozenset({"y", "Y", "n", "N"})
+_SCALARS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
+_NUMBERS = SafeConstructor()
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document: plain data plus spans keyed by path from the document root."""
+
+    file: str
+    index: int
+    data: Any
+    span: Span
+    values: dict[Path_, Span] = field(default_factory=dict)
+    keys: dict[Path_, Span] = field(default_factory=dict)
+
+    def value_span(self, path: Path_) -> Span:
+        """The span of the value at `path`, or of its nearest existing ancestor."""
+        p = tuple(path)
+        while p:
+            if p in self.values:
+                return self.values[p]
+            p = p[:-1]
+        return self.span
+
+    def key_span(self, path: Path_) -> Span:
+        """The span of the key that introduces `path` (falls back to the value)."""
+        p = tuple(path)
+        while p:
+            if p in self.keys:
+                return self.keys[p]
+            p = p[:-1]
+        return self.span
+
+
+def _span(node: Node) -> Span:
+    s, e = node.start_mark, node.end_mark
+    if e.line == s.line and e.column <= s.column:
+        return Span(s.line + 1, s.column + 1, s.line + 1, s.column + 2)
+    return Span(s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+
+
+class _Budget(Exception):
+    def __init__(self, node: Node, code: str, message: str) -> None:
+        super().__init__(message)
+        self.node, self.code, self.message = node, code, message
+
+
+class _Builder:
+    """Walks composed nodes into plain values, collecting diagnostics."""
+
+    def __init__(self, file: str, doc: Document, diagnostics: list[Diagnostic]) -> None:
+        self.file = file
+        self.doc = doc
+        self.diagnostics = diagnostics
+        self.nodes = 0
+
+    def error(self, code: str, node: Node, message: str, help: str | None = None,
+              severity: Severity = Severity.ERROR, span: Span | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, self.file, span or _span(node),
+                                           severity, help=help))
+
+    def build(self, node: Node, path: Path_, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Budget(node, "SPEC105",
+                          f"document expands to more than {MAX_NODES:,} nodes (alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise _Budget(node, "SPEC106", f"document nests deeper than {MAX_DEPTH} levels")
+        self.doc.values[path] = _span(node)
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ:
+                self.bad_tag(node)
+            return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            if node.tag != _MAP:
+                self.bad_tag(node)
+            return self.mapping(node, path, depth)
+        raise AssertionError(f"unexpected node {node!r}")  # pragma: no cover
+
+    def bad_tag(self, node: Node) -> None:
+        self.error("SPEC104", node, f"tag {node.tag!r} is not allowed in specs",
+                   help="remove the tag; specs hold only plain YAML values")
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        if tag not in _SCALARS:
+            self.bad_tag(node)
+            return text
+        if tag == _STR or tag == _TIMESTAMP:
+            if text in _YES_NO_LETTERS and not node.style:
+                self.implicit_boolean(node)
+            return text
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            if text.lower() in _TRUE_FALSE:
+                return _TRUE_FALSE[text.lower()]
+            if not node.style:
+                self.implicit_boolean(node)
+            return text
+        if tag == _INT:
+            try:
+                return _NUMBERS.construct_yaml_int(node)
+            except ValueError:
+                self.error("SPEC203", node, f"`{text}` is not a valid integer")
+                return text
+        try:
+            return _NUMBERS.construct_yaml_float(node)
+        except ValueError:
+            self.error("SPEC203", node, f"`{text}` is not a valid number")
+            return text
+
+    def implicit_boolean(self, node: ScalarNode) -> None:
+        text = node.value
+        self.diagnostics.append(Diagnostic(
+            "SPEC103", f"`{text}` is a boolean in YAML 1.1 (and a string in YAML 1.2)",
+            self.file, _span(node),
+            help="write true or false for a boolean, or quote it for a string",
+            suggestion=f'"{text}"'))
+
+    def mapping(self, node: MappingNode, path: Path_, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self.merge(value_node, path, depth))
+                continue
+            key = self.key(key_node)
+            if key is None:
+                continue
+            child = (*path, key)
+            if key in out:
+                self.error("SPEC102", key_node, f"duplicate key `{key}`",
+                           help=f"`{key}` is already defined at line "
+                                f"{self.doc.keys[child].line}; YAML would silently keep "
+                                "only the last one")
+                continue
+            self.doc.keys[child] = _span(key_node)
+            out[key] = self.build(value_node, child, depth + 1)
+        for key, value in merged.items():
+            out.setdefault(key, value)
+        return out
+
+    def merge(self, node: Node, path: Path_, depth: int) -> dict[str, Any]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        result: dict[str, Any] = {}
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                self.error("SPEC108", source, "a merge key `<<` needs a mapping or a list of "
+                           "mappings")
+                continue
+            for k, v in self.mapping(source, path, depth + 1).items():
+                result.setdefault(k, v)
+        return result
+
+    def key(self, node: Node) -> str | None:
+        if isinstance(node, ScalarNode) and node.tag in (_STR, _TIMESTAMP):
+            return str(node.value)
+        if isinstance(node, ScalarNode) and node.tag in (_INT, _FLOAT):
+            return str(node.value)
+        if isinstance(node, ScalarNode) and node.tag == _BOOL:
+            self.error("SPEC107", node,
+                       f"key `{node.value}` is read as a boolean by YAML 1.1",
+                       help=f'quote the key: "{node.value}":')
+            return str(node.value)
+        kind = {ScalarNode: "null", SequenceNode: "a sequence", MappingNode: "a mapping"}
+        self.error("SPEC107", node, f"mapping keys must be strings, not {kind[type(node)]}")
+        return None
+
+
+def _syntax_diagnostic(file: str, exc: yaml.YAMLError) -> Diagnostic:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"{problem}" + (f" ({context})" if context else "")
+    return Diagnostic("SPEC101", f"invalid YAML: {message}", file, Span.point(line, col))
+
+
+def _documents(text: str) -> Iterator[Node]:
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                yield node
+    finally:
+        loader.dispose()
+
+
+def load_text(file: str, raw: bytes | str) -> tuple[list[Document], list[Diagnostic]]:
+    """Parse one file into documents; never raises for bad input."""
+    diagnostics: list[Diagnostic] = []
+    size = len(raw)
+    if size > MAX_FILE_BYTES:
+        return [], [Diagnostic("SPEC003", f"file is {size:,} bytes; the limit is "
+                               f"{MAX_FILE_BYTES:,}", file, Span.point(1, 1))]
+    if isinstance(raw, bytes):
+        if b"\x00" in raw:
+            return [], [Diagnostic("SPEC002", "file contains NUL bytes; it is not YAML text",
+                                   file, Span.point(1, 1))]
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            return [], [Diagnostic("SPEC002", f"file is not valid UTF-8 (byte {exc.start})",
+                                   file, Span.point(line, 1))]
+    else:
+        text = raw
+    documents: list[Document] = []
+    try:
+        for index, node in enumerate(_documents(text)):
+            doc = Document(file, index, None, _span(node))
+            builder = _Builder(file, doc, diagnostics)
+            try:
+                doc.data = builder.build(node, (), 0)
+            except _Budget as exc:
+                diagnostics.append(Diagnostic(exc.code, exc.message, file, _span(exc.node)))
+                continue
+            documents.append(doc)
+    except yaml.YAMLError as exc:
+        diagnostics.append(_syntax_diagnostic(file, exc))
+    except RecursionError:
+        diagnostics.append(Diagnostic("SPEC106", "document nests too deeply to parse", file,
+                                      Span.point(1, 1)))
+    if not documents and not diagnostics and not text.strip("\n\r\t ---."):
+        diagnostics.append(Diagnostic("SPEC004", "file holds no YAML document", file,
+                                      Span.point(1, 1), Severity.WARNING))
+    return documents, diagnostics

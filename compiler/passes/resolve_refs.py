@@ -1,0 +1,178 @@
+"""Resolve every name that points at another spec; unknown names get 'did you mean'.
+
+Feature references in `training.features`:
+- `view@2` (all features of version 2), `view@2.feature` (one feature),
+- `view` / `view.feature` when the view has a single version,
+- `source.column` (a raw column of a source).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..context import Context, InputRef
+from ..diagnostics import Severity
+from ..kinds import FeatureSpec, ModelSpec, SourceSpec
+from ..suggest import did_you_mean
+from ..validate import LoadedSpec
+
+__all__ = ["resolve_refs", "parse_feature_ref"]
+
+_REF = re.compile(r"^(?P<name>[A-Za-z_]\w*)(?:@(?P<version>\w+))?(?:\.(?P<col>[A-Za-z_]\w*))?$")
+
+
+def parse_feature_ref(text: str) -> tuple[str, str | None, str | None] | None:
+    m = _REF.match(text.strip())
+    if not m:
+        return None
+    return m.group("name"), m.group("version"), m.group("col")
+
+
+def _check_source_columns(ctx: Context, loaded: LoadedSpec) -> None:
+    src: SourceSpec = loaded.spec
+    for key in ("entity", "timestamp", "created_timestamp"):
+        col = getattr(src, key)
+        if col is not None and col not in src.columns:
+            ctx.error("SPEC306", f"{key} column `{col}` is not declared in `columns`", loaded,
+                      key, help=did_you_mean(col, src.columns))
+
+
+def _check_feature_view(ctx: Context, loaded: LoadedSpec) -> None:
+    view: FeatureSpec = loaded.spec
+    src_loaded = ctx.index.sources.get(view.source)
+    if src_loaded is None:
+        ctx.error("SPEC301", f"unknown source `{view.source}`", loaded, "source",
+                  help=did_you_mean(view.source, ctx.index.sources))
+        return
+    src: SourceSpec = src_loaded.spec
+    for key in ("entity", "timestamp"):
+        col = getattr(view, key)
+        if col is not None and col not in src.columns:
+            ctx.error("SPEC306", f"{key} `{col}` is not a column of source `{src.name}`",
+                      loaded, key, help=did_you_mean(col, src.columns))
+
+
+def resolve_input(ctx: Context, text: str) -> tuple[InputRef | None, str, str | None, str]:
+    """Resolve one reference; on failure return (None, code, help, message)."""
+    parsed = parse_feature_ref(text)
+    if parsed is None:
+        return None, "SPEC204", "write view@version, view@version.feature or source.column", \
+            f"`{text}` is not a feature reference"
+    name, version_text, col = parsed
+    views = ctx.index.features
+    if name in views and (version_text is not None or name not in ctx.index.sources):
+        versions = views[name]
+        if version_text is None:
+            if len(versions) > 1:
+                listed = ", ".join(f"{name}@{v}" for v in sorted(versions))
+                return None, "SPEC310", f"write one of: {listed}", \
+                    f"`{name}` has several versions"
+            version = next(iter(versions))
+        else:
+            if not version_text.isdigit() or int(version_text) not in versions:
+                listed = ", ".join(f"{name}@{v}" for v in sorted(versions))
+                return None, "SPEC303", f"defined versions: {listed}", \
+                    f"feature view `{name}` has no version `{version_text}`"
+            version = int(version_text)
+        view: FeatureSpec = versions[version].spec
+        if col is not None:
+            if col not in view.features:
+                return None, "SPEC302", did_you_mean(col, view.features), \
+                    f"feature view `{name}@{version}` has no feature `{col}`"
+            columns: tuple[str, ...] = (col,)
+        else:
+            columns = tuple(view.features)
+        return InputRef(text, "view", name, version, columns, 0), "", None, ""
+    if name in ctx.index.sources and version_text is None:
+        src: SourceSpec = ctx.index.sources[name].spec
+        if col is None:
+            return None, "SPEC302", f"name a column: {name}.<column>", \
+                f"`{name}` is a source; name one of its columns"
+        if col not in src.columns:
+            return None, "SPEC306", did_you_mean(col, src.columns), \
+                f"source `{name}` has no column `{col}`"
+        return InputRef(text, "column", name, None, (col,), 0), "", None, ""
+    return None, "SPEC302", did_you_mean(name, [*views, *ctx.index.sources]), \
+        f"unknown feature view or source `{name}`"
+
+
+def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
+    model: ModelSpec = loaded.spec
+    tr = model.training
+    idx = ctx.index
+    spine = idx.sources.get(tr.spine)
+    if spine is None:
+        ctx.error("SPEC301", f"unknown source `{tr.spine}`", loaded, "training", "spine",
+                  help=did_you_mean(tr.spine, idx.sources))
+    label_src = idx.sources.get(tr.label.source)
+    if label_src is None:
+        ctx.error("SPEC301", f"unknown source `{tr.label.source}`", loaded, "training",
+                  "label", "source", help=did_you_mean(tr.label.source, idx.sources))
+    elif tr.label.column not in label_src.spec.columns:
+        ctx.error("SPEC306", f"source `{tr.label.source}` has no column `{tr.label.column}`",
+                  loaded, "training", "label", "column",
+                  help=did_you_mean(tr.label.column, label_src.spec.columns))
+    resolved: list[InputRef] = []
+    for i, text in enumerate(tr.features):
+        ref, code, help_text, message = resolve_input(ctx, text)
+        if ref is None:
+            ctx.error(code, message, loaded, "training", "features", i, help=help_text)
+            continue
+        ref = InputRef(ref.text, ref.kind, ref.name, ref.version, ref.columns, i)
+        resolved.append(ref)
+        if ref.kind == "view" and ref.version is not None:
+            view: FeatureSpec = idx.features[ref.name][ref.version].spec
+            if view.deprecated:
+                note = view.deprecated.message if not isinstance(view.deprecated, bool) else None
+                use = view.deprecated.use if not isinstance(view.deprecated, bool) else None
+                ctx.error("SPEC308", f"feature view `{ref.name}@{ref.version}` is deprecated"
+                          + (f": {note}" if note else ""), loaded, "training", "features", i,
+                          severity=Severity.WARNING, help=f"use `{use}`" if use else None,
+                          suggestion=use)
+    ctx.inputs[model.name] = resolved
+    protected: list[InputRef] = []
+    for i, text in enumerate(tr.protected):
+        ref, code, help_text, message = resolve_input(ctx, text)
+        if ref is None:
+            ctx.error(code, message, loaded, "training", "protected", i, help=help_text)
+            continue
+        protected.append(InputRef(ref.text, ref.kind, ref.name, ref.version, ref.columns, i))
+    ctx.protected[model.name] = protected
+    if spine is not None:
+        for i, col in enumerate(model.slices):
+            if col not in spine.spec.columns:
+                ctx.error("SPEC306", f"slice column `{col}` is not a column of the spine "
+                          f"`{tr.spine}`", loaded, "slices", i,
+                          help=did_you_mean(col, spine.spec.columns))
+    for i, gate in enumerate(model.gates):
+        if gate not in idx.gates:
+            ctx.error("SPEC304", f"unknown gate `{gate}`", loaded, "gates", i,
+                      help=did_you_mean(gate, idx.gates))
+    if model.approval is not None and model.approval not in idx.approvals:
+        ctx.error("SPEC305", f"unknown approval `{model.approval}`", loaded, "approval",
+                  help=did_you_mean(model.approval, idx.approvals))
+
+
+def _check_roles(ctx: Context) -> None:
+    if ctx.config is None:
+        return
+    roles = {r for person in ctx.config.people.values() for r in person.roles}
+    for loaded, approval in ctx.approvals():
+        for i, rule in enumerate(approval.rules):
+            for role in rule.require:
+                if role not in roles:
+                    ctx.error("SPEC307", f"role `{role}` is held by nobody in specops.yaml",
+                              loaded, "rules", i, "require", role, key=True,
+                              help=did_you_mean(role, roles) or
+                              "add people with this role under `people:` in specops.yaml")
+
+
+def resolve_refs(ctx: Context) -> None:
+    for loaded in ctx.index.sources.values():
+        _check_source_columns(ctx, loaded)
+    for versions in ctx.index.features.values():
+        for loaded in versions.values():
+            _check_feature_view(ctx, loaded)
+    for loaded in ctx.index.models.values():
+        _check_model(ctx, loaded)
+    _check_roles(ctx)
