@@ -9,11 +9,13 @@ internal error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from .diagnostics import Severity
 from .lint import lint_paths
@@ -136,21 +138,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _extensions() -> list:  # type: ignore[type-arg]
-    """Commands defined outside this module (compile-side and runtime-side)."""
+_EXTENSION_MODULES = (
+    "specops.compiler.commands",        # compile, graph, explain, diff
+    "specops.compiler.commands_schema",  # schema
+    "specops.runtime.cli",              # run, runs, models, ... (runtime extra)
+)
+
+
+def _extensions() -> list[Any]:
+    """Commands defined outside this module. Each module exposes `register(sub, common)`
+    and must import nothing heavy at module level (lint stays fast)."""
     regs = []
-    try:
-        from . import commands
-
-        regs.append(commands.register)
-    except ImportError:  # pragma: no cover - during bootstrap
-        pass
-    try:
-        from specops.runtime import cli as runtime_cli
-
-        regs.append(runtime_cli.register)
-    except ImportError:
-        pass
+    for name in _EXTENSION_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # not built yet, or the runtime extra is not installed
+            raise
+        regs.append(module.register)
     return regs
 
 

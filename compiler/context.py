@@ -63,6 +63,9 @@ class Context:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     inputs: dict[str, list[InputRef]] = field(default_factory=dict)
     protected: dict[str, list[InputRef]] = field(default_factory=dict)
+    # (view, version) -> ("source", name, None) or ("view", name, version)
+    view_sources: dict[tuple[str, int], tuple[str, str, int | None]] = field(
+        default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
 
     @property

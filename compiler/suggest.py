@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["did_you_mean", "closest"]
+__all__ = ["closest", "did_you_mean"]
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:

@@ -11,6 +11,13 @@ from .common import Duration, Name, SpecModel
 __all__ = ["ApprovalRule", "ApprovalSpec"]
 
 
+Environment = Literal["staging", "production"]
+
+
+def _production() -> list[Environment]:
+    return ["production"]
+
+
 class ApprovalRule(SpecModel):
     when: str = Field("true", description="condition over the model, e.g. risk_tier == 'high'")
     require: dict[Name, int] = Field(default_factory=dict,
@@ -25,5 +32,4 @@ class ApprovalSpec(SpecModel):
     name: Name
     description: str | None = None
     rules: list[ApprovalRule] = Field(min_length=1)
-    environments: list[Literal["staging", "production"]] = Field(
-        default_factory=lambda: ["production"])
+    environments: list[Environment] = Field(default_factory=lambda: _production())

@@ -32,7 +32,9 @@ class FeatureSpec(SpecModel):
     version: int = Field(1, ge=1)
     description: str | None = None
     owner: Principal | None = None
-    source: Name
+    source: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(@[0-9]+)?$",
+                        description="a source name, or view@version to derive from another "
+                                    "feature view")
     entity: Name | None = None
     timestamp: Name | None = None
     ttl: Duration | None = None

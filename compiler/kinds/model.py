@@ -30,7 +30,7 @@ class Training(SpecModel):
     features: list[str] = Field(min_length=1, description="view@version, view@version.feature "
                                                           "or source.column")
     protected: list[str] = Field(default_factory=list, description="source.column")
-    split: Split = Field(default_factory=Split)
+    split: Split = Field(default_factory=lambda: Split())
     created_time_cutoff: bool = Field(False, description="only use feature rows created "
                                                          "before the event time")
 
@@ -71,7 +71,7 @@ class Drift(SpecModel):
 
 
 class Monitoring(SpecModel):
-    drift: Drift = Field(default_factory=Drift)
+    drift: Drift = Field(default_factory=lambda: Drift())
     window: Duration = "7d"
     label_delay: Duration | None = None
     consecutive_windows: int = Field(1, ge=1)

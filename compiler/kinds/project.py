@@ -33,7 +33,7 @@ class ProjectSpec(SpecModel):
                              description="globs of spec files, relative to the project root")
     store: str = Field("sqlite:///.specops/store.db", description="SQLAlchemy URL")
     artifacts: str = Field(".specops/artifacts", description="artifact directory")
-    ray: RayConfig = Field(default_factory=RayConfig)
+    ray: RayConfig = Field(default_factory=lambda: RayConfig())
     packs: list[str] = Field(default_factory=list,
                              description="built-in policy packs: sr11-7, eu-ai-act-high-risk")
     people: dict[Name, Person] = Field(default_factory=dict)

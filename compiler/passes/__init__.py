@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..context import Context
+from .check_cycles import check_cycles
+from .check_deploy_gates import check_deploy_gates
+from .check_estimator import check_estimator
+from .check_inputs import check_inputs
 from .index_specs import index_specs
 from .resolve_refs import resolve_refs
 
@@ -16,6 +20,10 @@ Pass = Callable[[Context], None]
 LINT_PASSES: tuple[Pass, ...] = (
     index_specs,
     resolve_refs,
+    check_cycles,
+    check_inputs,
+    check_estimator,
+    check_deploy_gates,
 )
 
 

@@ -16,7 +16,7 @@ from ..kinds import FeatureSpec, ModelSpec, SourceSpec
 from ..suggest import did_you_mean
 from ..validate import LoadedSpec
 
-__all__ = ["resolve_refs", "parse_feature_ref"]
+__all__ = ["parse_feature_ref", "resolve_refs"]
 
 _REF = re.compile(r"^(?P<name>[A-Za-z_]\w*)(?:@(?P<version>\w+))?(?:\.(?P<col>[A-Za-z_]\w*))?$")
 
@@ -39,11 +39,25 @@ def _check_source_columns(ctx: Context, loaded: LoadedSpec) -> None:
 
 def _check_feature_view(ctx: Context, loaded: LoadedSpec) -> None:
     view: FeatureSpec = loaded.spec
+    if "@" in view.source:
+        name, _, version = view.source.partition("@")
+        versions = ctx.index.features.get(name)
+        if versions is None:
+            ctx.error("SPEC302", f"unknown feature view `{name}`", loaded, "source",
+                      help=did_you_mean(name, [*ctx.index.features, *ctx.index.sources]))
+        elif int(version) not in versions:
+            listed = ", ".join(f"{name}@{v}" for v in sorted(versions))
+            ctx.error("SPEC303", f"feature view `{name}` has no version `{version}`", loaded,
+                      "source", help=f"defined versions: {listed}")
+        else:
+            ctx.view_sources[(view.name, view.version)] = ("view", name, int(version))
+        return
     src_loaded = ctx.index.sources.get(view.source)
     if src_loaded is None:
         ctx.error("SPEC301", f"unknown source `{view.source}`", loaded, "source",
                   help=did_you_mean(view.source, ctx.index.sources))
         return
+    ctx.view_sources[(view.name, view.version)] = ("source", view.source, None)
     src: SourceSpec = src_loaded.spec
     for key in ("entity", "timestamp"):
         col = getattr(view, key)

@@ -1,0 +1,103 @@
+"""Model inputs: protected attributes never used, restricted views only with a grant,
+entities that can actually join, labels that fit the task."""
+
+from __future__ import annotations
+
+from ..context import Context, InputRef
+from ..kinds import FeatureSpec, ModelSpec, SourceSpec
+from ..validate import LoadedSpec
+
+__all__ = ["check_inputs"]
+
+_INT_TYPES = {"int64", "int32"}
+_NUMERIC = {"int64", "int32", "float64", "float32"}
+
+
+def _owner_principals(model: ModelSpec) -> set[str]:
+    owner = model.owner
+    bare = owner.split(":", 1)[1] if ":" in owner else owner
+    return {owner, bare, f"team:{bare}", f"person:{bare}"}
+
+
+def _protected_columns(ctx: Context, model: ModelSpec) -> set[tuple[str, str]]:
+    cols = {(r.name, c) for r in ctx.protected.get(model.name, []) if r.kind == "column"
+            for c in r.columns}
+    for name, loaded in ctx.index.sources.items():
+        src: SourceSpec = loaded.spec
+        cols.update((name, c) for c, col in src.columns.items() if col.protected)
+    return cols
+
+
+def _check_ref(ctx: Context, loaded: LoadedSpec, model: ModelSpec, ref: InputRef,
+               protected: set[tuple[str, str]]) -> None:
+    where = ("training", "features", ref.index)
+    if ref.kind == "column":
+        for col in ref.columns:
+            if (ref.name, col) in protected:
+                ctx.error("SPEC501", f"protected attribute `{ref.name}.{col}` is used as a "
+                          "model input", loaded, *where,
+                          help="protected attributes are for fairness checks only; list it "
+                               "under training.protected and remove it from features")
+        return
+    assert ref.version is not None
+    view_loaded = ctx.index.features[ref.name][ref.version]
+    view: FeatureSpec = view_loaded.spec
+    if view.access == "restricted":
+        owners = _owner_principals(model)
+        if not owners & set(view.grants):
+            granted = ", ".join(view.grants) or "nobody"
+            ctx.error("SPEC502", f"feature view `{ref.name}@{ref.version}` is restricted and "
+                      f"does not grant `{model.owner}`", loaded, *where,
+                      help=f"ask the view's owner ({view.owner or 'unset'}) to add "
+                           f"`{model.owner}` to its grants (granted: {granted})")
+    spine = ctx.index.sources.get(model.training.spine)
+    src = ctx.index.sources.get(view.source)
+    if spine is None or src is None:
+        return
+    entity = view.entity or src.spec.entity
+    spine_spec: SourceSpec = spine.spec
+    if entity is None:
+        ctx.error("SPEC414", f"feature view `{ref.name}@{ref.version}` has no entity to join "
+                  "on", loaded, *where, help=f"set `entity` on the view or on source "
+                  f"`{view.source}`")
+        return
+    if entity not in spine_spec.columns:
+        ctx.error("SPEC414", f"feature view `{ref.name}@{ref.version}` joins on `{entity}`, "
+                  f"which the spine `{spine_spec.name}` does not have", loaded, *where)
+        return
+    left = spine_spec.columns[entity].type
+    right = src.spec.columns[entity].type if entity in src.spec.columns else left
+    if (left in _INT_TYPES) != (right in _INT_TYPES) or (
+            left not in _INT_TYPES and left != right):
+        ctx.error("SPEC414", f"entity `{entity}` is {left} in the spine but {right} in "
+                  f"`{view.source}`", loaded, *where)
+
+
+def _check_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
+    label = model.training.label
+    src = ctx.index.sources.get(label.source)
+    if src is None or label.column not in src.spec.columns:
+        return
+    ctype = src.spec.columns[label.column].type
+    if model.task == "regression" and ctype not in _NUMERIC:
+        ctx.error("SPEC413", f"regression needs a numeric label; `{label.column}` is {ctype}",
+                  loaded, "training", "label", "column")
+    if model.task != "regression" and ctype in ("float64", "float32", "datetime", "date"):
+        ctx.error("SPEC413", f"classification needs an integer, boolean or string label; "
+                  f"`{label.column}` is {ctype}", loaded, "training", "label", "column",
+                  help="use task: regression, or declare the label as int64/bool/string")
+    spine = ctx.index.sources.get(model.training.spine)
+    if spine is not None and label.source != model.training.spine:
+        key = src.spec.entity
+        if key is None or key not in spine.spec.columns:
+            ctx.error("SPEC414", f"label source `{label.source}` has no key shared with the "
+                      f"spine `{model.training.spine}`", loaded, "training", "label", "source",
+                      help=f"set `entity` on `{label.source}` to a column the spine also has")
+
+
+def check_inputs(ctx: Context) -> None:
+    for loaded, model in ctx.models():
+        protected = _protected_columns(ctx, model)
+        for ref in ctx.inputs.get(model.name, []):
+            _check_ref(ctx, loaded, model, ref, protected)
+        _check_label(ctx, loaded, model)
