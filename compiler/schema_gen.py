@@ -1,0 +1,180 @@
+"""JSON Schemas for spec files, generated from the pydantic models in `kinds/`.
+
+Why generate instead of hand-write: the pydantic models are what lint enforces, so a
+hand-written schema would drift from them. The schemas exist for editors
+(yaml-language-server completion and hover through a `# yaml-language-server: $schema=`
+modeline) and for other tools (check-jsonschema); lint itself never reads them.
+
+Why the extra post-processing: pydantic emits draft 2020-12 without `$schema`, and
+yaml-language-server shows `markdownDescription` in hovers in preference to
+`description`, so we add both. The combined `specops.schema.json` is a `oneOf` whose
+branches each pin `kind` with `const`: generic validators and yaml-language-server both
+discriminate on that (they ignore OpenAPI's `discriminator`). yaml-language-server applies
+a file-level association (`yaml.schemas`) to every document of a multi-document file, and
+a modeline only to the document it heads (redhat-developer/yaml-language-server#946), so
+one schema covering every kind is what spec files need.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+
+from .kinds import KINDS, ProjectSpec
+
+__all__ = [
+    "COMBINED_NAME",
+    "DIALECT",
+    "build_schemas",
+    "check_schemas",
+    "default_schema_dir",
+    "schema_filename",
+    "write_schemas",
+]
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+COMBINED_NAME = "specops.schema.json"
+_DOCS = "https://github.com/specops/specops/blob/main/docs"
+
+
+def schema_filename(kind: str) -> str:
+    return f"{kind}.schema.json"
+
+
+def default_schema_dir() -> Path:
+    """The `specops.schemas` package folder: the repo's schemas/ in a checkout."""
+    from specops import schemas
+
+    return Path(inspect.getfile(schemas)).parent
+
+
+def _all_models() -> dict[str, type[BaseModel]]:
+    models: dict[str, type[BaseModel]] = dict(KINDS)
+    models["project"] = ProjectSpec
+    return models
+
+
+def _kind_summary(model: type[BaseModel]) -> str:
+    """First paragraph of the kind's module docstring (the kind modules document the why)."""
+    module = sys.modules[model.__module__]
+    doc = inspect.getdoc(module) or ""
+    return doc.split("\n\n", 1)[0].replace("\n", " ").strip()
+
+
+def _add_markdown(node: Any) -> None:
+    """Mirror every `description` as `markdownDescription` (yaml-language-server hovers)."""
+    if isinstance(node, dict):
+        desc = node.get("description")
+        if isinstance(desc, str) and "markdownDescription" not in node:
+            node["markdownDescription"] = desc
+        for key, value in node.items():
+            if key in ("properties", "$defs", "patternProperties"):
+                for sub in value.values():
+                    _add_markdown(sub)
+            elif key not in ("description", "markdownDescription", "const", "default",
+                             "enum", "examples"):
+                _add_markdown(value)
+    elif isinstance(node, list):
+        for item in node:
+            _add_markdown(item)
+
+
+def _describe_kind(schema: dict[str, Any], kind: str, model: type[BaseModel]) -> None:
+    summary = _kind_summary(model) or f"A `{kind}` spec."
+    schema["description"] = summary
+    schema["markdownDescription"] = f"{summary}\n\n[Diagnostics]({_DOCS}/rules.md)"
+
+
+def _finish(schema: dict[str, Any], title: str) -> dict[str, Any]:
+    """Put `$schema` and `title` first (humans read the top of the file)."""
+    _add_markdown(schema)
+    out: dict[str, Any] = {"$schema": DIALECT, "title": title}
+    out.update((k, v) for k, v in schema.items() if k not in ("$schema", "title"))
+    return out
+
+
+def _kind_schema(kind: str, model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(mode="validation", by_alias=True,
+                                     schema_generator=GenerateJsonSchema)
+    _describe_kind(schema, kind, model)
+    title = "specops.yaml" if kind == "project" else f"specops {kind} spec"
+    return _finish(schema, title)
+
+
+def _combined_schema() -> dict[str, Any]:
+    """Every spec kind (not the project file) in one schema, discriminated by `kind`."""
+    pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "validation") for m in KINDS.values()]
+    refs, top = models_json_schema(pairs, by_alias=True, schema_generator=GenerateJsonSchema)
+    defs: dict[str, Any] = top.get("$defs", {})
+    branches = []
+    for kind, model in KINDS.items():
+        ref = refs[(model, "validation")]["$ref"]
+        name = ref.rsplit("/", 1)[-1]
+        _describe_kind(defs[name], kind, model)
+        branches.append({"$ref": ref})
+    kinds = list(KINDS)
+    schema: dict[str, Any] = {
+        "description": "Any specops spec document (source, feature, model, gate, approval, "
+                       "policy), chosen by its `kind`. Several documents per file are "
+                       "allowed; each is checked on its own.",
+        "markdownDescription": (
+            "Any specops spec document, chosen by its `kind`: "
+            + ", ".join(f"`{k}`" for k in kinds)
+            + f".\n\n[Diagnostics]({_DOCS}/rules.md) · [Linting]({_DOCS}/lint.md)"),
+        "type": "object",
+        "required": ["kind", "name"],
+        "properties": {
+            "kind": {"enum": kinds, "description": "what this document defines"},
+        },
+        "oneOf": branches,
+        "$defs": defs,
+    }
+    return _finish(schema, "specops spec document")
+
+
+def build_schemas() -> dict[str, dict[str, Any]]:
+    """File name -> schema, for every kind, the project file and the combined schema."""
+    out = {schema_filename(kind): _kind_schema(kind, model)
+           for kind, model in _all_models().items()}
+    out[COMBINED_NAME] = _combined_schema()
+    return out
+
+
+def _dump(schema: Mapping[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def check_schemas(out_dir: Path) -> list[str]:
+    """Names of schema files in `out_dir` that are missing or differ from the models."""
+    stale = []
+    for name, schema in build_schemas().items():
+        path = out_dir / name
+        try:
+            current = path.read_text(encoding="utf-8")
+        except OSError:
+            stale.append(name)
+            continue
+        if current != _dump(schema):
+            stale.append(name)
+    return stale
+
+
+def write_schemas(out_dir: Path) -> list[Path]:
+    """Write every schema into `out_dir`; only files whose content changed are touched."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in build_schemas().items():
+        path = out_dir / name
+        text = _dump(schema)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
