@@ -9,6 +9,7 @@ expanding after a node budget (alias bombs) or a depth limit (recursive aliases)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +17,12 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from .diagnostics import Diagnostic, Severity, Span
 
 __all__ = [
+    "MAX_ALIAS_NODES",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
@@ -30,6 +33,10 @@ __all__ = [
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES = 1_000_000
+# Nodes reached a second time through an alias. Real specs reuse a few anchors; the
+# billion-laughs document re-expands the same nodes exponentially. A separate, lower
+# budget refuses it in a fraction of a second instead of after a million nodes.
+MAX_ALIAS_NODES = 100_000
 MAX_DEPTH = 64
 
 Path_ = tuple[str | int, ...]
@@ -66,6 +73,9 @@ class Document:
     span: Span
     values: dict[Path_, Span] = field(default_factory=dict)
     keys: dict[Path_, Span] = field(default_factory=dict)
+    # Literal block scalars (`key: |`): path -> 1-based line of the first content line,
+    # so a template error on the n-th line of the value points at the right file line.
+    literal_lines: dict[Path_, int] = field(default_factory=dict)
 
     def value_span(self, path: Path_) -> Span:
         """The span of the value at `path`, or of its nearest existing ancestor."""
@@ -107,6 +117,8 @@ class _Builder:
         self.doc = doc
         self.diagnostics = diagnostics
         self.nodes = 0
+        self.aliased = 0
+        self.seen: set[int] = set()
 
     def error(self, code: str, node: Node, message: str, help: str | None = None,
               severity: Severity = Severity.ERROR, span: Span | None = None) -> None:
@@ -120,8 +132,17 @@ class _Builder:
                           f"document expands to more than {MAX_NODES:,} nodes (alias bomb?)")
         if depth > MAX_DEPTH:
             raise _Budget(node, "SPEC106", f"document nests deeper than {MAX_DEPTH} levels")
+        if id(node) in self.seen:
+            self.aliased += 1
+            if self.aliased > MAX_ALIAS_NODES:
+                raise _Budget(node, "SPEC105", f"aliases expand to more than "
+                              f"{MAX_ALIAS_NODES:,} nodes (alias bomb?)")
+        else:
+            self.seen.add(id(node))
         self.doc.values[path] = _span(node)
         if isinstance(node, ScalarNode):
+            if node.style == "|" and "\n" in node.value:
+                self.doc.literal_lines[path] = node.start_mark.line + 2
             return self.scalar(node)
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ:
@@ -142,7 +163,7 @@ class _Builder:
         if tag not in _SCALARS:
             self.bad_tag(node)
             return text
-        if tag == _STR or tag == _TIMESTAMP:
+        if tag in (_STR, _TIMESTAMP):
             if text in _YES_NO_LETTERS and not node.style:
                 self.implicit_boolean(node)
             return text
@@ -224,13 +245,44 @@ class _Builder:
         return None
 
 
-def _syntax_diagnostic(file: str, exc: yaml.YAMLError) -> Diagnostic:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+def _position(text: str, exc: yaml.YAMLError) -> tuple[int, int]:
+    """1-based line and column of a parse error, always inside the file.
+
+    Why not just `problem_mark`: for an unclosed quote or bracket libyaml reports the end
+    of the stream (one line past the last), while `context_mark` is where the quote or
+    bracket opened, which is what the user has to fix.
+    """
+    if isinstance(exc, ReaderError):
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+    else:
+        problem = getattr(exc, "problem_mark", None)
+        context = getattr(exc, "context_mark", None)
+        mark = problem or context
+        if context is not None and "end of stream" in str(getattr(exc, "problem", "")):
+            mark = context
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    lines = text.splitlines() or [""]
+    if line > len(lines):
+        line, col = len(lines), len(lines[-1]) + 1
+    return line, max(1, min(col, len(lines[line - 1]) + 1))
+
+
+def _syntax_diagnostic(file: str, text: str, exc: yaml.YAMLError) -> Diagnostic:
+    line, col = _position(text, exc)
+    if isinstance(exc, ReaderError):
+        return Diagnostic("SPEC002", f"control character #x{exc.character:02x} is not "
+                          f"allowed in YAML ({exc.reason})", file, Span.point(line, col))
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{problem}" + (f" ({context})" if context else "")
+    if "maximum nesting depth" in message:
+        return Diagnostic("SPEC106", "document nests too deeply to parse", file,
+                          Span.point(line, col))
     return Diagnostic("SPEC101", f"invalid YAML: {message}", file, Span.point(line, col))
+
+
+_DOC_START = re.compile(r"---(?:[ \t]|$)")
 
 
 def _documents(text: str) -> Iterator[Node]:
@@ -238,10 +290,46 @@ def _documents(text: str) -> Iterator[Node]:
     try:
         while loader.check_node():
             node = loader.get_node()
-            if node is not None:
-                yield node
+            if node is None:
+                continue
+            if isinstance(node, ScalarNode) and node.tag == _NULL and node.value == "":
+                continue  # an empty document, e.g. after a trailing `---`
+            yield node
     finally:
         loader.dispose()
+
+
+def _parse(file: str, text: str, diagnostics: list[Diagnostic]) -> list[Document]:
+    """Every document of the file; after a syntax error, go on at the next `---` line.
+
+    Why resume: one broken document should not hide the errors in the others. Earlier
+    lines are replaced by empty lines so that marks keep their file positions.
+    """
+    documents: list[Document] = []
+    lines = text.splitlines(keepends=True)
+    start = 0
+    while True:
+        chunk = text if start == 0 else "\n" * start + "".join(lines[start:])
+        try:
+            for node in _documents(chunk):
+                doc = Document(file, len(documents), None, _span(node))
+                builder = _Builder(file, doc, diagnostics)
+                try:
+                    doc.data = builder.build(node, (), 0)
+                except _Budget as exc:
+                    diagnostics.append(Diagnostic(exc.code, exc.message, file,
+                                                  _span(exc.node)))
+                    continue
+                documents.append(doc)
+            return documents
+        except yaml.YAMLError as exc:
+            diag = _syntax_diagnostic(file, text, exc)
+            diagnostics.append(diag)
+            first = max(start + 1, diag.span.line - 1)
+            start = next((i for i in range(first, len(lines)) if _DOC_START.match(lines[i])),
+                         -1)
+            if start < 0:
+                return documents
 
 
 def load_text(file: str, raw: bytes | str) -> tuple[list[Document], list[Diagnostic]]:
@@ -263,23 +351,13 @@ def load_text(file: str, raw: bytes | str) -> tuple[list[Document], list[Diagnos
                                    file, Span.point(line, 1))]
     else:
         text = raw
-    documents: list[Document] = []
     try:
-        for index, node in enumerate(_documents(text)):
-            doc = Document(file, index, None, _span(node))
-            builder = _Builder(file, doc, diagnostics)
-            try:
-                doc.data = builder.build(node, (), 0)
-            except _Budget as exc:
-                diagnostics.append(Diagnostic(exc.code, exc.message, file, _span(exc.node)))
-                continue
-            documents.append(doc)
-    except yaml.YAMLError as exc:
-        diagnostics.append(_syntax_diagnostic(file, exc))
+        documents = _parse(file, text, diagnostics)
     except RecursionError:
+        documents = []
         diagnostics.append(Diagnostic("SPEC106", "document nests too deeply to parse", file,
                                       Span.point(1, 1)))
-    if not documents and not diagnostics and not text.strip("\n\r\t ---."):
+    if not documents and not diagnostics:
         diagnostics.append(Diagnostic("SPEC004", "file holds no YAML document", file,
                                       Span.point(1, 1), Severity.WARNING))
     return documents, diagnostics
