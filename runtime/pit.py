@@ -1,0 +1,249 @@
+"""Point-in-time (as-of) join of a feature view onto a spine, with Feast's SQL semantics.
+
+Why our own join rather than a plain `join_asof`: the semantics must be exactly those of
+Feast's SQL template (research/feature_store.md section 1), and speed matters (issue 4
+targets: 5M spine rows against 3 views in under 6 s on 2 cores). The rules:
+
+- a view row is a candidate for spine row (k, t) when its keys equal k (null keys never
+  match, not even null to null), `ev <= t`, and with a TTL `ev >= t - ttl` (both bounds
+  inclusive; `ttl_s` None or 0 means unbounded);
+- the winner is the candidate with the greatest `(ev, cr)`: event time first, created
+  time only breaks ties; a null created time loses to any non-null one (SQL `DESC` with
+  NULLS LAST, as in DuckDB and BigQuery); exact duplicates on (k, ev, cr): the one that
+  comes last in the view's stored order wins (Feast has no guaranteed winner either);
+- with `created_cutoff=True` (Feast's `filter_by_created_timestamp`) a candidate also
+  needs `cr <= t`, and rows with a null created time are dropped;
+- the output has exactly one row per spine row, in spine order: duplicate spine rows are
+  kept, and a spine row with no candidate gets nulls (Feast's dask store drops it; we
+  follow the SQL template). Rows are tracked by position, never by concatenated ids.
+
+How it is fast: single integer keys take the packed path. Entity and time are packed
+into one int64 (`(key - kmin) << tbits | (t - tmin)`), the view is kept sorted by
+(key, ev, cr) (compute_features stores it that way, so normally no sort happens), and
+each spine row finds its match with one binary search (`numpy.searchsorted`, which
+releases the GIL). Matches are then checked for same key and TTL. View rows outside
+`[min(t) - ttl, max(t)]` are pruned first. Other keys (strings, several columns, ranges
+too wide to pack) take polars `join_asof(by=...)` on inputs we sort ourselves, because
+polars does not check sortedness when `by` is given (polars#18014).
+
+The created-time cutoff uses the `avail = max(ev, cr)` recipe: a row becomes visible at
+`avail`; ranking rows by (ev, cr) and taking a running maximum of that rank in `avail`
+order gives, for any t, the best row visible at t; if even that row is older than the
+TTL, nothing qualifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+__all__ = ["TS_DTYPE", "as_utc_us", "pit_join"]
+
+TS_DTYPE = pl.Datetime("us", "UTC")
+_I64_MIN = np.iinfo(np.int64).min
+
+
+def as_utc_us(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Normalise a date/datetime column to Datetime("us", "UTC"); naive means UTC (as Feast)."""
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            expr = expr.dt.replace_time_zone("UTC")
+        elif dtype.time_zone != "UTC":
+            expr = expr.dt.convert_time_zone("UTC")
+        return expr.dt.cast_time_unit("us")
+    if dtype == pl.Date:
+        return expr.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    raise TypeError(f"expected a date or datetime column, got {dtype}")
+
+
+def _ts_us(df: pl.DataFrame, col: str) -> pl.Series:
+    """The column as Int64 microseconds since the epoch (UTC), nulls kept."""
+    s = df.get_column(col)
+    if s.dtype != TS_DTYPE:
+        s = df.select(as_utc_us(pl.col(col), s.dtype)).to_series()
+    return s.dt.epoch("us")
+
+
+def pit_join(
+    spine: pl.DataFrame,
+    view: pl.DataFrame,
+    *,
+    spine_keys: Sequence[str],
+    spine_ts: str,
+    view_keys: Sequence[str],
+    view_ts: str,
+    features: Sequence[str],
+    view_created: str | None = None,
+    ttl_s: float | None = None,
+    created_cutoff: bool = False,
+) -> pl.DataFrame:
+    """The feature columns of `view` as of each spine row: same height and order as `spine`.
+
+    `view` should be sorted by (keys, ev, cr) for speed; it is re-sorted when it is not.
+    """
+    if len(spine_keys) != len(view_keys) or not spine_keys:
+        raise ValueError("spine_keys and view_keys must be non-empty and of equal length")
+    if created_cutoff and view_created is None:
+        raise ValueError("created_cutoff needs the view's created timestamp column")
+    features = list(features)
+    ttl_us = int(round(ttl_s * 1_000_000)) if ttl_s else None
+    st = _ts_us(spine, spine_ts)
+    cols = [*view_keys, view_ts, *([view_created] if view_created else []), *features]
+    v = view.select(list(dict.fromkeys(cols)))  # dedupe names, keep order
+    v = v.with_columns(_ts_us(v, view_ts).alias(view_ts))
+    if view_created:
+        v = v.with_columns(_ts_us(v, view_created).alias(view_created))
+    if st.null_count() == len(st):
+        return _all_null(view, features, spine.height)
+    v = _prune(v, view_keys, view_ts, view_created, st, ttl_us, created_cutoff)
+    if v.height == 0:
+        return _all_null(view, features, spine.height)
+    packed = _packing(spine, v, spine_keys, view_keys, st, view_ts, view_created,
+                      created_cutoff, ttl_us)
+    if packed is not None:
+        return _packed_join(spine, v, spine_keys[0], view_keys[0], st, view_ts,
+                            view_created, features, ttl_us, created_cutoff, packed)
+    return _polars_join(spine, v, spine_keys, view_keys, st, view_ts, view_created,
+                        features, ttl_us, created_cutoff)
+
+
+def _all_null(view: pl.DataFrame, features: list[str], n: int) -> pl.DataFrame:
+    return pl.DataFrame([pl.Series(f, [None] * n, dtype=view.schema[f]) for f in features])
+
+
+def _prune(v: pl.DataFrame, keys: Sequence[str], ev: str, cr: str | None, st: pl.Series,
+           ttl_us: int | None, cutoff: bool) -> pl.DataFrame:
+    """Drop rows that can never match: null keys/time, later than every spine row, or
+    older than the earliest spine row minus the TTL. Keeps the input order."""
+    t_max, t_min = st.max(), st.min()
+    cond = pl.all_horizontal([pl.col(k).is_not_null() for k in keys]) & pl.col(ev).is_not_null()
+    if cutoff and cr is not None:
+        cond = cond & pl.col(cr).is_not_null() & (pl.max_horizontal(ev, cr) <= t_max)
+    else:
+        cond = cond & (pl.col(ev) <= t_max)
+    if ttl_us is not None:
+        cond = cond & (pl.col(ev) >= t_min - ttl_us)  # type: ignore[operator]
+    return v.filter(cond)
+
+
+def _packing(spine: pl.DataFrame, v: pl.DataFrame, skeys: Sequence[str], vkeys: Sequence[str],
+             st: pl.Series, ev: str, cr: str | None, cutoff: bool,
+             ttl_us: int | None) -> tuple[int, int, int] | None:
+    """(kmin, tmin, tbits) when one integer key and the time range fit in 62 bits."""
+    if len(skeys) != 1:
+        return None
+    sk, vk = spine.get_column(skeys[0]), v.get_column(vkeys[0])
+    if not (sk.dtype.is_integer() and vk.dtype.is_integer()):
+        return None
+    kmin = min(int(sk.min() or 0), int(vk.min() or 0))  # type: ignore[arg-type]
+    kmax = max(int(sk.max() or 0), int(vk.max() or 0))  # type: ignore[arg-type]
+    vt = v.get_column(ev)
+    tcols = [vt]
+    if cutoff and cr is not None:
+        tcols.append(v.get_column(cr))
+    tmin = min(int(st.min()), *(int(c.min()) for c in tcols))  # type: ignore[arg-type]
+    tmax = max(int(st.max()), *(int(c.max()) for c in tcols))  # type: ignore[arg-type]
+    tbits = max(1, (tmax - tmin + 1).bit_length())
+    kbits = max(1, (kmax - kmin + 1).bit_length())
+    if tbits + kbits > 62:
+        return None
+    return kmin, tmin, tbits
+
+
+def _packed_join(spine: pl.DataFrame, v: pl.DataFrame, sk: str, vk: str, st: pl.Series,
+                 ev: str, cr: str | None, features: list[str], ttl_us: int | None,
+                 cutoff: bool, packing: tuple[int, int, int]) -> pl.DataFrame:
+    kmin, tmin, tbits = packing
+    s_key = spine.get_column(sk).cast(pl.Int64)
+    s_ok = (s_key.is_not_null() & st.is_not_null()).to_numpy()
+    s_k = s_key.fill_null(kmin).to_numpy() - kmin
+    s_t = st.fill_null(tmin).to_numpy() - tmin
+    s_packed = (s_k << tbits) | s_t
+
+    v = _sorted_view(v, vk, ev, cr, kmin, tmin, tbits)
+    v_k = v.get_column(vk).cast(pl.Int64).to_numpy() - kmin
+    v_ev = v.get_column(ev).to_numpy()
+    if not cutoff:
+        v_packed = (v_k << tbits) | (v_ev - tmin)
+        idx = np.searchsorted(v_packed, s_packed, side="right") - 1
+        hit = idx >= 0
+        idx_c = np.where(hit, idx, 0)
+    else:
+        assert cr is not None
+        avail = np.maximum(v_ev, v.get_column(cr).to_numpy())
+        a_packed = (v_k << tbits) | (avail - tmin)
+        order = np.lexsort((np.arange(len(a_packed)), a_packed))  # by avail, then rank
+        a_sorted = a_packed[order]
+        # rank = position in (k, ev, cr) order; ranks of key k exceed all earlier keys',
+        # so a global running max is the running max within each key
+        win = np.maximum.accumulate(order)
+        pos = np.searchsorted(a_sorted, s_packed, side="right") - 1
+        hit = pos >= 0
+        idx_c = win[np.where(hit, pos, 0)]
+    hit &= s_ok & (v_k[idx_c] == s_k)
+    if ttl_us is not None:
+        hit &= v_ev[idx_c] >= (s_t + tmin) - ttl_us
+    gather = pl.Series("idx", np.where(hit, idx_c, 0), dtype=pl.Int64)
+    gather = gather.set(pl.Series(~hit), None) if not hit.all() else gather
+    return v.select(pl.col(features).gather(gather))
+
+
+def _sorted_view(v: pl.DataFrame, vk: str, ev: str, cr: str | None, kmin: int, tmin: int,
+                 tbits: int) -> pl.DataFrame:
+    """The view sorted by (key, ev, cr) with null cr first; a no-op when it already is."""
+    k = v.get_column(vk).cast(pl.Int64).to_numpy()
+    packed = ((k - kmin) << tbits) | (v.get_column(ev).to_numpy() - tmin)
+    d = np.diff(packed)
+    ok = bool((d >= 0).all())
+    if ok and cr is not None:
+        c = v.get_column(cr).fill_null(_I64_MIN).to_numpy()
+        tie = d == 0
+        ok = bool((c[1:][tie] >= c[:-1][tie]).all())
+    if ok:
+        return v
+    by = [vk, ev, *([cr] if cr else [])]
+    return v.sort(by, nulls_last=False, maintain_order=True, multithreaded=True)
+
+
+def _polars_join(spine: pl.DataFrame, v: pl.DataFrame, skeys: Sequence[str],
+                 vkeys: Sequence[str], st: pl.Series, ev: str, cr: str | None,
+                 features: list[str], ttl_us: int | None, cutoff: bool) -> pl.DataFrame:
+    """General path: polars join_asof with `by`, on inputs sorted here."""
+    rid, t, pos = "__specops_row", "__specops_t", "__specops_pos"
+    left = spine.select(list(skeys)).with_columns(st.alias(t), pl.int_range(pl.len()).alias(rid))
+    kmap = dict(zip(vkeys, skeys, strict=True))
+    right = v.rename({k: s for k, s in kmap.items() if k != s})
+    for s in skeys:
+        if right.schema[s] != left.schema[s]:
+            try:
+                right = right.with_columns(pl.col(s).cast(left.schema[s], strict=True))
+            except pl.exceptions.PolarsError as e:
+                raise TypeError(f"key {s!r}: spine is {left.schema[s]}, view is "
+                                f"{right.schema[s]}") from e
+    keys = list(skeys)
+    right = right.sort([*keys, ev, *([cr] if cr else [])], nulls_last=False,
+                       maintain_order=True).with_columns(pl.int_range(pl.len()).alias(pos))
+    left = left.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
+                       & pl.col(t).is_not_null()).sort([*keys, t])
+    if not cutoff:
+        on = ev
+        r = right.select([*keys, ev, pos])
+    else:
+        assert cr is not None
+        on = "__specops_avail"
+        r = (right.select([*keys, ev, cr, pos])
+             .with_columns(pl.max_horizontal(ev, cr).alias(on))
+             .sort([*keys, on, pos])
+             .with_columns(pl.col(pos).cum_max().over(keys)))
+    j = left.join_asof(r.select([*keys, on, pos]), left_on=t, right_on=on, by=keys,
+                       strategy="backward", check_sortedness=False)
+    ev_at = right.get_column(ev).gather(j.get_column(pos))
+    ok = j.get_column(pos).is_not_null()
+    if ttl_us is not None:
+        ok = ok & (ev_at >= (j.get_column(t) - ttl_us)).fill_null(False)
+    j = j.select(rid, pl.when(ok).then(pl.col(pos)).alias(pos))
+    full = pl.DataFrame({rid: np.arange(spine.height)}).join(j, on=rid, how="left",
+                                                              maintain_order="left")
+    return right.select(pl.col(features).gather(full.get_column(pos)))
