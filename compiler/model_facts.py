@@ -1,0 +1,102 @@
+"""The facts about a model that policies and approval conditions can see.
+
+Why facts and not the raw spec: policies must be stable when the spec language grows,
+and some facts are derived across specs (does any gate compare with the champion? is the
+validator independent of the owner?). Built-in packs and user policies read exactly this
+dictionary, and the plan records it so reviewers can see what a policy decided on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .approvals import conflicted_people, principal_members
+from .context import Context
+from .kinds import ModelSpec
+from .kinds.common import duration_seconds
+
+__all__ = ["CHECK_CATEGORIES", "check_categories", "model_facts"]
+
+_PERFORMANCE = {"roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss",
+                "brier", "ece", "rmse", "mae", "r2"}
+_LATENCY = {"latency_p50_ms", "latency_p99_ms", "model_size_mb", "throughput_rps"}
+_PARITY = {"onnx_max_abs_diff", "onnx_label_mismatch"}
+
+CHECK_CATEGORIES = ("fairness", "performance", "latency", "parity", "champion", "slice")
+
+
+def _walk(tree: Any) -> Iterable[Mapping[str, Any]]:
+    if isinstance(tree, Mapping):
+        yield tree
+        for value in tree.values():
+            yield from _walk(value)
+    elif isinstance(tree, list):
+        for item in tree:
+            yield from _walk(item)
+
+
+def check_categories(tree: Any) -> set[str]:
+    """What a compiled gate check tests: fairness, performance, latency, parity, ..."""
+    out: set[str] = set()
+    for node in _walk(tree):
+        op = node.get("op")
+        if op == "fairness":
+            out.add("fairness")
+        elif op == "champion":
+            out.add("champion")
+        elif op == "slice_metric":
+            out.update(("slice", "performance"))
+        elif op == "metric":
+            name = node.get("name")
+            if name in _PERFORMANCE:
+                out.add("performance")
+            elif name in _LATENCY:
+                out.add("latency")
+            elif name in _PARITY:
+                out.add("parity")
+    return out
+
+
+def model_facts(ctx: Context, model: ModelSpec, gate_trees: Mapping[str, list[Any]],
+                auto_approved: bool) -> dict[str, Any]:
+    people = ctx.config.people if ctx.config else {}
+    categories: set[str] = set()
+    for trees in gate_trees.values():
+        for tree in trees:
+            categories |= check_categories(tree)
+    validator = model.validator or ""
+    validators = principal_members(validator, people) if validator else set()
+    independent = bool(validator) and (not people or not validators or
+                                       not validators & conflicted_people(model, people))
+    cadence = model.review_cadence or (ctx.config.review_cadence if ctx.config else None)
+    restricted = False
+    for ref in ctx.inputs.get(model.name, []):
+        if ref.kind == "view" and ref.version is not None:
+            restricted |= ctx.index.features[ref.name][ref.version].spec.access == "restricted"
+    monitoring = model.monitoring
+    return {
+        "name": model.name,
+        "owner": model.owner,
+        "risk_tier": model.risk_tier,
+        "task": model.task,
+        "description": model.description or "",
+        "intended_use": model.intended_use or "",
+        "limitations": model.limitations or "",
+        "assumptions": model.assumptions or "",
+        "validator": validator,
+        "validator_independent": independent,
+        "has_monitoring": monitoring is not None,
+        "retrains_on_drift": bool(monitoring and {"data_drift", "prediction_drift"}
+                                  & set(monitoring.retrain_on)),
+        "has_approval": model.approval is not None,
+        "auto_approved": auto_approved,
+        "logs_predictions": bool(model.serving is None or model.serving.log_predictions),
+        "n_gates": len(model.gates),
+        "n_protected": len(model.training.protected),
+        "n_features": len(model.training.features),
+        "review_cadence_days": (duration_seconds(cadence) // 86400) if cadence else 0,
+        "uses_restricted": restricted,
+        "checks": sorted(categories),
+        "gates": sorted(model.gates),
+    }
