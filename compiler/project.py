@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,30 @@ class Project:
     diagnostics: list[Diagnostic]
     variables: dict[str, Any]
     selected: set[str] | None = None   # display paths the user asked about (None: all)
+    # (kind, name) of documents that failed validation beyond repair: references to them
+    # are not reported as unknown, since the real mistake was already reported.
+    broken: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def name(self) -> str:
         return self.config.name if self.config else "unnamed"
+
+
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_FLOAT = re.compile(r"^[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?$")
+
+
+def typed_var(text: str) -> Any:
+    """A `--var` value as YAML 1.2 core would read it: int, float, true/false, else str.
+
+    Why: a whole-value template keeps its native type (`cv: "{{ folds }}"`), so
+    `--var folds=3` must give the integer 3, just as `vars: {folds: 3}` does.
+    """
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        return float(text)
+    return {"true": True, "false": False}.get(text, text)
 
 
 def find_root(path: Path) -> Path | None:
@@ -108,7 +129,8 @@ def load_project(paths: list[Path], variables: dict[str, str] | None = None,
     config: ProjectSpec | None = None
     config_file: SourceFile | None = None
     files: dict[str, SourceFile] = {}
-    cli_vars: dict[str, Any] = dict(variables or {})
+    cli_vars: dict[str, Any] = {k: typed_var(v) if isinstance(v, str) else v
+                                for k, v in (variables or {}).items()}
     selected: set[str] | None = None
 
     if root is not None:
@@ -153,6 +175,7 @@ def load_project(paths: list[Path], variables: dict[str, str] | None = None,
     env_vars.update(cli_vars)
     env = make_environment()
     specs: list[LoadedSpec] = []
+    broken: set[tuple[str, str]] = set()
     for path in sorted(set(spec_paths)):
         rel = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else \
             path.name
@@ -167,4 +190,8 @@ def load_project(paths: list[Path], variables: dict[str, str] | None = None,
             diags.extend(problems)
             if loaded is not None:
                 specs.append(loaded)
-    return Project(root, config, config_file, files, specs, diags, env_vars, selected)
+            elif isinstance(doc.data, dict) and isinstance(doc.data.get("kind"), str) and \
+                    isinstance(doc.data.get("name"), str):
+                broken.add((doc.data["kind"], doc.data["name"]))
+    return Project(root, config, config_file, files, specs, diags, env_vars, selected,
+                   broken)

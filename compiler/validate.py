@@ -7,6 +7,7 @@ a suggestion for typos. This module turns one into the other.
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from dataclasses import dataclass
@@ -19,15 +20,25 @@ from .kinds import KINDS, ProjectSpec
 from .loader import Document, Path_
 from .suggest import did_you_mean
 
-__all__ = ["LoadedSpec", "validate_document", "validate_project_config", "allowed_keys"]
+__all__ = ["LoadedSpec", "allowed_keys", "validate_document", "validate_project_config"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedSpec:
-    """A validated spec together with the document it came from (for positions)."""
+    """A validated spec together with the document it came from (for positions).
+
+    `pruned` lists the paths that failed validation and were dropped so the rest of the
+    spec could still be checked (references, expressions). Passes that would only repeat
+    the mistake (e.g. "no gate" when `gates` was pruned) can consult it.
+    """
 
     spec: Any
     doc: Document
+    pruned: frozenset[Path_] = frozenset()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.pruned)
 
     @property
     def kind(self) -> str:
@@ -154,10 +165,12 @@ def _error_to_diagnostic(doc: Document, model: type[BaseModel], err: Any,
                           suggestion=None)
     if etype == "missing":
         field = next((s for s in reversed(rest) if isinstance(s, str)), "?")
-        where = f" in `{path[-1]}`" if path else ""
-        span = doc.key_span(path) if path else doc.span
-        if not path:
-            span = Span(span.line, span.col, span.line, span.col + 1)
+        where = f" in `{path[-1]}`" if path and isinstance(path[-1], str) else ""
+        if path and isinstance(path[-1], str):
+            span = doc.key_span(path)
+        else:  # the document itself or a list item: point at where the mapping starts
+            start = doc.value_span(path)
+            span = Span(start.line, start.col, start.line, start.col + 1)
         return Diagnostic("SPEC202", f"missing required field `{field}`{where}", file, span)
     value = err.get("input")
     span = doc.value_span(path)
@@ -218,13 +231,56 @@ def _merge_types(errs: list[Any]) -> Any:
     return merged
 
 
+_SALVAGE_ROUNDS = 8
+
+
+def _salvage(model: type[BaseModel], data: Any,
+             errors: list[Any]) -> tuple[Any, frozenset[Path_]]:
+    """Drop the keys that failed validation and validate the rest again.
+
+    Why: a typo in one key must not hide the spec from every later pass (its references
+    would go unchecked, and every spec that points at it would report it as unknown).
+    Only mapping keys are dropped, never list items, so list indices (and the spans
+    passes compute from them) stay true. A dropped optional key takes its default; a
+    dropped required key makes its parent fail in the next round, up to the document,
+    where we give up and return None.
+    """
+    current = copy.deepcopy(data)
+    pruned: set[Path_] = set()
+    for _ in range(_SALVAGE_ROUNDS):
+        removed = False
+        for err in errors:
+            cut, _ = _data_path(current, tuple(err["loc"]))
+            while cut and not isinstance(cut[-1], str):
+                cut = cut[:-1]
+            if not cut:
+                return None, frozenset()
+            parent = current
+            for seg in cut[:-1]:
+                parent = parent[seg]
+            if isinstance(parent, dict) and cut[-1] in parent:
+                del parent[cut[-1]]
+                pruned.add(cut)
+                removed = True
+        if not removed:
+            return None, frozenset()
+        try:
+            return model.model_validate(current), frozenset(pruned)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+    return None, frozenset()
+
+
 def _validate(doc: Document, model: type[BaseModel], data: Any,
-              base: Path_) -> tuple[Any, list[Diagnostic]]:
+              base: Path_) -> tuple[Any, list[Diagnostic], frozenset[Path_]]:
     try:
-        return model.model_validate(data), []
+        return model.model_validate(data), [], frozenset()
     except ValidationError as exc:
-        errors = _collapse(exc.errors(include_url=False), doc.data, base)
-        return None, [_error_to_diagnostic(doc, model, err, base) for err in errors]
+        raw = exc.errors(include_url=False)
+        errors = _collapse(raw, doc.data, base)
+        diags = [_error_to_diagnostic(doc, model, err, base) for err in errors]
+        spec, pruned = _salvage(model, data, raw)
+        return spec, diags, pruned
 
 
 def validate_document(doc: Document) -> tuple[LoadedSpec | None, list[Diagnostic]]:
@@ -244,13 +300,13 @@ def validate_document(doc: Document) -> tuple[LoadedSpec | None, list[Diagnostic
                                  doc.value_span(("kind",)),
                                  help=did_you_mean(str(kind), KINDS) or
                                  f"kinds are: {', '.join(KINDS)}")]
-    spec, diags = _validate(doc, KINDS[kind], data, ())
-    return (LoadedSpec(spec, doc) if spec is not None else None), diags
+    spec, diags, pruned = _validate(doc, KINDS[kind], data, ())
+    return (LoadedSpec(spec, doc, pruned) if spec is not None else None), diags
 
 
 def validate_project_config(doc: Document) -> tuple[ProjectSpec | None, list[Diagnostic]]:
     if not isinstance(doc.data, dict):
         return None, [Diagnostic("SPEC108", "specops.yaml must be a mapping", doc.file,
                                  doc.span)]
-    spec, diags = _validate(doc, ProjectSpec, doc.data, ())
+    spec, diags, _ = _validate(doc, ProjectSpec, doc.data, ())
     return spec, diags

@@ -28,6 +28,11 @@ def parse_feature_ref(text: str) -> tuple[str, str | None, str | None] | None:
     return m.group("name"), m.group("version"), m.group("col")
 
 
+def _broken(ctx: Context, kind: str, name: str) -> bool:
+    """A spec of this kind and name exists but failed validation (already reported)."""
+    return (kind, name) in ctx.project.broken
+
+
 def _check_source_columns(ctx: Context, loaded: LoadedSpec) -> None:
     src: SourceSpec = loaded.spec
     for key in ("entity", "timestamp", "created_timestamp"):
@@ -54,6 +59,8 @@ def _check_feature_view(ctx: Context, loaded: LoadedSpec) -> None:
         return
     src_loaded = ctx.index.sources.get(view.source)
     if src_loaded is None:
+        if _broken(ctx, "source", view.source):
+            return
         ctx.error("SPEC301", f"unknown source `{view.source}`", loaded, "source",
                   help=did_you_mean(view.source, ctx.index.sources))
         return
@@ -110,18 +117,26 @@ def resolve_input(ctx: Context, text: str) -> tuple[InputRef | None, str, str | 
         f"unknown feature view or source `{name}`"
 
 
+def _broken_ref(ctx: Context, text: str) -> bool:
+    """A feature reference whose view or source failed validation (already reported)."""
+    parsed = parse_feature_ref(text)
+    return parsed is not None and (_broken(ctx, "feature", parsed[0]) or
+                                   _broken(ctx, "source", parsed[0]))
+
+
 def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
     model: ModelSpec = loaded.spec
     tr = model.training
     idx = ctx.index
     spine = idx.sources.get(tr.spine)
-    if spine is None:
+    if spine is None and not _broken(ctx, "source", tr.spine):
         ctx.error("SPEC301", f"unknown source `{tr.spine}`", loaded, "training", "spine",
                   help=did_you_mean(tr.spine, idx.sources))
     label_src = idx.sources.get(tr.label.source)
     if label_src is None:
-        ctx.error("SPEC301", f"unknown source `{tr.label.source}`", loaded, "training",
-                  "label", "source", help=did_you_mean(tr.label.source, idx.sources))
+        if not _broken(ctx, "source", tr.label.source):
+            ctx.error("SPEC301", f"unknown source `{tr.label.source}`", loaded, "training",
+                      "label", "source", help=did_you_mean(tr.label.source, idx.sources))
     elif tr.label.column not in label_src.spec.columns:
         ctx.error("SPEC306", f"source `{tr.label.source}` has no column `{tr.label.column}`",
                   loaded, "training", "label", "column",
@@ -130,7 +145,8 @@ def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
     for i, text in enumerate(tr.features):
         ref, code, help_text, message = resolve_input(ctx, text)
         if ref is None:
-            ctx.error(code, message, loaded, "training", "features", i, help=help_text)
+            if not _broken_ref(ctx, text):
+                ctx.error(code, message, loaded, "training", "features", i, help=help_text)
             continue
         ref = InputRef(ref.text, ref.kind, ref.name, ref.version, ref.columns, i)
         resolved.append(ref)
@@ -148,7 +164,8 @@ def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
     for i, text in enumerate(tr.protected):
         ref, code, help_text, message = resolve_input(ctx, text)
         if ref is None:
-            ctx.error(code, message, loaded, "training", "protected", i, help=help_text)
+            if not _broken_ref(ctx, text):
+                ctx.error(code, message, loaded, "training", "protected", i, help=help_text)
             continue
         protected.append(InputRef(ref.text, ref.kind, ref.name, ref.version, ref.columns, i))
     ctx.protected[model.name] = protected
@@ -159,10 +176,11 @@ def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
                           f"`{tr.spine}`", loaded, "slices", i,
                           help=did_you_mean(col, spine.spec.columns))
     for i, gate in enumerate(model.gates):
-        if gate not in idx.gates:
+        if gate not in idx.gates and not _broken(ctx, "gate", gate):
             ctx.error("SPEC304", f"unknown gate `{gate}`", loaded, "gates", i,
                       help=did_you_mean(gate, idx.gates))
-    if model.approval is not None and model.approval not in idx.approvals:
+    if model.approval is not None and model.approval not in idx.approvals and \
+            not _broken(ctx, "approval", model.approval):
         ctx.error("SPEC305", f"unknown approval `{model.approval}`", loaded, "approval",
                   help=did_you_mean(model.approval, idx.approvals))
 
