@@ -17,6 +17,7 @@ one schema covering every kind is what spec files need.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import sys
@@ -28,10 +29,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
 from .kinds import KINDS, ProjectSpec
+from .output.json_out import REPORT_SCHEMA
 
 __all__ = [
     "COMBINED_NAME",
     "DIALECT",
+    "REPORT_NAME",
     "build_schemas",
     "check_schemas",
     "default_schema_dir",
@@ -41,6 +44,7 @@ __all__ = [
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMBINED_NAME = "specops.schema.json"
+REPORT_NAME = "lint-report.schema.json"
 _DOCS = "https://github.com/specops/specops/blob/main/docs"
 
 
@@ -141,10 +145,13 @@ def _combined_schema() -> dict[str, Any]:
 
 
 def build_schemas() -> dict[str, dict[str, Any]]:
-    """File name -> schema, for every kind, the project file and the combined schema."""
+    """File name -> schema: every kind, the project file, all kinds combined, and the
+    `lint --format json` report."""
     out = {schema_filename(kind): _kind_schema(kind, model)
            for kind, model in _all_models().items()}
     out[COMBINED_NAME] = _combined_schema()
+    report = copy.deepcopy(REPORT_SCHEMA)
+    out[REPORT_NAME] = _finish(report, str(report["title"]))
     return out
 
 

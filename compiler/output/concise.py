@@ -9,6 +9,12 @@ from ..diagnostics import Diagnostic
 __all__ = ["render_concise"]
 
 
+def _one_line(text: str) -> str:
+    """Keep one diagnostic per line so grep and editors' problem matchers can parse it."""
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+
+
 def render_concise(diags: Sequence[Diagnostic]) -> str:
-    lines = [f"{d.location()}: {d.code} [{d.severity.label}] {d.message}" for d in diags]
+    lines = [f"{d.location()}: {d.code} [{d.severity.label}] {_one_line(d.message)}"
+             for d in diags]
     return "\n".join(lines) + ("\n" if lines else "")

@@ -1,4 +1,10 @@
-"""Machine-readable diagnostics: a JSON object with counts and one record per finding."""
+"""Machine-readable diagnostics: a JSON object with counts and one record per finding.
+
+Why a published schema (`REPORT_SCHEMA`, shipped as schemas/lint-report.schema.json):
+scripts and bots parse this output; the schema is the promise of what they may rely on.
+`version` changes only when a field is removed or changes meaning; new fields may be added.
+Positions are 1-based; `end_column` is exclusive.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,52 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 
-__all__ = ["diagnostic_record", "render_json"]
+__all__ = ["REPORT_SCHEMA", "diagnostic_record", "render_json"]
+
+_POSITIVE = {"type": "integer", "minimum": 1}
+_OPTIONAL_TEXT = {"type": ["string", "null"]}
+
+REPORT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "specops lint --format json",
+    "description": "The report written by `specops lint --format json`.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["version", "counts", "diagnostics"],
+    "properties": {
+        "version": {"const": 1},
+        "counts": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["error", "warning", "info"],
+            "properties": {k: {"type": "integer", "minimum": 0}
+                           for k in ("error", "warning", "info")},
+        },
+        "diagnostics": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["code", "slug", "severity", "message", "file", "line", "column",
+                             "end_line", "end_column", "help", "suggestion", "notes"],
+                "properties": {
+                    "code": {"type": "string", "pattern": "^SPEC[0-9]{3}$"},
+                    "slug": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+                    "severity": {"enum": ["error", "warning", "info"]},
+                    "message": {"type": "string"},
+                    "file": {"type": "string"},
+                    "line": _POSITIVE,
+                    "column": _POSITIVE,
+                    "end_line": _POSITIVE,
+                    "end_column": _POSITIVE,
+                    "help": _OPTIONAL_TEXT,
+                    "suggestion": _OPTIONAL_TEXT,
+                    "notes": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
 
 
 def diagnostic_record(d: Diagnostic) -> dict[str, Any]:
@@ -24,6 +75,7 @@ def diagnostic_record(d: Diagnostic) -> dict[str, Any]:
         "end_column": d.span.end_col,
         "help": d.help,
         "suggestion": d.suggestion,
+        "notes": list(d.notes),
     }
 
 

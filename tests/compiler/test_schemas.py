@@ -17,6 +17,7 @@ from specops.compiler.kinds import KINDS
 from specops.compiler.schema_gen import (
     COMBINED_NAME,
     DIALECT,
+    REPORT_NAME,
     build_schemas,
     check_schemas,
     default_schema_dir,
@@ -27,7 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"
 EXAMPLES = sorted((REPO / "examples").glob("*/specs/**/*.y*ml"))
 PROJECTS = sorted((REPO / "examples").glob("*/specops.yaml"))
-EXPECTED = {*(schema_filename(k) for k in KINDS), "project.schema.json", COMBINED_NAME}
+EXPECTED = {*(schema_filename(k) for k in KINDS), "project.schema.json", COMBINED_NAME,
+            REPORT_NAME}
 
 
 def _load(name: str) -> dict[str, Any]:
