@@ -1,0 +1,65 @@
+"""The entry points other passes call: text in, JSON tree and Diagnostics out.
+
+Why a separate module: parse/check speak in character offsets inside the string; this is
+the one place that knows how a YAML value maps onto file columns. A value's span starts
+at its opening quote for quoted scalars, so the text begins one column later; block
+scalars (`|`, `>`) and values folded over several lines have no single column, and their
+diagnostics fall back to the whole value's span.
+"""
+
+from __future__ import annotations
+
+from ..diagnostics import Diagnostic, Span
+from ..rules import RULES
+from .check import CheckResult, Tree, check
+from .env import Env
+from .issues import ExprIssue
+from .parse import parse
+
+__all__ = ["check_expression", "compile_expression", "issue_span", "text_offset"]
+
+
+def compile_expression(text: str, env: Env) -> CheckResult:
+    """Parse and type-check `text` in `env`; positions are offsets inside `text`."""
+    parsed = parse(text)
+    if parsed.tree is None:
+        return CheckResult(None, None, parsed.issues)
+    return check(parsed.tree, env)
+
+
+def text_offset(source_line: str | None, span: Span) -> int | None:
+    """Columns between the value span's start and the expression's first character.
+
+    `source_line` is the raw YAML line the span starts on (without the newline). Returns
+    1 for a single-line quoted scalar, 0 for a plain one, None when the text has no
+    column of its own (block scalars, multi-line values, unknown line).
+    """
+    if source_line is None or span.end_line != span.line:
+        return None
+    i = span.col - 1
+    if not 0 <= i < len(source_line):
+        return None
+    first = source_line[i]
+    if first in "|>":
+        return None
+    return 1 if first in "'\"" else 0
+
+
+def issue_span(issue: ExprIssue, span: Span, offset: int | None) -> Span:
+    """The file span of one issue; the whole value when the offset is unknown."""
+    if offset is None:
+        return span
+    return span.shifted(offset + issue.start, issue.end - issue.start)
+
+
+def check_expression(text: str, env: Env, *, file: str, span: Span,
+                     offset: int | None = 0) -> tuple[Tree | None, list[Diagnostic]]:
+    """Compile one expression found in a YAML value at `span` of `file`.
+
+    `offset` comes from `text_offset` (1 when the value was quoted). The tree is None
+    exactly when there is at least one diagnostic.
+    """
+    result = compile_expression(text, env)
+    diags = [Diagnostic(i.code, i.message, file, issue_span(i, span, offset),
+                        RULES[i.code].severity, help=i.help) for i in result.issues]
+    return result.tree, diags
