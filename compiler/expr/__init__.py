@@ -19,6 +19,7 @@ from .env import (
     metrics_for_task,
     policy_env,
 )
+from .evaluate import EvaluationError, evaluate
 from .functions import FAIRNESS_FUNCTIONS, FUNCTIONS, Function
 from .issues import ExprIssue
 from .parse import MAX_DEPTH, MAX_LENGTH, ParseResult, parse
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_LENGTH",
     "CheckResult",
     "Env",
+    "EvaluationError",
     "ExprIssue",
     "ExprType",
     "Function",
@@ -42,6 +44,7 @@ __all__ = [
     "check_expression",
     "column_type",
     "compile_expression",
+    "evaluate",
     "feature_env",
     "gate_env",
     "issue_span",

@@ -1,0 +1,232 @@
+"""A pure interpreter for the JSON expression trees of docs/plan.md.
+
+Why here and why pure: policies and approval conditions are decided at compile time, and
+gate checks are decided at run time from evaluation results. The runtime never imports
+the compiler, so this module imports nothing from specops (only the standard library):
+the runtime can mirror it byte-for-byte (or import a copy) and both halves agree on what
+a tree means. Keep it that way: no imports from `..` or sibling modules.
+
+Semantics (SQL-like three-valued logic): `None` is null. Arithmetic, comparisons and most
+functions with a null operand give null; `and`/`or` are Kleene (`false and null` is
+false, `true or null` is true); `if_else` treats a null condition as false; `coalesce`,
+`min`, `max` skip nulls. Division or modulo by zero and math domain errors (log of a
+non-positive number, sqrt of a negative one, overflow) give null rather than raising.
+`round` rounds half to even (Python's and polars' default); `weekday` is ISO (Monday=1);
+`days_between(a, b)` is whole days from a to b, truncated toward zero.
+
+Values: `values` maps names to Python values.
+- `col` / `metric`: `values[name]` (policy fields are named "model.owner" etc.).
+- `champion`: `values["champion.<metric>"]`; absent means "no champion yet" -> null.
+- `slice_metric`: `values["<metric> by <column>"]`, the per-group values (a mapping of
+  group -> value, or a sequence); min/max/mean over the non-null ones.
+- `fairness`: `values["<fn>(<attribute>)"]`, e.g. `values["disparate_impact(sex)"]`.
+- a predicate call such as `model.has_check("fairness")`: true when the string is in the
+  collection `values["model.has_check"]`.
+A missing value (other than a champion's) raises EvaluationError.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+__all__ = ["MAX_TREE_DEPTH", "EvaluationError", "evaluate"]
+
+MAX_TREE_DEPTH = 200
+
+
+class EvaluationError(Exception):
+    """The tree is malformed or a value it needs was not supplied."""
+
+
+def evaluate(tree: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
+    """The value of `tree` given `values`; None is null."""
+    return _eval(tree, values, 0)
+
+
+def _need(values: Mapping[str, Any], key: str) -> Any:
+    try:
+        return values[key]
+    except KeyError:
+        raise EvaluationError(f"no value supplied for `{key}`") from None
+
+
+def _eval(node: Mapping[str, Any], values: Mapping[str, Any], depth: int) -> Any:
+    if depth > MAX_TREE_DEPTH:
+        raise EvaluationError("expression tree is too deep")
+    op = node.get("op")
+    d = depth + 1
+    if op == "lit":
+        return node["value"]
+    if op in ("col", "metric"):
+        return _need(values, node["name"])
+    if op == "champion":
+        return values.get(f"champion.{node['metric']}")
+    if op == "fairness":
+        return _need(values, f"{node['fn']}({node['attribute']})")
+    if op == "slice_metric":
+        return _slice(node, values)
+    if op == "binary":
+        return _binary(node["fn"], _eval(node["left"], values, d),
+                       _eval(node["right"], values, d))
+    if op == "compare":
+        return _compare(node["fn"], _eval(node["left"], values, d),
+                        _eval(node["right"], values, d))
+    if op == "unary":
+        arg = _eval(node["arg"], values, d)
+        if arg is None:
+            return None
+        return (not arg) if node["fn"] == "not" else -arg
+    if op == "logical":
+        return _logical(node["fn"], node["args"], values, d)
+    if op == "call":
+        return _call(node, values, d)
+    raise EvaluationError(f"unknown tree node op {op!r}")
+
+
+def _slice(node: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
+    groups = _need(values, f"{node['metric']} by {node['by']}")
+    items = list(groups.values()) if isinstance(groups, Mapping) else list(groups)
+    present = [v for v in items if v is not None]
+    if not present:
+        return None
+    fn = node["fn"]
+    if fn == "min":
+        return min(present)
+    if fn == "max":
+        return max(present)
+    if fn == "mean":
+        return math.fsum(present) / len(present)
+    raise EvaluationError(f"unknown slice function {fn!r}")
+
+
+def _binary(fn: str, a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    try:
+        if fn == "add":
+            return a + b
+        if fn == "sub":
+            return a - b
+        if fn == "mul":
+            return a * b
+        if fn == "div":
+            return a / b
+        if fn == "floordiv":
+            return a // b
+        if fn == "mod":
+            return a % b
+        if fn == "pow":
+            result = float(a) ** b
+            return None if isinstance(result, complex) else result
+    except (ZeroDivisionError, OverflowError, ValueError):
+        return None
+    raise EvaluationError(f"unknown binary function {fn!r}")
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: bool(a == b), "ne": lambda a, b: bool(a != b),
+    "lt": lambda a, b: bool(a < b), "le": lambda a, b: bool(a <= b),
+    "gt": lambda a, b: bool(a > b), "ge": lambda a, b: bool(a >= b),
+}
+
+
+def _compare(fn: str, a: Any, b: Any) -> bool | None:
+    if a is None or b is None:
+        return None
+    if fn not in _COMPARE:
+        raise EvaluationError(f"unknown comparison {fn!r}")
+    return _COMPARE[fn](a, b)
+
+
+def _logical(fn: str, args: list[Mapping[str, Any]], values: Mapping[str, Any],
+             depth: int) -> bool | None:
+    # Kleene logic, short-circuiting only on the deciding value.
+    decisive = fn == "or"           # `or` is decided by a true, `and` by a false
+    unknown = False
+    for arg in args:
+        v = _eval(arg, values, depth)
+        if v is None:
+            unknown = True
+        elif bool(v) is decisive:
+            return decisive
+    return None if unknown else not decisive
+
+
+def _as_datetime(v: _dt.date) -> _dt.datetime:
+    return v if isinstance(v, _dt.datetime) else _dt.datetime(v.year, v.month, v.day)
+
+
+def _days_between(a: _dt.date, b: _dt.date) -> int:
+    delta = _as_datetime(b) - _as_datetime(a)
+    whole = abs(delta) // _dt.timedelta(days=1)
+    return whole if delta >= _dt.timedelta(0) else -whole
+
+
+def _clip(x: Any, lo: Any, hi: Any) -> Any:
+    if lo is not None and x < lo:
+        x = lo
+    if hi is not None and x > hi:
+        x = hi
+    return x
+
+
+def _floor_ceil(f: Callable[[float], int]) -> Callable[[Any], Any]:
+    return lambda x: x if isinstance(x, int) else float(f(x))
+
+
+def _domain(f: Callable[[float], float], ok: Callable[[float], bool]) -> Callable[[Any], Any]:
+    return lambda x: f(x) if ok(x) else None
+
+
+# Functions whose null argument (the first) makes the result null.
+_STRICT: dict[str, Callable[..., Any]] = {
+    "log": _domain(math.log, lambda x: x > 0),
+    "log1p": _domain(math.log1p, lambda x: x > -1),
+    "exp": math.exp,
+    "sqrt": _domain(math.sqrt, lambda x: x >= 0),
+    "abs": abs,
+    "clip": _clip,
+    "round": lambda x, n=0: round(x, n if n is not None else 0),
+    "floor": _floor_ceil(math.floor),
+    "ceil": _floor_ceil(math.ceil),
+    "year": lambda v: v.year,
+    "month": lambda v: v.month,
+    "day": lambda v: v.day,
+    "weekday": lambda v: v.isoweekday(),
+    "hour": lambda v: v.hour,
+    "days_between": _days_between,
+    "lower": str.lower,
+    "upper": str.upper,
+    "length": len,
+}
+
+
+def _call(node: Mapping[str, Any], values: Mapping[str, Any], depth: int) -> Any:
+    fn: str = node["fn"]
+    args = [_eval(a, values, depth) for a in node["args"]]
+    if "." in fn:  # a policy predicate: model.has_check("fairness")
+        members: Collection[Any] = _need(values, fn)
+        return args[0] in members
+    if fn == "coalesce":
+        return next((a for a in args if a is not None), None)
+    if fn == "if_else":
+        return args[1] if args[0] else args[2]
+    if fn == "is_null":
+        return args[0] is None
+    if fn in ("min", "max"):
+        present = [a for a in args if a is not None]
+        if not present:
+            return None
+        return min(present) if fn == "min" else max(present)
+    impl = _STRICT.get(fn)
+    if impl is None:
+        raise EvaluationError(f"unknown function {fn!r}")
+    if args[0] is None or (fn == "days_between" and args[1] is None):
+        return None
+    try:
+        return impl(*args)
+    except (OverflowError, ValueError):
+        return None
