@@ -1,0 +1,58 @@
+"""Compile = lint, then build the graph, check it is acyclic, then build the plan.
+
+Why lint first, always: a plan must never be built from specs lint would reject, so
+`specops compile` refuses to write anything while there is an error, and reports every
+error at once (lint's diagnostics plus graph-level ones such as cycles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from .diagnostics import Diagnostic, Severity, sort_key
+from .graph import build_graph, cycle_diagnostic, find_cycle
+from .lint import LintResult, check_project
+from .plan import Plan, build_plan
+from .project import find_root, load_project
+
+__all__ = ["CompileResult", "compile_project"]
+
+
+@dataclass(slots=True)
+class CompileResult:
+    lint: LintResult
+    graph: nx.DiGraph[str] | None = None
+    plan: Plan | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity >= Severity.ERROR]
+
+
+def compile_project(path: Path, variables: dict[str, str] | None = None,
+                    base: Path | None = None, with_plan: bool = True) -> CompileResult:
+    """Compile the project at or above `path` (a folder or any file inside it)."""
+    target = path.resolve()
+    root = find_root(target) or (target if target.is_dir() else target.parent)
+    lint = check_project(load_project([root], variables, base))
+    result = CompileResult(lint, diagnostics=list(lint.diagnostics))
+    if not lint.ok:
+        return result
+    graph = build_graph(lint.context)
+    cycle = find_cycle(graph)
+    if cycle is not None:
+        result.diagnostics = sorted([*result.diagnostics, cycle_diagnostic(graph, cycle)],
+                                    key=sort_key)
+        return result
+    result.graph = graph
+    if with_plan:
+        plan = build_plan(lint.context, graph)
+        if plan.problems:
+            result.diagnostics = sorted({*result.diagnostics, *plan.problems}, key=sort_key)
+            return result
+        result.plan = plan
+    return result

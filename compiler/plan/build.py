@@ -1,0 +1,109 @@
+"""Graph + params -> the plan dict, with fingerprints, spec hash and governance table.
+
+Why fingerprints are computed here, in topological order: a node's fingerprint covers its
+op, its params and its inputs' fingerprints (docs/plan.md), so a change anywhere upstream
+reaches exactly the nodes that depend on it and nothing else. Resources, retry and the
+spec's identity are left out so that tuning a cluster or moving a spec between files
+never invalidates a cache or voids an approval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ..context import Context
+from ..diagnostics import Diagnostic
+from ..ops import OPS
+from .canonical import canonical_json, sha256_of
+from .governance import models_table
+from .params import Dep, ParamBuilder
+
+__all__ = ["FORMAT_VERSION", "Plan", "build_plan", "fingerprint", "spec_hash"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class Plan:
+    """The plan dict plus, per node, what its fingerprint depends on (for `explain`)."""
+
+    data: dict[str, Any]
+    deps: dict[str, list[Dep]] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)   # compile refuses if any
+
+    def text(self) -> str:
+        return canonical_json(self.data)
+
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        return {n["id"]: n for n in self.data["nodes"]}
+
+
+def _specops_version() -> str:
+    try:
+        return metadata.version("specops")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
+        return "0.0.0"
+
+
+def fingerprint(op: str, params: Any, input_fingerprints: list[str]) -> str:
+    """sha256 of canonical {op, params, inputs (fingerprints, by sorted input id), version}."""
+    return sha256_of({"op": op, "params": params, "inputs": input_fingerprints,
+                      "format_version": FORMAT_VERSION})
+
+
+def spec_hash(ctx: Context) -> str:
+    """A hash over every spec document (and specops.yaml), independent of file layout."""
+    docs = [sha256_of(ls.spec.model_dump(mode="json", by_alias=True))
+            for ls in ctx.project.specs]
+    if ctx.config is not None:
+        docs.append(sha256_of(ctx.config.model_dump(mode="json", by_alias=True)))
+    return sha256_of(sorted(docs))
+
+
+def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
+    """Build the plan for a linted context whose graph is acyclic."""
+    root = ctx.project.root
+    builder = ParamBuilder(ctx, Path(root) if root is not None else None)
+    fps: dict[str, str] = {}
+    nodes: list[dict[str, Any]] = []
+    deps: dict[str, list[Dep]] = {}
+    model_nodes: dict[str, list[str]] = {}
+    for node_id in nx.lexicographical_topological_sort(graph):
+        attrs = graph.nodes[node_id]
+        op = attrs["op"]
+        info = OPS[op]
+        loaded = attrs["spec"]
+        params, node_deps = builder.params(node_id, op, loaded)
+        inputs = sorted(graph.predecessors(node_id))
+        fp = fingerprint(op, params, [fps[i] for i in inputs])
+        fps[node_id] = fp
+        deps[node_id] = node_deps
+        if attrs["model"] is not None:
+            model_nodes.setdefault(attrs["model"], []).append(node_id)
+        nodes.append({
+            "id": node_id, "op": op, "params": params, "inputs": inputs,
+            "resources": {"num_cpus": info.num_cpus, "memory_mb": info.memory_mb},
+            "retry": {"max_attempts": info.max_attempts, "backoff_s": info.backoff_s},
+            "manual": info.manual,
+            "spec": {"kind": loaded.kind, "name": loaded.name},
+            "fingerprint": fp,
+        })
+    nodes.sort(key=lambda n: str(n["id"]))
+    config = ctx.config
+    data = {
+        "format_version": FORMAT_VERSION,
+        "specops_version": _specops_version(),
+        "project": {"name": ctx.project.name,
+                    "store": config.store if config else "sqlite:///.specops/store.db",
+                    "artifacts": config.artifacts if config else ".specops/artifacts",
+                    "ray_address": config.ray.address if config else None},
+        "spec_hash": spec_hash(ctx),
+        "models": models_table(ctx, model_nodes),
+        "nodes": nodes,
+    }
+    return Plan(data, deps, builder.problems)

@@ -1,0 +1,497 @@
+"""Op params for every plan node, and what each param was computed from.
+
+Why params and provenance together: the fingerprint of a node is a hash of its params, and
+`specops explain` must say exactly which spec values feed it. Recording the spec location
+next to each value as it is read keeps the two from drifting apart.
+
+What is deliberately left out of params (so it never triggers recomputation): descriptions,
+owners of sources and views, tags, spec file names and lines, and declared but unused
+columns of a spine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..context import Context, InputRef
+from ..diagnostics import Diagnostic
+from ..expr import Env, feature_env, gate_env
+from ..kinds import Check, FeatureDef, FeatureSpec, GateSpec, ModelSpec, SourceSpec
+from ..kinds.common import duration_seconds
+from ..validate import LoadedSpec
+from .governance import approval_rules, monitoring_params, serving_params
+from .trees import compile_tree, tree_type
+
+__all__ = ["TASK_METRICS", "Dep", "ParamBuilder"]
+
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "binary_classification": ("accuracy", "brier", "f1", "log_loss", "pr_auc", "precision",
+                              "recall", "roc_auc"),
+    "multiclass_classification": ("accuracy", "f1_macro", "log_loss"),
+    "regression": ("mae", "r2", "rmse"),
+}
+# Measured by `benchmark`, not `evaluate`.
+BENCHMARK_METRICS = ("latency_p50_ms", "latency_p99_ms", "model_size_mb", "throughput_rps",
+                     "onnx_max_abs_diff", "onnx_label_mismatch")
+ONNX_TARGET_OPSET = 17
+BENCHMARK_ROWS = 1000
+BENCHMARK_REPEATS = 3
+_WIDEN = {"int32": "int64", "float32": "float64", "category": "string"}
+_CATEGORICAL = {"string", "category"}
+_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Dep:
+    """One thing a node's fingerprint depends on: a spec value (with its location)."""
+
+    what: str
+    spec: LoadedSpec | None = None
+    path: tuple[str | int, ...] = ()
+
+
+Params = tuple[dict[str, Any], list[Dep]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    node: str                  # the node a view reads: source:x or features:v@n
+    columns: dict[str, str]    # name -> type of everything in scope
+    entity: str | None
+    timestamp: str | None
+    created_timestamp: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    spine: dict[str, Any]
+    inputs: list[dict[str, str]]
+    protected: list[str]
+    groups: dict[str, dict[str, str]]      # joined node id -> {feature: type}
+    renames: dict[str, dict[str, str]]     # joined node id -> {feature: output column}
+
+
+def _secs(text: str | None) -> int | None:
+    return duration_seconds(text) if text else None
+
+
+def _widen(t: str) -> str:
+    return _WIDEN.get(t, t)
+
+
+def relative_path(text: str, root: Path | None) -> str:
+    """A source path as the plan stores it: relative to the project root, posix."""
+    p = Path(text)
+    if p.is_absolute() and root is not None:
+        try:
+            return p.relative_to(root).as_posix()
+        except ValueError:
+            return p.as_posix()
+    out = PurePosixPath(text.replace("\\", "/")).as_posix()
+    return out[2:] if out.startswith("./") else out
+
+
+class ParamBuilder:
+    """Params per node id; one instance per compile (it caches feature-view types)."""
+
+    def __init__(self, ctx: Context, root: Path | None) -> None:
+        self.ctx = ctx
+        self.root = root
+        self._views: dict[tuple[str, int], Params] = {}
+        self._gate_trees: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._cols: dict[str, _Columns] = {}
+        self._bases: dict[tuple[str, int], _Base] = {}
+        self.problems: list[Diagnostic] = []
+        self._builders: dict[str, Callable[[str, LoadedSpec], Params]] = {
+            "load_source": self.load_source, "validate_data": self.validate_data,
+            "compute_features": self.compute_features,
+            "build_training_set": self.build_training_set, "train": self.train,
+            "evaluate": self.evaluate, "export_onnx": self.export_onnx,
+            "benchmark": self.benchmark, "gate": self.gate, "register": self.register,
+            "request_approval": self.request_approval, "deploy": self.deploy,
+            "monitor": self.monitor,
+        }
+
+    def params(self, node_id: str, op: str, loaded: LoadedSpec) -> Params:
+        return self._builders[op](node_id, loaded)
+
+    def tree(self, text: str, env: Env, loaded: LoadedSpec, *path: str | int
+             ) -> dict[str, Any]:
+        tree, diags = compile_tree(text, env, file=loaded.file, span=loaded.span(*path))
+        self.problems.extend(diags)
+        return tree
+
+    # -- data ---------------------------------------------------------------------------
+
+    def load_source(self, _id: str, loaded: LoadedSpec) -> Params:
+        src: SourceSpec = loaded.spec
+        fmt = src.format or ("csv" if src.path.lower().endswith(".csv") else "parquet")
+        params = {
+            "path": relative_path(src.path, self.root), "format": fmt,
+            "columns": {c: {"type": col.type, "nullable": col.nullable}
+                        for c, col in src.columns.items()},
+            "entity": src.entity, "timestamp": src.timestamp,
+            "created_timestamp": src.created_timestamp,
+        }
+        n = src.name
+        deps = [Dep(f"the path of source {n}", loaded, ("path",)),
+                Dep(f"the column types of source {n}", loaded, ("columns",))]
+        deps += [Dep(f"the {k} of source {n}", loaded, (k,))
+                 for k in ("format", "entity", "timestamp", "created_timestamp")
+                 if getattr(src, k) is not None]
+        return params, deps
+
+    def validate_data(self, _id: str, loaded: LoadedSpec) -> Params:
+        src: SourceSpec = loaded.spec
+        checks = src.checks
+        columns = {c: {"nullable": col.nullable, "unique": col.unique, "min": col.min,
+                       "max": col.max, "in": col.in_}
+                   for c, col in src.columns.items()}
+        params: dict[str, Any] = {"columns": columns, "row_count": None,
+                                  "max_null_share": None, "distribution": None}
+        deps = [Dep(f"the column constraints of source {src.name}", loaded, ("columns",))]
+        if checks is not None:
+            if checks.row_count is not None:
+                params["row_count"] = {"min": checks.row_count.min, "max": checks.row_count.max}
+            params["max_null_share"] = checks.max_null_share
+            if checks.distribution is not None:
+                d = checks.distribution
+                params["distribution"] = {
+                    "reference": relative_path(d.reference, self.root), "method": d.method,
+                    "max": d.max, "columns": sorted(d.columns) if d.columns else None}
+            deps.append(Dep(f"the data checks of source {src.name}", loaded, ("checks",)))
+        return params, deps
+
+    # -- features -----------------------------------------------------------------------
+
+    def _feature_type(self, fdef: FeatureDef, tree: dict[str, Any],
+                      columns: dict[str, str]) -> str:
+        if fdef.type is not None:
+            inferred: str | None = _widen(fdef.type)
+        else:
+            inferred = tree_type(tree)
+        if inferred is None:  # unchecked tree: a bare column keeps its type
+            text = fdef.expr.strip()
+            inferred = _widen(columns[text]) if _IDENT.match(text) and text in columns \
+                else "float64"
+        if fdef.agg in ("mean", "std"):
+            return "float64"
+        return "int64" if fdef.agg == "count" else inferred
+
+    def _base(self, name: str, version: int, depth: int = 0) -> _Base:
+        """What a view reads: its input node, the columns in scope and the time keys."""
+        key = (name, version)
+        if key in self._bases:
+            return self._bases[key]
+        view: FeatureSpec = self.ctx.index.features[name][version].spec
+        kind, up_name, up_version = self.ctx.view_sources.get(key, ("source", view.source,
+                                                                     None))
+        if kind == "view" and up_version is not None and depth < 64:
+            up = self._base(up_name, up_version, depth + 1)
+            up_params, _ = self.compute_features(
+                "", self.ctx.index.features[up_name][up_version], depth + 1)
+            columns = {c: t for c, t in up.columns.items()
+                       if c in (up.entity, up.timestamp, up.created_timestamp)}
+            columns.update({f["name"]: f["type"] for f in up_params["features"]})
+            base = _Base(f"features:{up_name}@{up_version}", columns,
+                         view.entity or up.entity, view.timestamp or up.timestamp,
+                         up.created_timestamp)
+        else:
+            src: SourceSpec = self.ctx.index.sources[up_name].spec
+            base = _Base(f"source:{up_name}", {c: col.type for c, col in src.columns.items()},
+                         view.entity or src.entity, view.timestamp or src.timestamp,
+                         src.created_timestamp)
+        self._bases[key] = base
+        return base
+
+    def compute_features(self, _id: str, loaded: LoadedSpec, depth: int = 0) -> Params:
+        view: FeatureSpec = loaded.spec
+        key = (view.name, view.version)
+        if key in self._views:
+            return self._views[key]
+        base = self._base(view.name, view.version, depth)
+        env = feature_env(base.columns)
+        features = []
+        label = f"{view.name}@{view.version}"
+        deps = [Dep(f"the source of feature view {label}", loaded, ("source",))]
+        for name in sorted(view.features):
+            raw = view.features[name]
+            fdef = raw if isinstance(raw, FeatureDef) else FeatureDef(expr=raw)
+            path: tuple[str, ...] = ("features", name) if isinstance(raw, str) else \
+                ("features", name, "expr")
+            tree = self.tree(fdef.expr, env, loaded, *path)
+            features.append({"name": name, "expr": tree,
+                             "type": self._feature_type(fdef, tree, base.columns),
+                             "agg": fdef.agg, "window_s": _secs(fdef.window)})
+            deps.append(Dep(f"the expression of feature {name}", loaded, ("features", name)))
+        for k in ("entity", "timestamp", "ttl"):
+            if getattr(view, k) is not None:
+                deps.append(Dep(f"the {k} of feature view {label}", loaded, (k,)))
+        params = {
+            "source": base.node, "entity": base.entity, "timestamp": base.timestamp,
+            "created_timestamp": base.created_timestamp, "ttl_s": _secs(view.ttl),
+            "features": features,
+        }
+        self._views[key] = (params, deps)
+        return params, deps
+
+    def _view_types(self, name: str, version: int) -> dict[str, str]:
+        loaded = self.ctx.index.features[name][version]
+        params, _ = self.compute_features("", loaded)
+        return {f["name"]: f["type"] for f in params["features"]}
+
+    # -- training -----------------------------------------------------------------------
+
+    def _columns(self, model: ModelSpec) -> _Columns:
+        """Spine params, model inputs and protected column names for one model (cached)."""
+        if model.name not in self._cols:
+            self._cols[model.name] = self._compute_columns(model)
+        return self._cols[model.name]
+
+    def _compute_columns(self, model: ModelSpec) -> _Columns:
+        idx = self.ctx.index
+        spine_name = model.training.spine
+        spine: SourceSpec = idx.sources[spine_name].spec
+        groups: dict[str, dict[str, str]] = {}       # node id -> {feature: type}
+        protected_groups: dict[str, set[str]] = {}
+        spine_cols: dict[str, str] = {}
+
+        def add(ref: InputRef, is_protected: bool) -> None:
+            if ref.kind == "view" and ref.version is not None:
+                node = f"features:{ref.name}@{ref.version}"
+                types = self._view_types(ref.name, ref.version)
+                cols = {c: types[c] for c in ref.columns}
+            else:
+                node = f"source:{ref.name}"
+                src: SourceSpec = idx.sources[ref.name].spec
+                cols = {c: _widen(src.columns[c].type) for c in ref.columns}
+            if ref.kind == "column" and ref.name == spine_name:
+                spine_cols.update(cols)
+                node = "spine"
+            else:
+                groups.setdefault(node, {}).update(cols)
+            if is_protected:
+                protected_groups.setdefault(node, set()).update(cols)
+
+        for ref in self.ctx.inputs.get(model.name, ()):
+            add(ref, False)
+        for ref in self.ctx.protected.get(model.name, ()):
+            add(ref, True)
+        for col in model.slices:
+            if col in spine.columns:
+                spine_cols[col] = _widen(spine.columns[col].type)
+        label_src: SourceSpec = idx.sources[model.training.label.source].spec
+        key = label_src.entity
+        extra = {key} if key and key in spine.columns and label_src is not spine else set()
+        counts: dict[str, int] = {}
+        for cols in (spine_cols, *groups.values()):
+            for c in cols:
+                counts[c] = counts.get(c, 0) + 1
+        renames = {node: {c: f"{node.split(':', 1)[1].split('@')[0]}__{c}"
+                                for c in cols if counts[c] > 1}
+                         for node, cols in groups.items()}
+        inputs: list[dict[str, str]] = []
+        protected: list[str] = []
+        for node, cols in (("spine", spine_cols), *sorted(groups.items())):
+            rename = renames.get(node, {})
+            hidden = protected_groups.get(node, set())
+            for c, t in cols.items():
+                out = rename.get(c, c)
+                if c in hidden:
+                    protected.append(out)
+                else:
+                    role = "categorical" if t in _CATEGORICAL else "numeric"
+                    inputs.append({"name": out, "type": t, "role": role})
+        spine_params = {"source": spine_name, "entity": spine.entity,
+                        "timestamp": spine.timestamp,
+                        "columns": sorted(set(spine_cols) | extra)}
+        return _Columns(spine_params, sorted(inputs, key=lambda i: i["name"]),
+                        sorted(set(protected)), groups, renames)
+
+    def _label(self, model: ModelSpec) -> dict[str, Any]:
+        label = model.training.label
+        src: SourceSpec = self.ctx.index.sources[label.source].spec
+        return {"name": label.column, "type": _widen(src.columns[label.column].type)}
+
+    def build_training_set(self, _id: str, loaded: LoadedSpec) -> Params:
+        model: ModelSpec = loaded.spec
+        tr = model.training
+        cols_info = self._columns(model)
+        idx = self.ctx.index
+        views = []
+        for node, cols in sorted(cols_info.groups.items()):
+            prefix, _, rest = node.partition(":")
+            if prefix == "features":
+                name, _, version = rest.partition("@")
+                view: FeatureSpec = idx.features[name][int(version)].spec
+                base = self._base(name, int(version))
+                entity, ts = base.entity, base.timestamp
+                created, ttl = base.created_timestamp, _secs(view.ttl)
+            else:
+                vsrc: SourceSpec = idx.sources[rest].spec
+                entity, ts, created, ttl = (vsrc.entity, vsrc.timestamp,
+                                            vsrc.created_timestamp, None)
+            views.append({"node": node, "features": sorted(cols), "entity": entity,
+                          "timestamp": ts, "created_timestamp": created, "ttl_s": ttl,
+                          "rename": cols_info.renames.get(node, {})})
+        label_src: SourceSpec = idx.sources[tr.label.source].spec
+        key = None if tr.label.source == tr.spine else label_src.entity
+        params = {
+            "spine": cols_info.spine,
+            "label": {"source": tr.label.source, "column": tr.label.column, "key": key},
+            "views": views, "created_time_cutoff": tr.created_time_cutoff,
+            "split": {"by": tr.split.by, "test_fraction": tr.split.test_fraction,
+                      "seed": tr.split.seed},
+        }
+        n = model.name
+        deps = [Dep(f"the spine of model {n}", loaded, ("training", "spine")),
+                Dep(f"the label of model {n}", loaded, ("training", "label")),
+                Dep(f"the feature list of model {n}", loaded, ("training", "features")),
+                Dep(f"the split of model {n}", loaded, ("training", "split"))]
+        if tr.protected:
+            deps.append(Dep(f"the protected attributes of model {n}", loaded,
+                            ("training", "protected")))
+        if model.slices:
+            deps.append(Dep(f"the slices of model {n}", loaded, ("slices",)))
+        if tr.created_time_cutoff:
+            deps.append(Dep(f"the created-time cutoff of model {n}", loaded,
+                            ("training", "created_time_cutoff")))
+        return params, deps
+
+    def train(self, _id: str, loaded: LoadedSpec) -> Params:
+        model: ModelSpec = loaded.spec
+        est = model.estimator
+        inputs = self._columns(model).inputs
+        params = {
+            "task": model.task,
+            "estimator": {"class": est.class_, "params": dict(sorted(est.params.items())),
+                          "search": dict(sorted(est.search.items())),
+                          "search_strategy": est.search_strategy, "n_iter": est.n_iter,
+                          "cv": est.cv, "cv_strategy": est.cv_strategy, "seed": est.seed,
+                          "scoring": est.scoring},
+            "inputs": inputs, "label": self._label(model),
+        }
+        n = model.name
+        return params, [Dep(f"the task of model {n}", loaded, ("task",)),
+                        Dep(f"the estimator (class, params, search space) of model {n}",
+                            loaded, ("estimator",)),
+                        Dep(f"the feature list of model {n} and the types of those features",
+                            loaded, ("training", "features"))]
+
+    # -- evaluation and packaging -------------------------------------------------------
+
+    def gate_trees(self, gate: str, model: ModelSpec) -> list[dict[str, Any]]:
+        """A gate's checks compiled for one model (metrics depend on its task)."""
+        key = (gate, model.name)
+        if key not in self._gate_trees:
+            loaded = self.ctx.index.gates[gate]
+            spec: GateSpec = loaded.spec
+            env = gate_env(model.task, slices=model.slices,
+                           protected=self._columns(model).protected)
+            trees = []
+            for i, c in enumerate(spec.checks):
+                if isinstance(c, Check):
+                    trees.append(self.tree(c.check, env, loaded, "checks", i, "check"))
+                else:
+                    trees.append(self.tree(c, env, loaded, "checks", i))
+            self._gate_trees[key] = trees
+        return self._gate_trees[key]
+
+    def evaluate(self, _id: str, loaded: LoadedSpec) -> Params:
+        model: ModelSpec = loaded.spec
+        protected = self._columns(model).protected
+        metrics = set(TASK_METRICS.get(model.task, ()))
+        packaging = set(BENCHMARK_METRICS)
+        gates = [g for g in model.gates if g in self.ctx.index.gates]
+        for gate in gates:
+            for tree in self.gate_trees(gate, model):
+                metrics |= _metric_names(tree) - packaging
+        sizes = [self.ctx.index.gates[g].spec.min_group_size for g in gates]
+        params = {"task": model.task, "metrics": sorted(metrics),
+                  "slices": sorted(set(model.slices)), "protected": protected,
+                  "min_group_size": min(sizes) if sizes else 30, "label": self._label(model)}
+        n = model.name
+        deps = [Dep(f"the task of model {n}", loaded, ("task",)),
+                Dep(f"the slices and protected attributes of model {n}", loaded, ("slices",)),
+                Dep(f"the metrics named in the gates of model {n}", loaded, ("gates",))]
+        return params, deps
+
+    def export_onnx(self, _id: str, loaded: LoadedSpec) -> Params:
+        return ({"target_opset": ONNX_TARGET_OPSET, "float_type": "float32"},
+                [Dep(f"the ONNX export settings (target opset {ONNX_TARGET_OPSET}, float32)")])
+
+    def benchmark(self, _id: str, loaded: LoadedSpec) -> Params:
+        return ({"rows": BENCHMARK_ROWS, "repeats": BENCHMARK_REPEATS},
+                [Dep(f"the benchmark settings ({BENCHMARK_ROWS} rows, "
+                     f"{BENCHMARK_REPEATS} repeats)")])
+
+    def gate(self, node_id: str, loaded: LoadedSpec) -> Params:
+        gate: GateSpec = loaded.spec
+        model: ModelSpec = self.ctx.index.models[node_id.split(":")[1]].spec
+        checks = []
+        for i, (raw, tree) in enumerate(zip(gate.checks, self.gate_trees(gate.name, model),
+                                            strict=True)):
+            c = raw if isinstance(raw, Check) else Check(check=raw)
+            checks.append({"id": c.id or f"check_{i + 1}", "text": c.check.strip(),
+                           "expr": tree, "severity": c.severity, "message": c.message})
+        params = {"gate": gate.name, "checks": checks, "blocking": gate.blocking,
+                  "min_group_size": gate.min_group_size}
+        deps = [Dep(f"check {ch['id']} of gate {gate.name}", loaded, ("checks", i))
+                for i, ch in enumerate(checks)]
+        deps.append(Dep(f"whether gate {gate.name} blocks, and its minimum group size",
+                        loaded, ("blocking",)))
+        return params, deps
+
+    # -- governance and operations ------------------------------------------------------
+
+    def register(self, _id: str, loaded: LoadedSpec) -> Params:
+        model: ModelSpec = loaded.spec
+        params = {"model": model.name, "owner": model.owner, "risk_tier": model.risk_tier,
+                  "task": model.task}
+        n = model.name
+        return params, [Dep(f"the owner of model {n}", loaded, ("owner",)),
+                        Dep(f"the risk tier of model {n}", loaded, ("risk_tier",))]
+
+    def request_approval(self, node_id: str, loaded: LoadedSpec) -> Params:
+        model: ModelSpec = self.ctx.index.models[node_id.split(":", 1)[1]].spec
+        rules = approval_rules(loaded, model, self.ctx.config, self.problems,
+                               with_people=False)
+        params = {"approval": loaded.name, "model": model.name, "rules": rules}
+        return params, [Dep(f"the rules of approval {loaded.name} that apply to model "
+                            f"{model.name}", loaded, ("rules",))]
+
+    def deploy(self, node_id: str, loaded: LoadedSpec) -> Params:
+        model: ModelSpec = loaded.spec
+        env = node_id.rsplit(":", 1)[1]
+        params = {"model": model.name, "environment": env,
+                  "serving": serving_params(model.serving)}
+        return params, [Dep(f"the serving config of model {model.name}", loaded,
+                            ("serving",))]
+
+    def monitor(self, _id: str, loaded: LoadedSpec) -> Params:
+        model: ModelSpec = loaded.spec
+        params = {"model": model.name, **monitoring_params(model.monitoring)}
+        return params, [Dep(f"the monitoring config of model {model.name}", loaded,
+                            ("monitoring",))]
+
+
+def _metric_names(tree: Any) -> set[str]:
+    """Metrics a compiled check reads (empty for raw trees)."""
+    out: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            op = node.get("op")
+            if op == "metric" and isinstance(node.get("name"), str):
+                out.add(node["name"])
+            elif op in ("slice_metric", "champion") and isinstance(node.get("metric"), str):
+                out.add(node["metric"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
