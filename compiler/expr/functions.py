@@ -54,7 +54,7 @@ class Function:
     def signature(self) -> str:
         """Human form for help lines and docs, e.g. `clip(number, number, number) -> number`."""
         generic = "number" if "numeric" in self.params else "T"
-        words = {"numeric": "number", "any": "T", "temporal": "date|datetime"}
+        words = {"numeric": "number", "any": "T", "temporal": "date/datetime"}
         names = [words.get(p, p) for p in self.params]
         if self.variadic:
             names.append("...")
