@@ -10,12 +10,21 @@ Peak memory: the process high-water mark (VmHWM) is reset through `/proc/self/cl
 where Linux allows it, so `peak_rss_mb` covers session creation and inference; elsewhere it
 falls back to `ru_maxrss` (the process-lifetime peak, an upper bound).
 
+Parity: when `export_onnx` had no test split among its inputs, the parity check runs here
+(this op always sees the fitted pipeline, the ONNX file and the test split) and
+`parity.json` is written here; either way `benchmark.json` embeds the parity report so the
+gate, whose inputs are `evaluate` and `benchmark`, sees it.
+
+Params: `rows` (batch size for throughput; single-row calls = rows x repeats),
+`repeats`.
+
 Output: `benchmark.json` with p50/p99/mean single-row latency (µs and ms), batch
 throughput (rows/s), model size (MB), session RSS growth and peak RSS (MB).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import sys
@@ -23,11 +32,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import polars as pl
 from specops.runtime.ops.base import OpContext, OpError, OpResult
-from specops.runtime.ops.export_onnx import session
 from specops.runtime.ops.locate import find_input_file, read_json
+from specops.runtime.ops.onnx import (
+    DEFAULT_TOLERANCE,
+    check_parity,
+    parity_metrics,
+    session,
+)
 from specops.runtime.preprocess import Feature, onnx_feed, prepare_frame
 
 __all__ = ["benchmark", "measure"]
@@ -103,17 +118,37 @@ def benchmark(ctx: OpContext) -> OpResult:
     onnx_path = find_input_file(ctx, "model.onnx")
     sig = read_json(onnx_path.parent / "signature.json")
     features = [Feature(**f) for f in sig["features"]]
-    frame = prepare_frame(pl.read_parquet(find_input_file(ctx, "test.parquet")), features)
-    result = measure(onnx_path, frame, features,
-                     repeats=int(ctx.params.get("repeats", 1000)),
-                     batch_rows=int(ctx.params.get("rows", 1000)))
+    test_path = find_input_file(ctx, "test.parquet")
+    frame = prepare_frame(pl.read_parquet(test_path), features)
+    rows = int(ctx.params.get("rows", 1000))
+    repeats = int(ctx.params.get("repeats", 3))
+    result = measure(onnx_path, frame, features, repeats=max(rows * repeats, 100),
+                     batch_rows=rows)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    # Parity: reuse export_onnx's report when it had the test set, else compute it here
+    # (the benchmark always sees the fitted pipeline, the ONNX file and the test split).
+    parity_path = onnx_path.parent / "parity.json"
+    if parity_path.is_file():
+        parity = read_json(parity_path)
+    else:
+        model_path = find_input_file(ctx, "model.joblib")
+        parity = check_parity(onnx_path.read_bytes(), joblib.load(model_path), frame, features,
+                              "regression" not in str(sig.get("task", "")),
+                              float(sig.get("tolerance", DEFAULT_TOLERANCE)))
+        parity["model_digest"] = "sha256:" + hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+        (ctx.out_dir / "parity.json").write_text(
+            json.dumps(parity, indent=2, sort_keys=True) + "\n")
+    result["parity"] = parity
     (ctx.out_dir / "benchmark.json").write_text(
         json.dumps(result, indent=2, sort_keys=True) + "\n")
     metrics = {k: float(v) for k, v in result.items()
                if isinstance(v, (int, float)) and k != "threads"}
+    metrics["throughput_rps"] = metrics["throughput_rows_s"]
+    metrics["test_rows"] = float(frame.height)
+    metrics.update(parity_metrics(parity))
+    verdict = "parity ok" if parity.get("passed") else "PARITY FAILED"
     return OpResult(metrics=metrics, report=result,
                     message=f"p50 {result['latency_p50_us']:.1f} µs, p99 "
                             f"{result['latency_p99_us']:.1f} µs, "
                             f"{result['throughput_rows_s']:.0f} rows/s, "
-                            f"{result['model_size_mb']:.3f} MB")
+                            f"{result['model_size_mb']:.3f} MB, {verdict}")

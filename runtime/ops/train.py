@@ -22,9 +22,11 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import joblib
+from specops.runtime.datahash import file_sha256
 from specops.runtime.estimators import build_estimator, estimator_entry
 from specops.runtime.ops.base import OpContext, OpError, OpResult
 from specops.runtime.ops.locate import find_input_file
@@ -36,6 +38,13 @@ __all__ = ["train"]
 
 def _sequential_map(fn: Callable[[Any], Any], items: list[Any], num_cpus: int = 1) -> list[Any]:
     return [fn(item) for item in items]
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
 
 
 def _classification(task: str) -> bool:
@@ -106,6 +115,9 @@ def train(ctx: OpContext) -> OpResult:
     pipe.fit(x, y)
     refit_s = time.perf_counter() - refit_started
 
+    data_dir = data_path.parent
+    data = {"dir": _relative(data_dir, ctx.project_root),
+            "files": {f.name: file_sha256(f) for f in sorted(data_dir.iterdir()) if f.is_file()}}
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     model_path = ctx.out_dir / "model.joblib"
     joblib.dump(pipe, model_path)
@@ -113,7 +125,8 @@ def train(ctx: OpContext) -> OpResult:
     params_doc = {"estimator": str(name), "params": best["params"], "seed": seed, "task": task,
                   "inputs": common["features"], "label": label, "classes": classes,
                   "scoring": scoring, "cv": n_folds, "cv_strategy": cv_strategy,
-                  "search_strategy": strategy, "n_train": len(y)}
+                  "search_strategy": strategy, "n_train": len(y), "data": data,
+                  "op_params": ctx.params, "fit_digest": fit_digest}
     (ctx.out_dir / "params.json").write_text(json.dumps(params_doc, indent=2, sort_keys=True,
                                                         default=str) + "\n")
     search_doc = {"scoring": scoring, "strategy": strategy, "cv": n_folds,
@@ -122,7 +135,7 @@ def train(ctx: OpContext) -> OpResult:
     (ctx.out_dir / "search.json").write_text(json.dumps(search_doc, indent=2, sort_keys=True,
                                                         default=str) + "\n")
     return OpResult(
-        metrics={f"cv_{scoring}": best["mean"], "cv_std": best["std"],
+        metrics={f"cv_{scoring}": best["mean"], "cv_std": best["std"], "train_rows": len(y),
                  "candidates": float(len(cands)), "search_s": search_s, "refit_s": refit_s},
         report={"best_params": best["params"], "scoring": scoring, "candidates": len(cands),
                 "folds": n_folds, "tasks": len(items), "fit_digest": fit_digest},
