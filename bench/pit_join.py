@@ -1,0 +1,188 @@
+"""Benchmark: point-in-time training-set retrieval (spine x 3 feature views), specops vs Feast.
+
+Workload (research/peer_baselines.md): an entity spine of N rows over 30 days with N/10
+entities; 3 feature views of N rows each (entity, ts, three float64 features), stored as
+compute_features stores them (sorted by entity, time); TTL 3 days. The timed step runs in
+a fresh process and includes reading the parquet files. Prints one JSON line:
+`rows`, `seconds`, `peak_rss_mb`, `matched_share`, `checksum` (and with `--feast`:
+`feast_seconds`, `feast_peak_rss_mb`, `ratio`, `identical`, or `feast_error`).
+
+    uv run python bench/pit_join.py --rows 1000000 [--feast] [--repeats 1]
+
+`--feast` builds `bench/.venvs/feast` with `uv venv` + `uv pip install feast[duckdb]` (never
+the project's own dependencies) and runs Feast's duckdb offline store on the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".venvs" / "feast"
+DAY_US = 86_400_000_000
+T0_US = 1_735_689_600_000_000  # 2025-01-01 UTC
+VIEWS = 3
+TTL_S = 3 * 86_400
+
+
+def generate(n: int, out: Path, seed: int) -> None:
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    n_ent = max(1, n // 10)
+    ts = pl.Datetime("us", "UTC")
+    spine = pl.DataFrame({
+        "entity_id": rng.integers(0, n_ent, n, dtype=np.int64),
+        "event_timestamp": pl.Series(T0_US + rng.integers(0, 30 * DAY_US, n)).cast(ts),
+    }).with_columns(row_id=pl.int_range(pl.len(), dtype=pl.Int64))
+    spine.write_parquet(out / "spine.parquet")
+    for v in range(VIEWS):
+        df = pl.DataFrame({
+            "entity_id": rng.integers(0, n_ent, n, dtype=np.int64),
+            "ts": pl.Series(T0_US + rng.integers(0, 30 * DAY_US, n)).cast(ts),
+            **{f"v{v}_f{j}": rng.standard_normal(n) for j in range(3)},
+        }).sort("entity_id", "ts")
+        df.write_parquet(out / f"view{v}.parquet")
+
+
+def run_specops(data: Path) -> dict[str, float | int | str]:
+    """The timed retrieval, as build_training_set does it: read, join each view, hstack."""
+    import polars as pl
+
+    from specops.runtime.pit import index_spine, pit_join
+
+    t = time.perf_counter()
+    spine = pl.read_parquet(data / "spine.parquet")
+    cols = [spine]
+    order = index_spine(spine, ["entity_id"], "event_timestamp")
+    for v in range(VIEWS):
+        view = pl.read_parquet(data / f"view{v}.parquet")
+        cols.append(pit_join(spine, view, spine_keys=["entity_id"], spine_ts="event_timestamp",
+                             spine_index=order,
+                             view_keys=["entity_id"], view_ts="ts",
+                             features=[f"v{v}_f{j}" for j in range(3)], ttl_s=TTL_S))
+        del view
+    out = pl.concat(cols, how="horizontal")
+    seconds = time.perf_counter() - t
+    matched = out.get_column("v0_f0").is_not_null().mean()
+    return {"seconds": round(seconds, 3), "peak_rss_mb": _peak_rss_mb(),
+            "matched_share": round(float(matched or 0), 4), "checksum": _checksum(out)}
+
+
+def _checksum(df: object) -> str:
+    import polars as pl
+
+    assert isinstance(df, pl.DataFrame)
+    feats = sorted(c for c in df.columns if c.startswith("v"))
+    h = df.sort("row_id").select(pl.col(feats).fill_null(-1e300)).hash_rows(seed=0)
+    return f"{int(h.cast(pl.UInt64).sum()) & 0xFFFFFFFFFFFF:012x}"
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+FEAST_HELPER = r'''
+import json, resource, sys, time, tempfile, os
+from datetime import timedelta
+from pathlib import Path
+data = Path(sys.argv[1]); repo = Path(tempfile.mkdtemp())
+(repo / "feature_store.yaml").write_text(
+    "project: bench\nregistry: %s/registry.db\nprovider: local\n"
+    "offline_store:\n  type: duckdb\nonline_store:\n  type: sqlite\n  path: %s/online.db\n"
+    "entity_key_serialization_version: 3\n" % (repo, repo))
+from feast import Entity, FeatureStore, FeatureView, Field, FileSource
+from feast.types import Float64
+ent = Entity(name="entity", join_keys=["entity_id"])
+views = []
+for v in range(3):
+    src = FileSource(path=str(data / f"view{v}.parquet"), timestamp_field="ts")
+    views.append(FeatureView(name=f"view{v}", entities=[ent], ttl=timedelta(days=3),
+        schema=[Field(name=f"v{v}_f{j}", dtype=Float64) for j in range(3)], source=src))
+store = FeatureStore(repo_path=str(repo)); store.apply([ent, *views])
+import pandas as pd
+t = time.perf_counter()
+spine = pd.read_parquet(data / "spine.parquet")
+refs = [f"view{v}:v{v}_f{j}" for v in range(3) for j in range(3)]
+df = store.get_historical_features(entity_df=spine, features=refs).to_df()
+secs = time.perf_counter() - t
+df.to_parquet(data / "feast_out.parquet")
+print(json.dumps({"seconds": round(secs, 3),
+    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+'''
+
+
+def run_feast(data: Path) -> dict[str, object]:
+    py = VENV / "bin" / "python"
+    try:
+        if not py.exists():
+            VENV.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["uv", "venv", "--python", sys.executable, str(VENV)], check=True,
+                           capture_output=True, text=True, timeout=600)
+            subprocess.run(["uv", "pip", "install", "--python", str(py), "feast[duckdb]"],
+                           check=True, capture_output=True, text=True, timeout=1800)
+        helper = data / "feast_helper.py"
+        helper.write_text(FEAST_HELPER)
+        r = subprocess.run([str(py), str(helper), str(data)], capture_output=True, text=True,
+                           timeout=3600, cwd=data)
+        if r.returncode != 0:
+            return {"feast_error": r.stderr.strip().splitlines()[-1:] or ["failed"]}
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, OSError) as e:
+        err = getattr(e, "stderr", None) or str(e)
+        return {"feast_error": str(err).strip().splitlines()[-1][:300]}
+    import polars as pl
+
+    feast = pl.read_parquet(data / "feast_out.parquet")
+    feast = feast.with_columns(pl.col(c).fill_nan(None) for c in feast.columns
+                               if c.startswith("v"))
+    return {"feast_seconds": res["seconds"], "feast_peak_rss_mb": res["peak_rss_mb"],
+            "feast_checksum": _checksum(feast)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--feast", action="store_true", help="also run Feast's duckdb store")
+    ap.add_argument("--repeats", type=int, default=1, help="fresh processes; median reported")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        print(json.dumps(run_specops(Path(a.worker))))
+        return 0
+    tmp = Path(tempfile.mkdtemp(prefix="specops_pit_"))
+    try:
+        generate(a.rows, tmp, a.seed)
+        runs = []
+        for _ in range(a.repeats):
+            r = subprocess.run([sys.executable, __file__, "--worker", str(tmp)], check=True,
+                               capture_output=True, text=True, env=os.environ.copy())
+            runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        runs.sort(key=lambda r: r["seconds"])
+        res: dict[str, object] = {"rows": a.rows, "views": VIEWS, "ttl_days": 3,
+                                  **runs[len(runs) // 2], "cpus": os.cpu_count()}
+        if a.feast:
+            fr = run_feast(tmp)
+            res.update(fr)
+            if "feast_seconds" in fr:
+                res["ratio"] = round(float(fr["feast_seconds"]) / float(res["seconds"]), 2)
+                res["identical"] = fr["feast_checksum"] == res["checksum"]
+        print(json.dumps(res))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
