@@ -58,7 +58,6 @@ def generate(n: int, out: Path, seed: int) -> None:
 def run_specops(data: Path) -> dict[str, float | int | str]:
     """The timed retrieval, as build_training_set does it: read, join each view, hstack."""
     import polars as pl
-
     from specops.runtime.pit import index_spine, pit_join
 
     t = time.perf_counter()

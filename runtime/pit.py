@@ -92,7 +92,7 @@ def pit_join(
     if created_cutoff and view_created is None:
         raise ValueError("created_cutoff needs the view's created timestamp column")
     features = list(features)
-    ttl_us = int(round(ttl_s * 1_000_000)) if ttl_s else None
+    ttl_us = round(ttl_s * 1_000_000) if ttl_s else None
     st = _ts_us(spine, spine_ts)
     cols = [*view_keys, view_ts, *([view_created] if view_created else []), *features]
     v = view.select(list(dict.fromkeys(cols)))  # dedupe names, keep order

@@ -15,7 +15,6 @@ import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
-
 from specops.runtime.pit import pit_join
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
