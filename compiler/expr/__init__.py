@@ -8,7 +8,13 @@ See docs/expressions.md.
 
 from __future__ import annotations
 
-from .api import check_expression, compile_expression, issue_span, text_offset
+from .api import (
+    check_expression,
+    check_spec_expression,
+    compile_expression,
+    issue_span,
+    text_offset,
+)
 from .check import CheckResult, Tree, check
 from .env import (
     Env,
@@ -42,6 +48,7 @@ __all__ = [
     "approval_env",
     "check",
     "check_expression",
+    "check_spec_expression",
     "column_type",
     "compile_expression",
     "evaluate",

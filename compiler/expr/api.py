@@ -9,6 +9,8 @@ diagnostics fall back to the whole value's span.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..diagnostics import Diagnostic, Span
 from ..rules import RULES
 from .check import CheckResult, Tree, check
@@ -16,7 +18,17 @@ from .env import Env
 from .issues import ExprIssue
 from .parse import parse
 
-__all__ = ["check_expression", "compile_expression", "issue_span", "text_offset"]
+if TYPE_CHECKING:  # only attributes are read; importing would couple expr to the passes
+    from ..context import Context
+    from ..validate import LoadedSpec
+
+__all__ = [
+    "check_expression",
+    "check_spec_expression",
+    "compile_expression",
+    "issue_span",
+    "text_offset",
+]
 
 
 def compile_expression(text: str, env: Env) -> CheckResult:
@@ -27,12 +39,15 @@ def compile_expression(text: str, env: Env) -> CheckResult:
     return check(parsed.tree, env)
 
 
-def text_offset(source_line: str | None, span: Span) -> int | None:
+def text_offset(source_line: str | None, span: Span, text: str | None = None) -> int | None:
     """Columns between the value span's start and the expression's first character.
 
     `source_line` is the raw YAML line the span starts on (without the newline). Returns
     1 for a single-line quoted scalar, 0 for a plain one, None when the text has no
-    column of its own (block scalars, multi-line values, unknown line).
+    column of its own (block scalars, multi-line values, unknown line). With `text`, the
+    source at that offset must read exactly `text`; otherwise (a rendered template, an
+    escape such as `\\"` inside double quotes) the result is None too, so a diagnostic
+    never points at the wrong characters.
     """
     if source_line is None or span.end_line != span.line:
         return None
@@ -42,7 +57,29 @@ def text_offset(source_line: str | None, span: Span) -> int | None:
     first = source_line[i]
     if first in "|>":
         return None
-    return 1 if first in "'\"" else 0
+    offset = 1 if first in "'\"" else 0
+    if text is not None and source_line[i + offset:i + offset + len(text)] != text:
+        return None
+    return offset
+
+
+def check_spec_expression(ctx: Context, loaded: LoadedSpec, text: str, env: Env,
+                          *path: str | int) -> Tree | None:
+    """Compile the expression at `path` of a loaded spec, appending diagnostics to ctx.
+
+    The convenience every pass wants: finds the value's span and raw source line, so
+    diagnostics land on the exact columns inside the YAML string.
+    """
+    span = loaded.span(*path)
+    source = ctx.project.files.get(loaded.file)
+    line: str | None = None
+    if source is not None:
+        lines = source.text.splitlines()
+        line = lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    tree, diags = check_expression(text, env, file=loaded.file, span=span,
+                                   offset=text_offset(line, span, text))
+    ctx.diagnostics.extend(diags)
+    return tree
 
 
 def issue_span(issue: ExprIssue, span: Span, offset: int | None) -> Span:
