@@ -28,6 +28,7 @@ __all__ = [
     "MAX_NODES",
     "Document",
     "Path_",
+    "RawSpan",
     "load_text",
 ]
 
@@ -40,6 +41,7 @@ MAX_ALIAS_NODES = 100_000
 MAX_DEPTH = 64
 
 Path_ = tuple[str | int, ...]
+RawSpan = tuple[int, int, int, int]
 
 try:  # libyaml when available; the pure-Python loader gives the same nodes.
     _Loader: type = yaml.CSafeLoader
@@ -71,18 +73,26 @@ class Document:
     index: int
     data: Any
     span: Span
-    values: dict[Path_, Span] = field(default_factory=dict)
-    keys: dict[Path_, Span] = field(default_factory=dict)
+    # Positions as raw 0-based (line, col, end_line, end_col) marks, turned into Spans only
+    # when asked for. Why: a large project has ~100k nodes; tuples of ints are untracked
+    # by the cyclic GC, while 100k Span objects made each collection rescan them
+    # (bench/lint_scale.py). Read them through value_span/key_span.
+    values: dict[Path_, RawSpan] = field(default_factory=dict)
+    keys: dict[Path_, RawSpan] = field(default_factory=dict)
     # Literal block scalars (`key: |`): path -> 1-based line of the first content line,
     # so a template error on the n-th line of the value points at the right file line.
     literal_lines: dict[Path_, int] = field(default_factory=dict)
+    # Values already reported (a refused tag, a YAML 1.1 boolean, a failed template):
+    # schema errors at or below these paths would only repeat the same mistake.
+    flagged: set[Path_] = field(default_factory=set)
 
     def value_span(self, path: Path_) -> Span:
         """The span of the value at `path`, or of its nearest existing ancestor."""
         p = tuple(path)
         while p:
-            if p in self.values:
-                return self.values[p]
+            raw = self.values.get(p)
+            if raw is not None:
+                return _to_span(raw)
             p = p[:-1]
         return self.span
 
@@ -90,17 +100,27 @@ class Document:
         """The span of the key that introduces `path` (falls back to the value)."""
         p = tuple(path)
         while p:
-            if p in self.keys:
-                return self.keys[p]
+            raw = self.keys.get(p)
+            if raw is not None:
+                return _to_span(raw)
             p = p[:-1]
         return self.span
 
 
-def _span(node: Node) -> Span:
+def _raw(node: Node) -> RawSpan:
     s, e = node.start_mark, node.end_mark
-    if e.line == s.line and e.column <= s.column:
-        return Span(s.line + 1, s.column + 1, s.line + 1, s.column + 2)
-    return Span(s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+    return (s.line, s.column, e.line, e.column)
+
+
+def _to_span(raw: RawSpan) -> Span:
+    line, col, end_line, end_col = raw
+    if end_line == line and end_col <= col:
+        return Span(line + 1, col + 1, line + 1, col + 2)
+    return Span(line + 1, col + 1, end_line + 1, end_col + 1)
+
+
+def _span(node: Node) -> Span:
+    return _to_span(_raw(node))
 
 
 class _Budget(Exception):
@@ -117,6 +137,7 @@ class _Builder:
         self.doc = doc
         self.diagnostics = diagnostics
         self.nodes = 0
+        self.path: Path_ = ()
         self.aliased = 0
         self.seen: set[int] = set()
 
@@ -139,7 +160,8 @@ class _Builder:
                               f"{MAX_ALIAS_NODES:,} nodes (alias bomb?)")
         else:
             self.seen.add(id(node))
-        self.doc.values[path] = _span(node)
+        self.doc.values[path] = _raw(node)
+        self.path = path
         if isinstance(node, ScalarNode):
             if node.style == "|" and "\n" in node.value:
                 self.doc.literal_lines[path] = node.start_mark.line + 2
@@ -155,6 +177,7 @@ class _Builder:
         raise AssertionError(f"unexpected node {node!r}")  # pragma: no cover
 
     def bad_tag(self, node: Node) -> None:
+        self.doc.flagged.add(self.path)
         self.error("SPEC104", node, f"tag {node.tag!r} is not allowed in specs",
                    help="remove the tag; specs hold only plain YAML values")
 
@@ -179,15 +202,18 @@ class _Builder:
             try:
                 return _NUMBERS.construct_yaml_int(node)
             except ValueError:
+                self.doc.flagged.add(self.path)
                 self.error("SPEC203", node, f"`{text}` is not a valid integer")
                 return text
         try:
             return _NUMBERS.construct_yaml_float(node)
         except ValueError:
+            self.doc.flagged.add(self.path)
             self.error("SPEC203", node, f"`{text}` is not a valid number")
             return text
 
     def implicit_boolean(self, node: ScalarNode) -> None:
+        self.doc.flagged.add(self.path)
         text = node.value
         self.diagnostics.append(Diagnostic(
             "SPEC103", f"`{text}` is a boolean in YAML 1.1 (and a string in YAML 1.2)",
@@ -209,10 +235,10 @@ class _Builder:
             if key in out:
                 self.error("SPEC102", key_node, f"duplicate key `{key}`",
                            help=f"`{key}` is already defined at line "
-                                f"{self.doc.keys[child].line}; YAML would silently keep "
+                                f"{self.doc.keys[child][0] + 1}; YAML would silently keep "
                                 "only the last one")
                 continue
-            self.doc.keys[child] = _span(key_node)
+            self.doc.keys[child] = _raw(key_node)
             out[key] = self.build(value_node, child, depth + 1)
         for key, value in merged.items():
             out.setdefault(key, value)

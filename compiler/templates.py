@@ -103,8 +103,9 @@ def _render_one(env: SpecEnvironment, text: str, variables: dict[str, Any],
             if isinstance(value, jinja2.Undefined):
                 str(value)  # raises UndefinedError (or SecurityError) with the name
             if not _plain(value):
+                doc.flagged.add(path)
                 diags.append(Diagnostic(
-                    "SPEC154", f"template renders to a {type(value).__name__}, not a plain "
+                    "SPEC154", f"template renders to a Python {type(value).__name__}, not a plain "
                     "value", doc.file, span,
                     help="a whole-value template must give a string, number, boolean, "
                          "null, list or mapping"))
@@ -112,9 +113,11 @@ def _render_one(env: SpecEnvironment, text: str, variables: dict[str, Any],
             return list(value) if isinstance(value, tuple) else value
         return env.from_string(text).render(**variables)
     except jinja2.TemplateSyntaxError as exc:
+        doc.flagged.add(path)
         diags.append(Diagnostic("SPEC151", f"template syntax error: {exc.message}", doc.file,
                                 _error_span(doc, path, exc.lineno)))
     except jinja2.UndefinedError as exc:
+        doc.flagged.add(path)
         message = str(exc.message or exc)
         name = _UNDEFINED_NAME.search(message)
         help_text = did_you_mean(name.group(1), variables) if name else None
@@ -123,9 +126,11 @@ def _render_one(env: SpecEnvironment, text: str, variables: dict[str, Any],
         diags.append(Diagnostic("SPEC152", f"template variable is undefined: {message}",
                                 doc.file, span, help=help_text))
     except SecurityError as exc:
+        doc.flagged.add(path)
         diags.append(Diagnostic("SPEC153", f"template refused by the sandbox: {exc}",
                                 doc.file, span))
     except Exception as exc:  # any rendering failure is the user's input
+        doc.flagged.add(path)
         diags.append(Diagnostic("SPEC154", f"template failed: {type(exc).__name__}: {exc}",
                                 doc.file, span))
     return text

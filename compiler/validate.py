@@ -17,8 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from .diagnostics import Diagnostic, Span
 from .kinds import KINDS, ProjectSpec
+from .kinds.common import DURATION_PATTERN, NAME_PATTERN
 from .loader import Document, Path_
-from .suggest import did_you_mean
+from .suggest import closest, did_you_mean
 
 __all__ = ["LoadedSpec", "allowed_keys", "validate_document", "validate_project_config"]
 
@@ -39,6 +40,10 @@ class LoadedSpec:
     @property
     def partial(self) -> bool:
         return bool(self.pruned)
+
+    def was_pruned(self, *path: str | int) -> bool:
+        """Whether the value at `path` (or an ancestor) failed validation and was dropped."""
+        return any(path[: len(p)] == p for p in self.pruned)
 
     @property
     def kind(self) -> str:
@@ -186,10 +191,24 @@ def _error_to_diagnostic(doc: Document, model: type[BaseModel], err: Any,
         help_text = did_you_mean(str(value), choices) if isinstance(value, str) else None
         message = f"{_describe(value)} is not allowed; expected {expected}"
     elif etype == "string_pattern_mismatch":
-        message = f"{_describe(value)} is not valid here ({message.lower()})"
-        if "(s|m|h|d|w)" in str(err.get("ctx", {}).get("pattern", "")):
-            help_text = "durations look like 90d, 12h, 30m, 45s or 2w"
+        pattern = str(err.get("ctx", {}).get("pattern", ""))
+        message = f"{_describe(value)} is not valid here ({_lower_first(message)})"
+        help_text = _PATTERN_HELP.get(pattern)
+    elif etype in ("too_short", "too_long"):
+        message = _lower_first(message).replace(" after validation", "")
+    else:
+        message = f"{_describe(value)} is not allowed: {_lower_first(message)}"
     return Diagnostic("SPEC204", message, file, span, help=help_text)
+
+
+_PATTERN_HELP = {
+    NAME_PATTERN: "names use letters, digits and _, and do not start with a digit",
+    DURATION_PATTERN: "durations look like 90d, 12h, 30m, 45s or 2w",
+}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _collapse(errors: list[Any], data: Any, base: Path_) -> list[Any]:
@@ -229,6 +248,66 @@ def _merge_types(errs: list[Any]) -> Any:
     merged["type"] = "union_type"
     merged["want"] = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
     return merged
+
+
+def _without_flagged(doc: Document, data: Any, base: Path_) -> tuple[Any, frozenset[Path_]]:
+    """`data` minus the mapping values the loader or templates refused.
+
+    Why: a refused `!!python/name:x` leaves an empty string and a failed template leaves
+    its source text; validating either would pass garbage on to later passes. Dropped,
+    the field takes its default, or is missing (and that error is filtered as flagged).
+    """
+    paths = sorted((p[len(base):] for p in doc.flagged if p[: len(base)] == base
+                    and len(p) > len(base) and isinstance(p[-1], str)), key=len)
+    if not paths:
+        return data, frozenset()
+    data = copy.deepcopy(data)
+    removed: set[Path_] = set()
+    for path in paths:
+        parent: Any = data
+        for seg in path[:-1]:
+            if isinstance(parent, dict) and seg in parent:
+                parent = parent[seg]
+            elif isinstance(parent, list) and isinstance(seg, int) and seg < len(parent):
+                parent = parent[seg]
+            else:
+                parent = None
+                break
+        if isinstance(parent, dict) and path[-1] in parent:
+            del parent[path[-1]]
+            removed.add((*base, *path))
+    return data, frozenset(removed)
+
+
+def _flagged(doc: Document, base: Path_, err: Any) -> bool:
+    """The error sits at or below a value the loader or templates already reported."""
+    path, _ = _data_path(doc.data, (*base, *tuple(err["loc"])))
+    return any(path[: len(f)] == f for f in doc.flagged)
+
+
+def _drop_misspelt_required(errors: list[Any], data: Any, base: Path_) -> list[Any]:
+    """`ownr: x` gives both "unknown key ownr" and "missing owner": one mistake, one report.
+
+    The unknown key's did-you-mean already names the required field, so the missing-field
+    error in the same mapping is dropped when the unknown key is close to it.
+    """
+    unknown: dict[Path_, list[str]] = {}
+    for e in errors:
+        if e["type"] == "extra_forbidden":
+            path, rest = _data_path(data, (*base, *tuple(e["loc"])))
+            if path:
+                unknown.setdefault(path[:-1], []).append(str(path[-1]))
+    if not unknown:
+        return errors
+    kept = []
+    for e in errors:
+        if e["type"] == "missing":
+            path, rest = _data_path(data, (*base, *tuple(e["loc"])))
+            field = next((s for s in reversed(rest) if isinstance(s, str)), None)
+            if field and any(closest(k, [field]) for k in unknown.get(path, [])):
+                continue
+        kept.append(e)
+    return kept
 
 
 _SALVAGE_ROUNDS = 8
@@ -273,14 +352,16 @@ def _salvage(model: type[BaseModel], data: Any,
 
 def _validate(doc: Document, model: type[BaseModel], data: Any,
               base: Path_) -> tuple[Any, list[Diagnostic], frozenset[Path_]]:
+    data, removed = _without_flagged(doc, data, base)
     try:
-        return model.model_validate(data), [], frozenset()
+        return model.model_validate(data), [], removed
     except ValidationError as exc:
         raw = exc.errors(include_url=False)
-        errors = _collapse(raw, doc.data, base)
+        shown = [e for e in raw if not _flagged(doc, base, e)]
+        errors = _drop_misspelt_required(_collapse(shown, doc.data, base), doc.data, base)
         diags = [_error_to_diagnostic(doc, model, err, base) for err in errors]
         spec, pruned = _salvage(model, data, raw)
-        return spec, diags, pruned
+        return spec, diags, (pruned | removed) if spec is not None else pruned
 
 
 def validate_document(doc: Document) -> tuple[LoadedSpec | None, list[Diagnostic]]:

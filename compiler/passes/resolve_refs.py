@@ -30,14 +30,15 @@ def parse_feature_ref(text: str) -> tuple[str, str | None, str | None] | None:
 
 def _broken(ctx: Context, kind: str, name: str) -> bool:
     """A spec of this kind and name exists but failed validation (already reported)."""
-    return (kind, name) in ctx.project.broken
+    return (kind, name) in ctx.project.broken or ("*", name) in ctx.project.broken
 
 
 def _check_source_columns(ctx: Context, loaded: LoadedSpec) -> None:
     src: SourceSpec = loaded.spec
     for key in ("entity", "timestamp", "created_timestamp"):
         col = getattr(src, key)
-        if col is not None and col not in src.columns:
+        if col is not None and col not in src.columns and \
+                not loaded.was_pruned("columns", col):
             ctx.error("SPEC306", f"{key} column `{col}` is not declared in `columns`", loaded,
                       key, help=did_you_mean(col, src.columns))
 
@@ -68,13 +69,18 @@ def _check_feature_view(ctx: Context, loaded: LoadedSpec) -> None:
     src: SourceSpec = src_loaded.spec
     for key in ("entity", "timestamp"):
         col = getattr(view, key)
-        if col is not None and col not in src.columns:
+        if col is not None and col not in src.columns and \
+                not src_loaded.was_pruned("columns", col):
             ctx.error("SPEC306", f"{key} `{col}` is not a column of source `{src.name}`",
                       loaded, key, help=did_you_mean(col, src.columns))
 
 
 def resolve_input(ctx: Context, text: str) -> tuple[InputRef | None, str, str | None, str]:
-    """Resolve one reference; on failure return (None, code, help, message)."""
+    """Resolve one reference; on failure return (None, code, help, message).
+
+    The code is "" when the reference points at something that failed validation and was
+    already reported: the caller says nothing more.
+    """
     parsed = parse_feature_ref(text)
     if parsed is None:
         return None, "SPEC204", "write view@version, view@version.feature or source.column", \
@@ -97,6 +103,8 @@ def resolve_input(ctx: Context, text: str) -> tuple[InputRef | None, str, str | 
             version = int(version_text)
         view: FeatureSpec = versions[version].spec
         if col is not None:
+            if versions[version].was_pruned("features", col):
+                return None, "", None, ""  # the feature's own error was reported
             if col not in view.features:
                 return None, "SPEC302", did_you_mean(col, view.features), \
                     f"feature view `{name}@{version}` has no feature `{col}`"
@@ -109,6 +117,8 @@ def resolve_input(ctx: Context, text: str) -> tuple[InputRef | None, str, str | 
         if col is None:
             return None, "SPEC302", f"name a column: {name}.<column>", \
                 f"`{name}` is a source; name one of its columns"
+        if ctx.index.sources[name].was_pruned("columns", col):
+            return None, "", None, ""  # the column's own error was reported
         if col not in src.columns:
             return None, "SPEC306", did_you_mean(col, src.columns), \
                 f"source `{name}` has no column `{col}`"
@@ -137,7 +147,8 @@ def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
         if not _broken(ctx, "source", tr.label.source):
             ctx.error("SPEC301", f"unknown source `{tr.label.source}`", loaded, "training",
                       "label", "source", help=did_you_mean(tr.label.source, idx.sources))
-    elif tr.label.column not in label_src.spec.columns:
+    elif tr.label.column not in label_src.spec.columns and \
+            not label_src.was_pruned("columns", tr.label.column):
         ctx.error("SPEC306", f"source `{tr.label.source}` has no column `{tr.label.column}`",
                   loaded, "training", "label", "column",
                   help=did_you_mean(tr.label.column, label_src.spec.columns))
@@ -145,7 +156,7 @@ def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
     for i, text in enumerate(tr.features):
         ref, code, help_text, message = resolve_input(ctx, text)
         if ref is None:
-            if not _broken_ref(ctx, text):
+            if code and not _broken_ref(ctx, text):
                 ctx.error(code, message, loaded, "training", "features", i, help=help_text)
             continue
         ref = InputRef(ref.text, ref.kind, ref.name, ref.version, ref.columns, i)
@@ -164,14 +175,14 @@ def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
     for i, text in enumerate(tr.protected):
         ref, code, help_text, message = resolve_input(ctx, text)
         if ref is None:
-            if not _broken_ref(ctx, text):
+            if code and not _broken_ref(ctx, text):
                 ctx.error(code, message, loaded, "training", "protected", i, help=help_text)
             continue
         protected.append(InputRef(ref.text, ref.kind, ref.name, ref.version, ref.columns, i))
     ctx.protected[model.name] = protected
     if spine is not None:
         for i, col in enumerate(model.slices):
-            if col not in spine.spec.columns:
+            if col not in spine.spec.columns and not spine.was_pruned("columns", col):
                 ctx.error("SPEC306", f"slice column `{col}` is not a column of the spine "
                           f"`{tr.spine}`", loaded, "slices", i,
                           help=did_you_mean(col, spine.spec.columns))
