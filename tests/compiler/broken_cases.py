@@ -24,7 +24,7 @@ from pathlib import Path
 
 from specops.compiler.loader import MAX_FILE_BYTES
 
-__all__ = ["BROKEN", "MINIMAL", "Case", "cases", "materialise", "Expected"]
+__all__ = ["BROKEN", "MINIMAL", "Case", "Expected", "cases", "materialise"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 BROKEN = FIXTURES / "broken"

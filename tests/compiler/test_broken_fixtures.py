@@ -10,11 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
+from broken_cases import MINIMAL, UPDATE, Case, cases, materialise, rewrite
 from specops.compiler.lint import lint_paths
 from specops.compiler.rules import RULES
-
-from broken_cases import MINIMAL, UPDATE, Case, cases, materialise, rewrite
 
 CASES = cases()
 
