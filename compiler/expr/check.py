@@ -140,6 +140,11 @@ class _Checker:
             self.issue("SPEC402", f"`{node.id}` is an object; use one of its fields, "
                        f"e.g. `{node.id}.{self.example_field(node.id)}`", node)
             return None
+        if node.id in env.protected or node.id in env.slice_columns:
+            use = "disparate_impact(...)" if node.id in env.protected else "min(metric by ...)"
+            self.issue("SPEC403", f"`{node.id}` is a column, not a metric; gates use it "
+                       f"through {use.replace('...', node.id)}", node)
+            return None
         where = {"feature": "a column of the source", "gate": "a metric for this task",
                  "approval": "a fact about the model", "policy": "defined for policies"}
         self.issue("SPEC403", f"unknown name `{node.id}` (not {where[env.kind]})", node,
@@ -196,6 +201,11 @@ class _Checker:
             return self.fairness(node)
         if node.args and any(isinstance(a, SliceOf) for a in node.args):
             return self.slice_metric(node)
+        if env.kind == "gate" and node.fn in SLICE_FUNCTIONS and len(node.args) == 1:
+            self.issue("SPEC406", f"`{node.fn}` of one argument needs a slice column",
+                       node, help=f"write {node.fn}(metric by column), e.g. "
+                       f"{node.fn}(roc_auc by region)")
+            return None
         fn = FUNCTIONS.get(node.fn)
         if fn is None or env.kind not in fn.envs:
             known = [f.name for f in FUNCTIONS.values() if env.kind in f.envs]

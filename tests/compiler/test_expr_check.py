@@ -261,3 +261,15 @@ def test_policy_errors(text: str, code: str, start: int, end: int) -> None:
 def test_policy_other_objects() -> None:
     _tree("feature.access == 'restricted' and feature.n_grants > 0", policy_env("feature"))
     _tree("source.has_checks or not source.has_pii", policy_env("source"))
+
+
+def test_gate_hints_for_columns_and_slice_forms() -> None:
+    issue = compile_expression("sex == 'F'", GATE).issues[0]
+    assert (issue.code, issue.start) == ("SPEC403", 0) and "disparate_impact(sex)" in \
+        issue.message
+    issue = compile_expression("region == 'n'", GATE).issues[0]
+    assert "min(metric by region)" in issue.message
+    issue = compile_expression("mean(roc_auc) > 0.5", GATE).issues[0]
+    assert issue.code == "SPEC406" and issue.help == \
+        "write mean(metric by column), e.g. mean(roc_auc by region)"
+    assert compile_expression("min(roc_auc) > 0.5", GATE).issues[0].code == "SPEC406"
