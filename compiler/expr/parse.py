@@ -102,7 +102,8 @@ class _Offsets:
 
 
 def _prescan(text: str) -> tuple[str, list[ExprIssue]]:
-    """Linear scan outside string literals: bracket depth, stray `>>`, `by` -> `>>`."""
+    """Linear scan outside string literals: bracket depth, stray `>>`, comments and
+    non-ASCII characters, and the `by` -> `>>` rewrite."""
     out = list(text)
     issues: list[ExprIssue] = []
     depth = 0
@@ -120,6 +121,13 @@ def _prescan(text: str) -> tuple[str, list[ExprIssue]]:
             continue
         if ch in "'\"":
             quote = ch
+        elif ch == "#" or not ch.isascii():
+            # Outside strings: a comment would hide text from reviewers, and Python folds
+            # non-ASCII identifiers (NFKC: fullwidth letters read as ASCII ones).
+            what = "a comment" if ch == "#" else f"the non-ASCII character {ch!r}"
+            issues.append(ExprIssue("SPEC402", f"{what} outside a string literal is not "
+                                    "allowed in expressions", i, i + 1))
+            return text, issues
         elif ch in "([{":
             depth += 1
             if depth > MAX_DEPTH:

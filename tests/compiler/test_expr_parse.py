@@ -59,6 +59,10 @@ def _issue(text: str) -> tuple[str, int]:
     ("a << b", "SPEC402", 0),
     ("99999999999999999999", "SPEC402", 0),
     ("1e999", "SPEC402", 0),
+    ("\uff49\uff4e\uff43\uff4f\uff4d\uff45 > 1", "SPEC402", 0),  # fullwidth
+    ("x.\uff3f\uff3fclass\uff3f\uff3f", "SPEC402", 2),  # fullwidth _
+    ("x > 1 # and y", "SPEC402", 6),
+    ("'é' == xé", "SPEC402", 8),
     # syntax
     ("1 +", "SPEC401", 3),
     ("income +* 2", "SPEC401", 8),
