@@ -138,6 +138,15 @@ def _spec_files(root: Path, config: ProjectSpec | None) -> list[Path]:
     return sorted(found)
 
 
+def _may_template(text: str) -> bool:
+    """False when no value of the file can hold a template, so the walk can be skipped.
+
+    A value contains `{{`, `{%` or `{#` only if the text does, or if a double-quoted
+    escape (which needs a backslash) spells it; line folding always inserts a space.
+    """
+    return "{{" in text or "{%" in text or "{#" in text or "\\" in text
+
+
 def load_project(paths: list[Path], variables: dict[str, str] | None = None,
                  base: Path | None = None) -> Project:
     """Load the project containing `paths` (a folder or spec files) with all diagnostics.
@@ -228,8 +237,9 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
         files[source.path] = source
         if any(d.code in _LOST_DOCUMENTS for d in diags[before:]):
             broken |= _names_in_text(source.text)
+        templated = _may_template(source.text)
         for doc in source.documents:
-            template_diags = render_document(doc, env_vars, env)
+            template_diags = render_document(doc, env_vars, env) if templated else []
             if config_broken:  # its vars are unknown; undefined names are not news
                 template_diags = [d for d in template_diags if d.code != "SPEC152"]
             diags.extend(template_diags)
