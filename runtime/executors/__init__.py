@@ -1,0 +1,21 @@
+"""Executors: where an op call runs. `inline` here; `ray` imported only when asked for."""
+
+from __future__ import annotations
+
+from specops.runtime.executors.base import Executor, Task, TaskOutcome
+from specops.runtime.executors.inline import InlineExecutor
+
+__all__ = ["EXECUTORS", "Executor", "InlineExecutor", "Task", "TaskOutcome", "make_executor"]
+
+EXECUTORS = ("ray", "inline")
+
+
+def make_executor(name: str, address: str | None = None) -> Executor:
+    """An executor by name; importing Ray only for `ray`."""
+    if name == "inline":
+        return InlineExecutor()
+    if name == "ray":
+        from specops.runtime.executors.ray_executor import RayExecutor
+
+        return RayExecutor(address=address)
+    raise ValueError(f"unknown executor {name!r} (choose from {', '.join(EXECUTORS)})")
