@@ -43,7 +43,10 @@ class EvaluationError(Exception):
 
 def evaluate(tree: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
     """The value of `tree` given `values`; None is null."""
-    return _eval(tree, values, 0)
+    try:
+        return _eval(tree, values, 0)
+    except (TypeError, AttributeError, KeyError) as exc:  # a tree the checker never made
+        raise EvaluationError(f"malformed tree or value: {exc}") from exc
 
 
 def _need(values: Mapping[str, Any], key: str) -> Any:

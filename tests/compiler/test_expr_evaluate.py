@@ -94,6 +94,13 @@ def test_malformed_trees_raise() -> None:
         evaluate({"op": "exec", "code": "1"}, {})
     with pytest.raises(EvaluationError):
         evaluate({"op": "call", "fn": "eval", "args": [{"op": "lit", "value": "1"}]}, {})
+    with pytest.raises(EvaluationError):
+        evaluate({"op": "compare", "fn": "lt", "left": {"op": "lit", "value": 1},
+                  "right": {"op": "lit", "value": "a"}}, {})
+    with pytest.raises(EvaluationError):
+        evaluate({"op": "binary", "fn": "add"}, {})
+    with pytest.raises(EvaluationError):
+        evaluate({"op": "call", "fn": "year", "args": [{"op": "lit", "value": 1}]}, {})
     deep: dict[str, Any] = {"op": "lit", "value": 1}
     for _ in range(500):
         deep = {"op": "unary", "fn": "neg", "arg": deep}
