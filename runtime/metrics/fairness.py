@@ -30,7 +30,8 @@ __all__ = ["FAIRNESS_METRICS", "fairness_report", "group_rates"]
 FAIRNESS_METRICS = ("demographic_parity_difference", "demographic_parity_ratio",
                     "disparate_impact", "equal_opportunity_difference",
                     "equal_opportunity_ratio", "equalized_odds_difference",
-                    "equalized_odds_ratio", "selection_rate_min", "selection_rate_max")
+                    "equalized_odds_ratio", "selection_rate_min", "selection_rate_max",
+                    "selection_rate_ratio")
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -83,6 +84,7 @@ def fairness_report(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
         "demographic_parity_difference": sel_d,
         "demographic_parity_ratio": sel_r,
         "disparate_impact": sel_r,
+        "selection_rate_ratio": sel_r,
         "equal_opportunity_difference": tpr_d,
         "equal_opportunity_ratio": tpr_r,
         "equalized_odds_difference": (max(tpr_d, fpr_d) if tpr_d is not None

@@ -62,7 +62,8 @@ def convert(pipe: Any, features: list[Feature], target_opset: dict[str, int] | i
         else None
     try:
         onx = convert_sklearn(pipe, initial_types=onnx_input_types(features),
-                              options=options, target_opset=target_opset)
+                              options=options, target_opset=target_opset,
+                              name="specops_model")  # default is a random uuid
     except Exception as exc:  # skl2onnx raises many types; the message is what helps
         raise OpError(f"ONNX conversion failed: {type(exc).__name__}: {exc}") from exc
     data: bytes = onx.SerializeToString()

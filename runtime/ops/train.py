@@ -102,8 +102,7 @@ def train(ctx: OpContext) -> OpResult:
         scores = [r["score"] for r in results if r["candidate"] == ci]
         rows.append({"index": ci, "params": params, "fold_scores": scores,
                      "mean": statistics.fmean(scores),
-                     "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0,
-                     "fit_s": [r["fit_s"] for r in results if r["candidate"] == ci]})
+                     "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0})
     order = sorted(rows, key=lambda r: (-r["mean"], r["index"]))
     for rank, row in enumerate(order, start=1):
         row["rank"] = rank
@@ -131,12 +130,15 @@ def train(ctx: OpContext) -> OpResult:
                                                         default=str) + "\n")
     search_doc = {"scoring": scoring, "strategy": strategy, "cv": n_folds,
                   "cv_strategy": cv_strategy, "seed": seed, "best_index": best["index"],
-                  "best_params": best["params"], "candidates": rows, "folds": results}
+                  "best_params": best["params"], "candidates": rows,
+                  # timings are left out so the search log is a deterministic artifact
+                  "folds": [{k: v for k, v in r.items() if k != "fit_s"} for r in results]}
     (ctx.out_dir / "search.json").write_text(json.dumps(search_doc, indent=2, sort_keys=True,
                                                         default=str) + "\n")
     return OpResult(
         metrics={f"cv_{scoring}": best["mean"], "cv_std": best["std"], "train_rows": len(y),
-                 "candidates": float(len(cands)), "search_s": search_s, "refit_s": refit_s},
+                 "candidates": float(len(cands)), "search_s": search_s, "refit_s": refit_s,
+                 "fit_s_total": sum(r["fit_s"] for r in results)},
         report={"best_params": best["params"], "scoring": scoring, "candidates": len(cands),
                 "folds": n_folds, "tasks": len(items), "fit_digest": fit_digest},
         message=f"{name}: best {scoring}={best['mean']:.4f} of {len(cands)} candidate(s) "

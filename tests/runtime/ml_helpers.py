@@ -64,3 +64,31 @@ def train_params(cls: str = "LogisticRegression", search: dict[str, Any] | None 
     return {"task": task, "label": "y", "inputs": INPUTS,
             "estimator": {"class": cls, "params": est.pop("params", {}), "search": search,
                           "cv": est.pop("cv", 3), "seed": 7, **est}}
+
+
+def run_pipeline(root: Path, cls: str = "LogisticRegression",
+                 search: dict[str, Any] | None = None, task: str = "binary_classification",
+                 data: Path | None = None, run: str = "a", **est: Any) -> dict[str, Path]:
+    """train -> evaluate -> export_onnx -> benchmark, like the compiler wires them."""
+    from specops.runtime.ops.benchmark import benchmark
+    from specops.runtime.ops.evaluate import evaluate
+    from specops.runtime.ops.onnx import export_onnx
+    from specops.runtime.ops.train import train
+
+    ds = data or make_dataset(root, task=task)
+    base = root / run
+    tr = make_ctx(base, "train:m", "train", train_params(cls, search, task, **est),
+                  {"training_set:m": ds})
+    train(tr)
+    ev = make_ctx(base, "evaluate:m", "evaluate",
+                  {"task": task, "slices": ["region"], "protected": ["sex"],
+                   "min_group_size": 5}, {"train:m": tr.out_dir, "training_set:m": ds})
+    evaluate(ev)
+    ex = make_ctx(base, "export_onnx:m", "export_onnx", {"target_opset": 17},
+                  {"train:m": tr.out_dir})
+    export_onnx(ex)
+    bm = make_ctx(base, "benchmark:m", "benchmark", {"rows": 200, "repeats": 1},
+                  {"export_onnx:m": ex.out_dir, "train:m": tr.out_dir, "training_set:m": ds})
+    benchmark(bm)
+    return {"data": ds, "train": tr.out_dir, "evaluate": ev.out_dir, "export": ex.out_dir,
+            "benchmark": bm.out_dir}
