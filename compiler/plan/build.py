@@ -73,7 +73,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
     nodes: list[dict[str, Any]] = []
     deps: dict[str, list[Dep]] = {}
     model_nodes: dict[str, list[str]] = {}
-    for node_id in nx.lexicographical_topological_sort(graph):
+    for node_id in nx.topological_sort(graph):  # inputs first; output is sorted by id
         attrs = graph.nodes[node_id]
         op = attrs["op"]
         info = OPS[op]
@@ -103,7 +103,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
                     "artifacts": config.artifacts if config else ".specops/artifacts",
                     "ray_address": config.ray.address if config else None},
         "spec_hash": spec_hash(ctx),
-        "models": models_table(ctx, model_nodes),
+        "models": models_table(ctx, model_nodes, builder.condition),
         "nodes": nodes,
     }
     return Plan(data, deps, builder.problems)

@@ -9,15 +9,79 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = ["canonical_json", "compact_json", "sha256_of"]
 
 
+_INDENTS = ["\n" + "  " * i for i in range(256)]
+
+
 def canonical_json(value: Any) -> str:
-    """The on-disk form: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    """The on-disk form: sorted keys, two-space indent, trailing newline.
+
+    Byte-identical to `json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False,
+    allow_nan=False) + "\\n"` (a test checks this), but about 2.5x faster: with `indent`
+    the standard library falls back to its pure-Python generator encoder, and the 1,000-model
+    plan is 20 MB of text.
+    """
+    out: list[str] = []
+    app = out.append
+
+    def enc(o: Any, level: int) -> None:
+        t = type(o)
+        if t is str:
+            app(encode_basestring(o))
+        elif t is dict:
+            if not o:
+                app("{}")
+                return
+            ind = _INDENTS[level + 1]
+            sep = "{" + ind
+            for k in sorted(o):
+                app(sep)
+                app(encode_basestring(k))
+                app(": ")
+                enc(o[k], level + 1)
+                sep = "," + ind
+            app(_INDENTS[level])
+            app("}")
+        elif t is list or t is tuple:
+            if not o:
+                app("[]")
+                return
+            ind = _INDENTS[level + 1]
+            sep = "[" + ind
+            for v in o:
+                app(sep)
+                enc(v, level + 1)
+                sep = "," + ind
+            app(_INDENTS[level])
+            app("]")
+        elif o is None:
+            app("null")
+        elif o is True:
+            app("true")
+        elif o is False:
+            app("false")
+        elif isinstance(o, str):
+            app(encode_basestring(o))
+        elif isinstance(o, int):
+            app(int.__repr__(o))
+        elif isinstance(o, float):
+            if math.isnan(o) or math.isinf(o):
+                raise ValueError(f"out of range float value in plan: {o!r}")
+            app(float.__repr__(o))
+        elif isinstance(o, dict):
+            enc(dict(o), level)
+        else:
+            raise TypeError(f"object of type {t.__name__} is not JSON serializable")
+
+    enc(value, 0)
+    app("\n")
+    return "".join(out)
 
 
 def compact_json(value: Any) -> str:

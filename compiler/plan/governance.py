@@ -12,18 +12,15 @@ does not void existing approvals.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..approvals import eligible_people
 from ..context import Context
-from ..diagnostics import Diagnostic
-from ..expr import approval_env
 from ..kinds import ApprovalSpec, ModelSpec, ProjectSpec
 from ..kinds.common import duration_seconds
 from ..kinds.model import Monitoring, Serving
 from ..validate import LoadedSpec
-from .trees import compile_tree
 
 __all__ = ["approval_rules", "decide", "models_table", "monitoring_params", "serving_params"]
 
@@ -83,18 +80,20 @@ def _value(tree: Any, scope: Mapping[str, Any]) -> Any:
     return _UNKNOWN
 
 
+Condition = Callable[[LoadedSpec, int], dict[str, Any]]
+
+
 def approval_rules(loaded: LoadedSpec, model: ModelSpec, config: ProjectSpec | None,
-                   problems: list[Diagnostic], with_people: bool) -> list[dict[str, Any]]:
-    """The rules of `approval` that can apply to `model`, in declared order."""
+                   condition: Condition, with_people: bool) -> list[dict[str, Any]]:
+    """The rules of `approval` that can apply to `model`, in declared order.
+
+    `condition(loaded, i)` compiles rule i's `when` (the plan builder caches it)."""
     approval: ApprovalSpec = loaded.spec
     scope = _model_scope(model)
-    env = approval_env()
     people = config.people if config else {}
     out: list[dict[str, Any]] = []
     for i, rule in enumerate(approval.rules):
-        tree, diags = compile_tree(rule.when, env, file=loaded.file,
-                                   span=loaded.span("rules", i, "when"))
-        problems.extend(diags)
+        tree = condition(loaded, i)
         applies = decide(tree, scope)
         if applies is False:
             continue
@@ -141,7 +140,8 @@ def monitoring_params(mon: Monitoring | None) -> dict[str, Any]:
     }
 
 
-def models_table(ctx: Context, model_nodes: Mapping[str, list[str]]) -> dict[str, Any]:
+def models_table(ctx: Context, model_nodes: Mapping[str, list[str]],
+                 condition: Condition) -> dict[str, Any]:
     """The top-level `models` object: governance facts per model (not fingerprinted)."""
     out: dict[str, Any] = {}
     config = ctx.config
@@ -152,7 +152,7 @@ def models_table(ctx: Context, model_nodes: Mapping[str, list[str]]) -> dict[str
         if approval_loaded is not None:
             spec: ApprovalSpec = approval_loaded.spec
             approval = {"name": spec.name, "environments": sorted(spec.environments),
-                        "rules": approval_rules(approval_loaded, model, config, [],
+                        "rules": approval_rules(approval_loaded, model, config, condition,
                                                 with_people=True)}
         cadence = model.review_cadence or (config.review_cadence if config else None)
         out[name] = {

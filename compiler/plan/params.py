@@ -12,15 +12,15 @@ columns of a spine.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..context import Context, InputRef
 from ..diagnostics import Diagnostic
-from ..expr import Env, feature_env, gate_env
-from ..kinds import Check, FeatureDef, FeatureSpec, GateSpec, ModelSpec, SourceSpec
+from ..expr import Env, approval_env, feature_env, gate_env
+from ..kinds import ApprovalSpec, Check, FeatureDef, FeatureSpec, GateSpec, ModelSpec, SourceSpec
 from ..kinds.common import duration_seconds
 from ..validate import LoadedSpec
 from .governance import approval_rules, monitoring_params, serving_params
@@ -43,6 +43,7 @@ BENCHMARK_REPEATS = 3
 _WIDEN = {"int32": "int64", "float32": "float64", "category": "string"}
 _CATEGORICAL = {"string", "category"}
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
+_APPROVAL_ENV = approval_env()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,8 @@ class ParamBuilder:
         self._cols: dict[str, _Columns] = {}
         self._bases: dict[tuple[str, int], _Base] = {}
         self.problems: list[Diagnostic] = []
+        self._trees: dict[tuple[str, Hashable], dict[str, Any]] = {}
+        self._envs: dict[str, Env] = {}
         self._builders: dict[str, Callable[[str, LoadedSpec], Params]] = {
             "load_source": self.load_source, "validate_data": self.validate_data,
             "compute_features": self.compute_features,
@@ -119,11 +122,26 @@ class ParamBuilder:
     def params(self, node_id: str, op: str, loaded: LoadedSpec) -> Params:
         return self._builders[op](node_id, loaded)
 
-    def tree(self, text: str, env: Env, loaded: LoadedSpec, *path: str | int
-             ) -> dict[str, Any]:
+    def tree(self, text: str, env: Env, env_key: Hashable, loaded: LoadedSpec,
+             *path: str | int) -> dict[str, Any]:
+        """A compiled tree, shared by every use of the same text in the same environment
+        (a gate's checks are compiled once per task, not once per model)."""
+        key = (text, env_key)
+        cached = self._trees.get(key)
+        if cached is not None:
+            return cached
         tree, diags = compile_tree(text, env, file=loaded.file, span=loaded.span(*path))
-        self.problems.extend(diags)
+        if diags:
+            self.problems.extend(diags)
+        else:
+            self._trees[key] = tree
         return tree
+
+    def condition(self, loaded: LoadedSpec, index: int) -> dict[str, Any]:
+        """The compiled `when` of rule `index` of an approval."""
+        approval: ApprovalSpec = loaded.spec
+        return self.tree(approval.rules[index].when, _APPROVAL_ENV, "approval", loaded,
+                         "rules", index, "when")
 
     # -- data ---------------------------------------------------------------------------
 
@@ -214,7 +232,9 @@ class ParamBuilder:
         if key in self._views:
             return self._views[key]
         base = self._base(view.name, view.version, depth)
-        env = feature_env(base.columns)
+        env = self._envs.get(base.node)
+        if env is None:
+            env = self._envs[base.node] = feature_env(base.columns)
         features = []
         label = f"{view.name}@{view.version}"
         deps = [Dep(f"the source of feature view {label}", loaded, ("source",))]
@@ -223,7 +243,7 @@ class ParamBuilder:
             fdef = raw if isinstance(raw, FeatureDef) else FeatureDef(expr=raw)
             path: tuple[str, ...] = ("features", name) if isinstance(raw, str) else \
                 ("features", name, "expr")
-            tree = self.tree(fdef.expr, env, loaded, *path)
+            tree = self.tree(fdef.expr, env, base.node, loaded, *path)
             features.append({"name": name, "expr": tree,
                              "type": self._feature_type(fdef, tree, base.columns),
                              "agg": fdef.agg, "window_s": _secs(fdef.window)})
@@ -390,14 +410,15 @@ class ParamBuilder:
         if key not in self._gate_trees:
             loaded = self.ctx.index.gates[gate]
             spec: GateSpec = loaded.spec
-            env = gate_env(model.task, slices=model.slices,
-                           protected=self._columns(model).protected)
+            protected = self._columns(model).protected
+            env_key = ("gate", model.task, tuple(sorted(model.slices)), tuple(protected))
+            env = gate_env(model.task, slices=model.slices, protected=protected)
             trees = []
             for i, c in enumerate(spec.checks):
                 if isinstance(c, Check):
-                    trees.append(self.tree(c.check, env, loaded, "checks", i, "check"))
+                    trees.append(self.tree(c.check, env, env_key, loaded, "checks", i, "check"))
                 else:
-                    trees.append(self.tree(c, env, loaded, "checks", i))
+                    trees.append(self.tree(c, env, env_key, loaded, "checks", i))
             self._gate_trees[key] = trees
         return self._gate_trees[key]
 
@@ -458,7 +479,7 @@ class ParamBuilder:
 
     def request_approval(self, node_id: str, loaded: LoadedSpec) -> Params:
         model: ModelSpec = self.ctx.index.models[node_id.split(":", 1)[1]].spec
-        rules = approval_rules(loaded, model, self.ctx.config, self.problems,
+        rules = approval_rules(loaded, model, self.ctx.config, self.condition,
                                with_people=False)
         params = {"approval": loaded.name, "model": model.name, "rules": rules}
         return params, [Dep(f"the rules of approval {loaded.name} that apply to model "

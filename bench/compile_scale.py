@@ -1,0 +1,114 @@
+"""How fast is `specops compile` on the 1,000-model project? (target: under 3 s on 2 cores)
+
+Generates the same project as `bench/lint_scale.py` (1,000 models, 1,000 feature views
+holding 5,000 features, 200 gates, ~50 sources) in a temporary folder, then compiles it in a
+fresh interpreter, as a CI job or pre-commit hook would:
+
+- `compile_s`: lint + graph + plan + canonical JSON text, timed in-process (imports
+  excluded), best of --repeat;
+- `cli_s`: wall time of the whole `specops compile DIR -o plan.json` (imports included);
+- `peak_rss_mb`: peak resident memory of the compiling process;
+- `nodes`, `models`, `plan_mb`: the size of what was produced.
+
+Prints one JSON line. Usage: `uv run python bench/compile_scale.py [--repeat 3] [--keep DIR]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lint_scale import generate  # noqa: E402  (the shared project generator)
+
+__all__ = ["main", "measure"]
+
+TARGET_S = 3.0
+
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from specops.compiler.compile import compile_project
+root = Path(sys.argv[1])
+t = time.perf_counter()
+result = compile_project(root, base=root)
+text = result.plan.text() if result.plan is not None else ""
+elapsed = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+errors = [f"{d.location()} {d.code} {d.message}" for d in result.errors]
+print(json.dumps({"s": elapsed, "rss": rss, "errors": errors[:5], "n_errors": len(errors),
+                  "nodes": len(result.plan.data["nodes"]) if result.plan else 0,
+                  "models": len(result.plan.data["models"]) if result.plan else 0,
+                  "bytes": len(text.encode())}))
+"""
+
+
+def _child(root: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(root)], check=True,
+                         capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _cli(root: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "specops.compiler.cli", "compile", str(root), "-o",
+                    str(root / "plan.json")], cwd=root, capture_output=True, check=False)
+    return time.perf_counter() - t
+
+
+def measure(root: Path, repeat: int) -> dict[str, Any]:
+    runs = [_child(root) for _ in range(repeat)]
+    first = runs[0]
+    out: dict[str, Any] = {
+        "compile_s": round(min(r["s"] for r in runs), 3),
+        "cli_s": round(min(_cli(root) for _ in range(repeat)), 3),
+        "peak_rss_mb": round(max(r["rss"] for r in runs), 1),
+        "nodes": first["nodes"],
+        "models": first["models"],
+        "plan_mb": round(first["bytes"] / 1e6, 2),
+    }
+    if first["n_errors"]:
+        out["errors"] = first["n_errors"]
+        out["first_errors"] = first["errors"]
+    out["target_s"] = TARGET_S
+    out["ok"] = not first["n_errors"] and out["compile_s"] < TARGET_S
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best)")
+    parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
+    args = parser.parse_args(argv)
+    tmp = None
+    if args.keep:
+        root = Path(args.keep).resolve()
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+    else:
+        tmp = tempfile.mkdtemp(prefix="specops-compile-scale-")
+        root = Path(tmp)
+    try:
+        shape = generate(root)
+        result = {**measure(root, max(args.repeat, 1)), "features": shape["features"],
+                  "gates": shape["gates"], "cpus": os.cpu_count(),
+                  "python": sys.version.split()[0]}
+        print(json.dumps(result))
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
