@@ -17,8 +17,8 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from specops.runtime.run import NodeOutcome, RunResult
 
-__all__ = ["JsonProgress", "NullProgress", "Progress", "QuietProgress", "RichProgress",
-           "make_progress"]
+__all__ = ["JsonProgress", "NullProgress", "PlainProgress", "Progress", "QuietProgress",
+           "RichProgress", "make_progress"]
 
 
 def _fmt_s(seconds: float | None) -> str:
@@ -80,6 +80,19 @@ class QuietProgress(Progress):
     def finish(self, result: RunResult) -> None:
         for line in failure_lines(result):
             print(line, file=self.stream)
+        print(summary_line(result), file=self.stream)
+
+
+class PlainProgress(QuietProgress):
+    """Not a terminal (logs, pipes): one plain line per finished node, then the summary."""
+
+    def node_finished(self, outcome: NodeOutcome) -> None:
+        label = "cached" if outcome.cache_hit else outcome.status
+        cause = f"  {outcome.cause}" if outcome.cause else ""
+        print(f"{label:>7} {outcome.node_id} {_fmt_s(outcome.duration_s)}{cause}",
+              file=self.stream)
+
+    def finish(self, result: RunResult) -> None:
         print(summary_line(result), file=self.stream)
 
 
@@ -173,11 +186,13 @@ class RichProgress(Progress):
 
 
 def make_progress(mode: str = "rich") -> Progress:
-    """`rich` (falls back to quiet when stderr is not a terminal), `quiet`, `json`, `none`."""
+    """`rich` (plain lines when stderr is not a terminal), `quiet`, `json`, `none`."""
     if mode == "json":
         return JsonProgress()
     if mode == "none":
         return Progress()
-    if mode == "quiet" or not sys.stderr.isatty():
+    if mode == "quiet":
         return QuietProgress()
+    if not sys.stderr.isatty():
+        return PlainProgress()
     return RichProgress()
