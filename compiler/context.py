@@ -66,6 +66,15 @@ class Context:
     # (view, version) -> ("source", name, None) or ("view", name, version)
     view_sources: dict[tuple[str, int], tuple[str, str, int | None]] = field(
         default_factory=dict)
+    # compiled expression trees and the facts derived from them (read by the plan)
+    feature_trees: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    feature_types: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+    feature_columns: dict[tuple[str, int], dict[str, list[str]]] = field(default_factory=dict)
+    gate_trees: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    approval_trees: dict[str, list[dict[str, Any] | None]] = field(default_factory=dict)
+    approval_plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policy_results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -60,22 +60,31 @@ def check_categories(tree: Any) -> set[str]:
 
 def model_facts(ctx: Context, model: ModelSpec, gate_trees: Mapping[str, list[Any]],
                 auto_approved: bool) -> dict[str, Any]:
+    """Field values and predicate sets of `model`, keyed as policies name them."""
     people = ctx.config.people if ctx.config else {}
     categories: set[str] = set()
-    for trees in gate_trees.values():
+    blocking_gates = 0
+    for gate_name, trees in gate_trees.items():
         for tree in trees:
             categories |= check_categories(tree)
+        if any(t.get("severity") == "blocking" for t in trees):
+            blocking_gates += 1
     validator = model.validator or ""
     validators = principal_members(validator, people) if validator else set()
     independent = bool(validator) and (not people or not validators or
                                        not validators & conflicted_people(model, people))
     cadence = model.review_cadence or (ctx.config.review_cadence if ctx.config else None)
-    restricted = False
+    restricted = deprecated = False
+    views: set[str] = set()
     for ref in ctx.inputs.get(model.name, []):
+        views.add(ref.text)
         if ref.kind == "view" and ref.version is not None:
-            restricted |= ctx.index.features[ref.name][ref.version].spec.access == "restricted"
+            view = ctx.index.features[ref.name][ref.version].spec
+            restricted |= view.access == "restricted"
+            deprecated |= bool(view.deprecated)
+            views.update((ref.name, f"{ref.name}@{ref.version}"))
     monitoring = model.monitoring
-    return {
+    fields: dict[str, Any] = {
         "name": model.name,
         "owner": model.owner,
         "risk_tier": model.risk_tier,
@@ -85,18 +94,31 @@ def model_facts(ctx: Context, model: ModelSpec, gate_trees: Mapping[str, list[An
         "limitations": model.limitations or "",
         "assumptions": model.assumptions or "",
         "validator": validator,
-        "validator_independent": independent,
+        "approval": model.approval or "",
+        "estimator": model.estimator.class_,
+        "review_cadence_days": (duration_seconds(cadence) // 86400) if cadence else 0,
         "has_monitoring": monitoring is not None,
+        "has_approval": model.approval is not None,
+        "has_serving": model.serving is not None,
+        "has_validator": bool(validator),
+        "validator_independent": independent,
         "retrains_on_drift": bool(monitoring and {"data_drift", "prediction_drift"}
                                   & set(monitoring.retrain_on)),
-        "has_approval": model.approval is not None,
         "auto_approved": auto_approved,
         "logs_predictions": bool(model.serving is None or model.serving.log_predictions),
+        "uses_restricted": restricted,
+        "uses_deprecated": deprecated,
         "n_gates": len(model.gates),
+        "n_blocking_gates": blocking_gates,
         "n_protected": len(model.training.protected),
         "n_features": len(model.training.features),
-        "review_cadence_days": (duration_seconds(cadence) // 86400) if cadence else 0,
-        "uses_restricted": restricted,
-        "checks": sorted(categories),
-        "gates": sorted(model.gates),
+        "n_authors": len(model.authors),
+        "n_slices": len(model.slices),
     }
+    facts: dict[str, Any] = {f"model.{k}": v for k, v in fields.items()}
+    facts["model.has_check"] = sorted(categories)
+    facts["model.has_gate"] = sorted(model.gates)
+    facts["model.has_tag"] = sorted(model.tags)
+    facts["model.uses_feature"] = sorted(views)
+    facts["model.has_author"] = sorted(model.authors)
+    return facts

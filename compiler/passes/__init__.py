@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..context import Context
+from .check_approvals import check_approvals
 from .check_cycles import check_cycles
 from .check_deploy_gates import check_deploy_gates
 from .check_estimator import check_estimator
+from .check_features import check_features
+from .check_gates import check_gates
 from .check_inputs import check_inputs
+from .check_policies import check_policies
 from .index_specs import index_specs
 from .resolve_refs import resolve_refs
 
@@ -21,9 +25,13 @@ LINT_PASSES: tuple[Pass, ...] = (
     index_specs,
     resolve_refs,
     check_cycles,
+    check_features,
     check_inputs,
     check_estimator,
+    check_gates,
     check_deploy_gates,
+    check_approvals,
+    check_policies,
 )
 
 

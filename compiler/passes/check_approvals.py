@@ -1,0 +1,95 @@
+"""Decide which approval rule applies to each model and prove it can be satisfied.
+
+Under separation of duties the model's owner and authors cannot approve, and every
+required approval needs a distinct person. A rule nobody can satisfy would block the
+model forever at run time; here it fails the pull request instead (SPEC503).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..approvals import conflicted_people, eligible_people, fill_roles
+from ..context import Context
+from ..expr import EvaluationError, approval_env, check_spec_expression, evaluate
+from ..kinds import ApprovalSpec, ModelSpec
+from ..kinds.common import duration_seconds
+from ..validate import LoadedSpec
+
+__all__ = ["check_approvals"]
+
+
+def _rule_trees(ctx: Context, loaded: LoadedSpec) -> list[dict[str, Any] | None]:
+    if loaded.name not in ctx.approval_trees:
+        spec: ApprovalSpec = loaded.spec
+        env = approval_env()
+        ctx.approval_trees[loaded.name] = [check_spec_expression(ctx, loaded, r.when, env, "rules", i, "when")
+                          for i, r in enumerate(spec.rules)]
+    return ctx.approval_trees[loaded.name]
+
+
+def _applicable(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> int | None:
+    values = {"risk_tier": model.risk_tier, "task": model.task, "owner": model.owner,
+              "name": model.name, "environment": "production"}
+    for i, tree in enumerate(_rule_trees(ctx, loaded)):
+        if tree is None:
+            return -1   # a broken condition: already reported
+        try:
+            if evaluate(tree, values) is True:
+                return i
+        except EvaluationError:
+            return -1
+    return None
+
+
+def _check_model(ctx: Context, mloaded: LoadedSpec, model: ModelSpec) -> None:
+    if model.approval is None or model.approval not in ctx.index.approvals:
+        return
+    aloaded = ctx.index.approvals[model.approval]
+    approval: ApprovalSpec = aloaded.spec
+    index = _applicable(ctx, aloaded, model)
+    if index == -1:
+        return
+    if index is None:
+        ctx.error("SPEC503", f"no rule of approval `{approval.name}` applies to model "
+                  f"`{model.name}` (risk_tier {model.risk_tier}), so it can never be "
+                  "approved", mloaded, "approval",
+                  help="add a rule whose `when` covers this model, e.g. `when: \"true\"`")
+        return
+    rule = approval.rules[index]
+    people = ctx.config.people if ctx.config else {}
+    candidates = {role: eligible_people(role, model, people, rule.separation_of_duties)
+                  for role in rule.require}
+    assignment, missing = fill_roles(rule.require, candidates)
+    excluded = sorted(conflicted_people(model, people)) if rule.separation_of_duties else []
+    for role, short in sorted(missing.items()):
+        need = rule.require[role]
+        have = len(candidates[role])
+        reason = (f"{have} eligible" if have < need else
+                  "enough holders, but they are needed for other roles")
+        ctx.error("SPEC503", f"approval `{approval.name}` rule {index + 1} needs {need} "
+                  f"`{role}` approver{'s' * (need != 1)} for model `{model.name}`, and "
+                  f"only {need - short} can be found ({reason})", mloaded, "approval",
+                  help=(f"excluded under separation of duties: {', '.join(excluded)}; "
+                        if excluded else "") + f"add people with role `{role}` in "
+                                              "specops.yaml or lower the requirement")
+    ctx.approval_plans[model.name] = {
+        "approval": approval.name,
+        "rule": index,
+        "require": dict(sorted(rule.require.items())),
+        "separation_of_duties": rule.separation_of_duties,
+        "auto_approve": rule.auto_approve,
+        "expires_s": duration_seconds(rule.expires) if rule.expires else None,
+        "eligible": {role: people_ for role, people_ in sorted(candidates.items())},
+        "excluded": excluded,
+        "environments": list(approval.environments),
+        "satisfiable": not missing,
+        "example_assignment": {r: p for r, p in sorted(assignment.items())},
+    }
+
+
+def check_approvals(ctx: Context) -> None:
+    for loaded in ctx.index.approvals.values():
+        _rule_trees(ctx, loaded)
+    for loaded, model in ctx.models():
+        _check_model(ctx, loaded, model)

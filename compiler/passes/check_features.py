@@ -1,0 +1,149 @@
+"""Type-check every feature expression against its source's declared columns, check
+windowed aggregates, and record each feature's type and the columns it reads.
+
+Why record columns: a feature computed from a protected attribute (`sex == 'F'`) is the
+protected attribute by another name; models may not use it as an input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..context import Context
+from ..expr import check_spec_expression, feature_env
+from ..kinds import FeatureDef, FeatureSpec, SourceSpec
+from ..validate import LoadedSpec
+
+__all__ = ["check_features"]
+
+_NUMERIC = {"int64", "float64", "null"}
+_AGG_RESULT = {"count": "int64", "mean": "float64", "std": "float64"}
+
+Key = tuple[str, int]
+
+
+def _columns_read(tree: Any) -> set[str]:
+    out: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("op") == "col":
+                out.add(str(node["name"]))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
+def _view_columns(ctx: Context, key: Key, seen: set[Key]) -> tuple[dict[str, str], str | None]:
+    """Columns (name -> type) a view's expressions can read, and its timestamp column."""
+    origin = ctx.view_sources.get(key)
+    view: FeatureSpec = ctx.index.features[key[0]][key[1]].spec
+    if origin is None:
+        return {}, view.timestamp
+    kind, name, version = origin
+    if kind == "source":
+        src: SourceSpec = ctx.index.sources[name].spec
+        return {c: col.type for c, col in src.columns.items()}, view.timestamp or src.timestamp
+    up = (name, version or 0)
+    if up in seen or up[1] not in ctx.index.features.get(name, {}):
+        return {}, view.timestamp   # cycle (reported elsewhere) or unresolved
+    _check_view(ctx, up, seen | {key})
+    up_view: FeatureSpec = ctx.index.features[name][up[1]].spec
+    up_cols, up_ts = _view_columns(ctx, up, seen | {key})
+    cols = dict(ctx.feature_types.get(up, {}))
+    up_src = ctx.index.sources.get(up_view.source)
+    entity = up_view.entity or (up_src.spec.entity if up_src is not None else None)
+    for extra in (entity, up_ts):
+        if extra and extra in up_cols:
+            cols[extra] = up_cols[extra]
+    return cols, view.timestamp or up_ts
+
+
+def _check_view(ctx: Context, key: Key, seen: set[Key]) -> None:
+    if key in ctx.feature_trees:
+        return
+    ctx.feature_trees[key] = {}
+    loaded: LoadedSpec = ctx.index.features[key[0]][key[1]]
+    view: FeatureSpec = loaded.spec
+    columns, timestamp = _view_columns(ctx, key, seen)
+    if not columns:
+        return
+    env = feature_env(columns)
+    trees: dict[str, Any] = {}
+    types: dict[str, str] = {}
+    reads: dict[str, list[str]] = {}
+    for fname, definition in view.features.items():
+        is_def = isinstance(definition, FeatureDef)
+        text = definition.expr if isinstance(definition, FeatureDef) else definition
+        path: tuple[str | int, ...] = ("features", fname, "expr") if is_def else \
+            ("features", fname)
+        tree = check_spec_expression(ctx, loaded, text, env, *path)
+        if tree is None:
+            continue
+        ftype = str(tree.get("type", "null"))
+        if isinstance(definition, FeatureDef):
+            ftype = _check_aggregate(ctx, loaded, fname, definition, ftype, timestamp)
+        trees[fname] = tree
+        types[fname] = ftype
+        reads[fname] = sorted(_columns_read(tree))
+    ctx.feature_trees[key] = trees
+    ctx.feature_types[key] = types
+    ctx.feature_columns[key] = reads
+
+
+def _check_aggregate(ctx: Context, loaded: LoadedSpec, fname: str, d: FeatureDef,
+                     ftype: str, timestamp: str | None) -> str:
+    where = ("features", fname)
+    if d.window is not None and d.agg is None:
+        ctx.error("SPEC412", f"feature `{fname}` has a window but no `agg`", loaded, *where,
+                  "window", help="add agg: sum|mean|min|max|count|last|std")
+    if d.agg is not None:
+        if timestamp is None:
+            ctx.error("SPEC410", f"feature `{fname}` aggregates over time but the view has "
+                      "no timestamp", loaded, *where, "agg",
+                      help="set `timestamp` on the view or on its source")
+        if d.agg in ("sum", "mean", "std") and ftype not in _NUMERIC:
+            ctx.error("SPEC412", f"`{d.agg}` needs a numeric input; `{fname}` is {ftype}",
+                      loaded, *where, "agg")
+        ftype = _AGG_RESULT.get(d.agg, ftype)
+    if d.type is not None:
+        declared = {"int32": "int64", "float32": "float64", "category": "string"}.get(
+            d.type, d.type)
+        widening = declared == "float64" and ftype == "int64"
+        if declared != ftype and ftype != "null" and not widening:
+            ctx.error("SPEC404", f"feature `{fname}` is declared {d.type} but computes "
+                      f"{ftype}", loaded, *where, "type")
+        ftype = declared
+    return ftype
+
+
+def _protected_proxies(ctx: Context) -> None:
+    """Models may not use features computed from protected source columns."""
+    for loaded, model in ctx.models():
+        for ref in ctx.inputs.get(model.name, []):
+            if ref.kind != "view" or ref.version is None:
+                continue
+            origin = ctx.view_sources.get((ref.name, ref.version))
+            if origin is None or origin[0] != "source":
+                continue
+            src: SourceSpec = ctx.index.sources[origin[1]].spec
+            protected = {c for c, col in src.columns.items() if col.protected}
+            reads = ctx.feature_columns.get((ref.name, ref.version), {})
+            for feature in ref.columns:
+                hits = sorted(protected & set(reads.get(feature, ())))
+                if hits:
+                    ctx.error("SPEC501", f"feature `{ref.name}@{ref.version}.{feature}` is "
+                              f"computed from protected attribute `{hits[0]}`", loaded,
+                              "training", "features", ref.index,
+                              help="a feature derived from a protected attribute is a proxy "
+                                   "for it; drop the feature or list only the others "
+                                   f"(`{ref.name}@{ref.version}.<feature>`)")
+
+
+def check_features(ctx: Context) -> None:
+    for name, versions in ctx.index.features.items():
+        for version in versions:
+            _check_view(ctx, (name, version), set())
+    _protected_proxies(ctx)
