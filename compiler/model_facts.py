@@ -64,7 +64,7 @@ def model_facts(ctx: Context, model: ModelSpec, gate_trees: Mapping[str, list[An
     people = ctx.config.people if ctx.config else {}
     categories: set[str] = set()
     blocking_gates = 0
-    for gate_name, trees in gate_trees.items():
+    for trees in gate_trees.values():
         for tree in trees:
             categories |= check_categories(tree)
         if any(t.get("severity") == "blocking" for t in trees):

@@ -23,8 +23,9 @@ def _rule_trees(ctx: Context, loaded: LoadedSpec) -> list[dict[str, Any] | None]
     if loaded.name not in ctx.approval_trees:
         spec: ApprovalSpec = loaded.spec
         env = approval_env()
-        ctx.approval_trees[loaded.name] = [check_spec_expression(ctx, loaded, r.when, env, "rules", i, "when")
-                          for i, r in enumerate(spec.rules)]
+        ctx.approval_trees[loaded.name] = [
+            check_spec_expression(ctx, loaded, r.when, env, "rules", i, "when")
+            for i, r in enumerate(spec.rules)]
     return ctx.approval_trees[loaded.name]
 
 

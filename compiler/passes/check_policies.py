@@ -107,7 +107,7 @@ def _decide(ctx: Context, policy: LoadedSpec) -> None:
 
 
 def check_policies(ctx: Context) -> None:
-    for loaded, model in ctx.models():
+    for _loaded, model in ctx.models():
         trees = {g: ctx.gate_trees.get((model.name, g), []) for g in model.gates}
         plan = ctx.approval_plans.get(model.name, {})
         ctx.model_facts[model.name] = model_facts(ctx, model, trees,
