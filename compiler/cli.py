@@ -97,6 +97,11 @@ def cmd_rules(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown code {args.code!r}; run `specops rules` for the list")
         print(f"{r.code} {r.slug} ({r.severity.label})\n\n{r.summary}\n\n{r.explanation}")
         return 0
+    if args.format == "markdown":  # docs/rules.md
+        from .rules_doc import render_rules_markdown
+
+        sys.stdout.write(render_rules_markdown())
+        return 0
     if args.format == "json":
         import json
 
@@ -130,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rules", help="list every diagnostic code, or explain one")
     p.add_argument("code", nargs="?")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.set_defaults(func=cmd_rules)
 
     for register in _extensions():
