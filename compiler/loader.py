@@ -61,6 +61,9 @@ _TRUE_FALSE = {"true": True, "false": False}
 # PyYAML resolves yes/no/on/off but not the single letters, which YAML 1.1 also lists
 # and other parsers (Go yaml.v2, some editors) read as booleans.
 _YES_NO_LETTERS = frozenset({"y", "Y", "n", "N"})
+# YAML 1.2 core floats. PyYAML (YAML 1.1) reads `1e-4` and `1.0e3` as strings because
+# 1.1 wants a dot and a signed exponent; every spec author means a number.
+_FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _SCALARS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
 _NUMBERS = SafeConstructor()
 
@@ -186,6 +189,8 @@ class _Builder:
         if tag not in _SCALARS:
             self.bad_tag(node)
             return text
+        if tag == _STR and not node.style and _FLOAT_12.match(text):
+            return float(text)
         if tag in (_STR, _TIMESTAMP):
             if text in _YES_NO_LETTERS and not node.style:
                 self.implicit_boolean(node)
@@ -285,6 +290,9 @@ def _position(text: str, exc: yaml.YAMLError) -> tuple[int, int]:
         problem = getattr(exc, "problem_mark", None)
         context = getattr(exc, "context_mark", None)
         mark = problem or context
+        beyond = problem is not None and problem.line >= len(text.splitlines())
+        if context is not None and beyond:
+            mark = context  # the stream ended: point where the open construct began
         if context is not None and "end of stream" in str(getattr(exc, "problem", "")):
             mark = context
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)

@@ -15,7 +15,8 @@ from .rules import RULES
 
 __all__ = ["Suppression", "apply_suppressions", "parse_suppressions"]
 
-_COMMENT = re.compile(r"#\s*specops:\s*ignore\[(?P<codes>[^\]]*)\](?P<reason>.*)$")
+# A YAML comment starts a line or follows whitespace; `a#b` is part of a plain scalar.
+_COMMENT = re.compile(r"(?:^|(?<=\s))#\s*specops:\s*ignore\[(?P<codes>[^\]]*)\](?P<reason>.*)$")
 
 
 @dataclass(slots=True)
@@ -43,6 +44,10 @@ def parse_suppressions(file: str, text: str) -> tuple[list[Suppression], list[Di
         span = Span(i, col, i, len(line) + 1)
         codes = tuple(c.strip().upper() for c in m.group("codes").split(",") if c.strip())
         reason = m.group("reason").strip()
+        if not codes:
+            diags.append(Diagnostic("SPEC903", "suppression names no code", file, span,
+                                    help="name the codes: # specops: ignore[SPEC308] reason"))
+            continue
         for code in codes:
             if code not in RULES:
                 diags.append(Diagnostic("SPEC903", f"suppression names unknown code `{code}`",

@@ -45,6 +45,13 @@ class LoadedSpec:
         """Whether the value at `path` (or an ancestor) failed validation and was dropped."""
         return any(path[: len(p)] == p for p in self.pruned)
 
+    def reported(self, *path: str | int) -> bool:
+        """Whether the value at `path` (or an ancestor) already has a diagnostic: it failed
+        validation, or the loader or a template refused it (a failed template leaves its
+        source text in place, e.g. a gate check that still reads `x >= {{ v }}`). A pass
+        should not analyse such a value again."""
+        return self.was_pruned(*path) or any(path[: len(p)] == p for p in self.doc.flagged)
+
     @property
     def kind(self) -> str:
         return str(self.spec.kind)
