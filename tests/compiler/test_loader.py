@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from specops.compiler.loader import MAX_FILE_BYTES, load_text
 
 
