@@ -18,6 +18,7 @@ driver recomputes to decide whether a cached output is still valid.
 from __future__ import annotations
 
 import glob
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ _TARGET: dict[str, pl.DataType] = {
     "category": pl.String(), "date": pl.Date(), "datetime": TS_DTYPE,
 }
 _EXAMPLES = 5
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
 def resolve_files(root: Path, rel: str) -> list[Path]:
@@ -105,8 +107,7 @@ def _tz_aware_strings(df: pl.DataFrame, name: str) -> pl.Expr | None:
     sample = df.get_column(name).drop_nulls().head(1)
     if not len(sample):
         return None
-    text = str(sample[0]).strip()
-    if text.endswith("Z") or (len(text) > 6 and text[-6] in "+-" and text[-3] == ":"):
+    if _OFFSET.search(str(sample[0]).strip()):
         return (pl.col(name).str.strip_chars()
                 .str.to_datetime(strict=False, time_unit="us", time_zone="UTC"))
     return None
