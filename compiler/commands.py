@@ -11,6 +11,7 @@ git ref, unreadable plan), reported in one line without a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -25,6 +26,24 @@ if TYPE_CHECKING:
     from .compile import CompileResult
 
 __all__ = ["cmd_compile", "cmd_diff", "cmd_explain", "cmd_graph", "register"]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _one_line_errors(func: Command) -> Command:
+    """Report user mistakes as one line and exit 2 here, not in cli.main: under
+    `python -m specops.compiler.cli` the CLI module is `__main__`, whose UsageError is a
+    different class from the one this module imports."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except UsageError as exc:
+            print(f"specops: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def _existing(path: str | None) -> Path:
@@ -59,6 +78,7 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
+@_one_line_errors
 def cmd_compile(args: argparse.Namespace) -> int:
     result = _compile(_existing(args.path), args)
     if _report_errors(result, "compile"):
@@ -75,6 +95,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+@_one_line_errors
 def cmd_graph(args: argparse.Namespace) -> int:
     from .graph import SelectionError, graph_data, select
     from .render import render_graph
@@ -94,6 +115,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+@_one_line_errors
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain_node
     from .graph import SelectionError, select
@@ -135,6 +157,7 @@ def _plan_side(spec: str, args: argparse.Namespace, label: str) -> dict[str, Any
     return result.plan.data
 
 
+@_one_line_errors
 def cmd_diff(args: argparse.Namespace) -> int:
     from .diff import PlanDiffError, diff_plans
     from .gitref import GitRefError, project_at_ref
