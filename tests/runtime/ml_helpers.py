@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
 from specops.runtime.ops.base import OpContext
 
 INPUTS = [{"name": "income", "type": "float64", "role": "numeric"},
