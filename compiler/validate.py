@@ -353,7 +353,7 @@ def _salvage(model: type[BaseModel], data: Any,
         try:
             return model.model_validate(current), frozenset(pruned)
         except ValidationError as exc:
-            errors = exc.errors(include_url=False)
+            errors = _collapse(exc.errors(include_url=False), current, ())
     return None, frozenset()
 
 
@@ -367,7 +367,7 @@ def _validate(doc: Document, model: type[BaseModel], data: Any,
         shown = [e for e in raw if not _flagged(doc, base, e)]
         errors = _drop_misspelt_required(_collapse(shown, doc.data, base), doc.data, base)
         diags = [_error_to_diagnostic(doc, model, err, base) for err in errors]
-        spec, pruned = _salvage(model, data, raw)
+        spec, pruned = _salvage(model, data, _collapse(raw, data, ()))
         return spec, diags, (pruned | removed) if spec is not None else pruned
 
 
