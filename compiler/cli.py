@@ -182,6 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # pragma: no cover - `specops ... | head`
         return 0
+    except Exception:  # a crash must not read as "findings" (exit 1) in pre-commit or CI
+        import traceback
+
+        traceback.print_exc()
+        print("specops: internal error (a bug in specops; please report it with the "
+              "traceback above)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
