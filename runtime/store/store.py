@@ -90,12 +90,12 @@ class Store:
         elif schema:
             if not schema.replace("_", "").isalnum():
                 raise StoreError(f"bad schema name {schema!r}")
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 
+            # registered before the first connection, so every pooled connection has it
             @sa.event.listens_for(engine, "connect")
             def _search_path(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
+                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
                 cur.execute(f'SET search_path TO "{schema}"')
                 cur.close()
                 dbapi_conn.commit()

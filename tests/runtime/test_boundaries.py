@@ -1,0 +1,66 @@
+"""Static import boundaries of the runtime (checked on the source, nothing imported).
+
+- No runtime module imports `specops.compiler`, except the CLI glue (`cli.py`, `cli_*.py`
+  at the top of the runtime), which may use only the compiler's command-line layer: the
+  `UsageError` every command raises, and compiling a project before `run` (lazily, inside
+  the command function).
+- Only `executors/ray_executor.py` imports `ray`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
+GLUE_MAY_IMPORT = {"specops.compiler", "specops.compiler.cli", "specops.compiler.commands",
+                   "specops.compiler.compile"}
+RAY_MODULES = {"executors/ray_executor.py"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:      # relative: resolve against the runtime package
+                parts = ["specops", "runtime", *path.relative_to(RUNTIME).parent.parts]
+                parts = parts[:len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(parts + ([base] if base else []))
+            names.add(base)
+    return names
+
+
+def _modules() -> list[tuple[str, set[str]]]:
+    return [(p.relative_to(RUNTIME).as_posix(), _imports(p))
+            for p in sorted(RUNTIME.rglob("*.py"))]
+
+
+def _is_glue(rel: str) -> bool:
+    return "/" not in rel and (rel == "cli.py" or rel.startswith("cli_"))
+
+
+def test_runtime_never_imports_the_compiler():
+    offenders = {}
+    for rel, names in _modules():
+        bad = {n for n in names if n.startswith("specops.compiler")}
+        if _is_glue(rel):
+            bad -= GLUE_MAY_IMPORT
+        if bad:
+            offenders[rel] = sorted(bad)
+    assert offenders == {}
+
+
+def test_only_the_ray_executor_imports_ray():
+    users = {rel for rel, names in _modules()
+             if any(n == "ray" or n.startswith("ray.") for n in names)}
+    assert users <= RAY_MODULES, users
+    assert users >= RAY_MODULES
+
+
+def test_the_check_sees_the_cli_glue():
+    # guards against a vacuous pass (wrong folder, renamed module)
+    assert any(n.startswith("specops.compiler") for n in _imports(RUNTIME / "cli.py"))
