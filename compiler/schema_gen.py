@@ -39,6 +39,7 @@ __all__ = [
     "check_schemas",
     "default_schema_dir",
     "schema_filename",
+    "spec_reference",
     "write_schemas",
 ]
 
@@ -46,6 +47,8 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMBINED_NAME = "specops.schema.json"
 REPORT_NAME = "lint-report.schema.json"
 _DOCS = "https://github.com/specops/specops/blob/main/docs"
+# docs/specs.md headings whose anchor is not the kind itself
+_ANCHORS = {"project": "specopsyaml", "feature": "feature-feature-view"}
 
 
 def schema_filename(kind: str) -> str:
@@ -57,6 +60,11 @@ def default_schema_dir() -> Path:
     from specops import schemas
 
     return Path(inspect.getfile(schemas)).parent
+
+
+def spec_reference(kind: str) -> str:
+    """The docs/specs.md section for a kind (GitHub heading anchors)."""
+    return f"{_DOCS}/specs.md#{_ANCHORS.get(kind, kind)}"
 
 
 def _all_models() -> dict[str, type[BaseModel]]:
@@ -93,7 +101,8 @@ def _add_markdown(node: Any) -> None:
 def _describe_kind(schema: dict[str, Any], kind: str, model: type[BaseModel]) -> None:
     summary = _kind_summary(model) or f"A `{kind}` spec."
     schema["description"] = summary
-    schema["markdownDescription"] = f"{summary}\n\n[Diagnostics]({_DOCS}/rules.md)"
+    schema["markdownDescription"] = (f"{summary}\n\n[Reference]({spec_reference(kind)}) · "
+                                     f"[Diagnostics]({_DOCS}/rules.md)")
 
 
 def _finish(schema: dict[str, Any], title: str) -> dict[str, Any]:
@@ -132,7 +141,8 @@ def _combined_schema() -> dict[str, Any]:
         "markdownDescription": (
             "Any specops spec document, chosen by its `kind`: "
             + ", ".join(f"`{k}`" for k in kinds)
-            + f".\n\n[Diagnostics]({_DOCS}/rules.md) · [Linting]({_DOCS}/lint.md)"),
+            + f".\n\n[Reference]({_DOCS}/specs.md) · [Diagnostics]({_DOCS}/rules.md) · "
+            f"[Linting]({_DOCS}/lint.md)"),
         "type": "object",
         "required": ["kind", "name"],
         "properties": {

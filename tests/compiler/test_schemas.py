@@ -7,12 +7,14 @@ rejects a valid example means the generator lost something the models accept.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from specops.compiler.cli import main
 from specops.compiler.kinds import KINDS
 from specops.compiler.schema_gen import (
     COMBINED_NAME,
@@ -22,6 +24,7 @@ from specops.compiler.schema_gen import (
     check_schemas,
     default_schema_dir,
     schema_filename,
+    spec_reference,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,3 +123,25 @@ def test_modelines_in_examples_point_at_real_schemas() -> None:
         if first.startswith("# yaml-language-server: $schema="):
             target = (path.parent / first.split("=", 1)[1].strip()).resolve()
             assert target.is_file(), f"{path}: modeline points at missing {target}"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_reference_links_point_at_real_sections() -> None:
+    text = (REPO / "docs" / "specs.md").read_text(encoding="utf-8")
+    anchors = {_anchor(line[3:]) for line in text.splitlines() if line.startswith("## ")}
+    for kind in [*KINDS, "project"]:
+        assert spec_reference(kind).rsplit("#", 1)[1] in anchors, kind
+
+
+def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "--check", "--out", str(tmp_path)]) == 1
+    assert main(["schema", "--out", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == EXPECTED
+    assert main(["schema", "--check", "--out", str(tmp_path)]) == 0
+    (tmp_path / "gate.schema.json").write_text("{}", encoding="utf-8")
+    assert main(["schema", "--check", "--out", str(tmp_path)]) == 1
+    assert "gate.schema.json" in capsys.readouterr().err
