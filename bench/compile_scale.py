@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lint_scale import generate  # noqa: E402  (the shared project generator)
+from lint_scale import generate  # the shared project generator (bench/lint_scale.py)
 
 __all__ = ["main", "measure"]
 
