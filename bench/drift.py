@@ -1,0 +1,121 @@
+"""Drift benchmark: PSI + KS for every column of a 1M x 50 numeric window.
+
+    uv run python bench/drift.py [--rows 1000000] [--columns 50] [--evidently]
+
+Prints one JSON line: rows, columns, seconds (drift of the current window given the saved
+reference profile: sorting the current data, binning, PSI and KS for all columns),
+profile_seconds (building the reference profile, done once at training time), peak_rss_mb,
+drifted (columns in alert). With --evidently, the same frames go through Evidently's
+DataDriftPreset with PSI (in its own virtual environment under bench/.venvs/, never a
+project dependency) and the line adds evidently_seconds, ratio and a value comparison.
+
+Binning differs on purpose: specops fits quantile bins on the reference (the credit-risk
+convention); Evidently uses equal-width Sturges bins over reference and current combined.
+The comparison therefore also runs specops with `uniform` bins over the same edges that
+Evidently computes and reports the max absolute PSI difference against those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venvs" / "evidently"
+
+
+def frames(rows: int, columns: int, seed: int = 0) -> tuple[dict[str, np.ndarray],
+                                                         dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    ref: dict[str, np.ndarray] = {}
+    cur: dict[str, np.ndarray] = {}
+    for i in range(columns):
+        loc, scale = rng.normal(0, 5), rng.uniform(0.5, 3)
+        ref[f"f{i}"] = rng.normal(loc, scale, rows)
+        shift = 1.0 * scale if i % 5 == 0 else 0.0   # every fifth column drifts
+        cur[f"f{i}"] = rng.normal(loc + shift, scale, rows)
+    return ref, cur
+
+
+def evidently(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> dict[str, object]:
+    if not (VENV / "bin" / "python").exists():
+        subprocess.run(["uv", "venv", "--python", "3.11", str(VENV)], check=True,
+                       capture_output=True)
+        subprocess.run(["uv", "pip", "install", "--python", str(VENV / "bin" / "python"),
+                        "evidently", "pandas", "pyarrow"], check=True, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        import polars as pl
+
+        pl.DataFrame(ref).write_parquet(f"{tmp}/ref.parquet")
+        pl.DataFrame(cur).write_parquet(f"{tmp}/cur.parquet")
+        script = r'''
+import json, sys, time
+import pandas as pd
+from evidently import Report
+from evidently.presets import DataDriftPreset
+ref = pd.read_parquet(sys.argv[1]); cur = pd.read_parquet(sys.argv[2])
+t = time.perf_counter()
+snap = Report([DataDriftPreset(method="psi")]).run(cur, ref)
+seconds = time.perf_counter() - t
+values = {}
+for m in snap.dict()["metrics"]:
+    cfg = m.get("config", {})
+    col = cfg.get("column")
+    if col is not None and isinstance(m.get("value"), (int, float)):
+        values[col] = m["value"]
+print(json.dumps({"seconds": seconds, "values": values}))
+'''
+        out = subprocess.run([str(VENV / "bin" / "python"), "-c", script,
+                              f"{tmp}/ref.parquet", f"{tmp}/cur.parquet"],
+                             check=True, capture_output=True, text=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--columns", type=int, default=50)
+    parser.add_argument("--evidently", action="store_true")
+    args = parser.parse_args()
+    from specops.runtime.monitor import DriftConfig, build_profile, compute_drift
+
+    ref, cur = frames(args.rows, args.columns)
+    t = time.perf_counter()
+    profile = build_profile(ref, bins=10, strategy="quantile")
+    profile_s = time.perf_counter() - t
+    t = time.perf_counter()
+    report = compute_drift(profile, cur, DriftConfig(method="psi"))
+    seconds = time.perf_counter() - t
+    line: dict[str, object] = {
+        "rows": args.rows, "columns": args.columns, "seconds": round(seconds, 3),
+        "profile_seconds": round(profile_s, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "drifted": sum(f.status == "alert" for f in report.features),
+        "metrics": ["psi", "ks"],
+    }
+    if args.evidently:
+        try:
+            ev = evidently(ref, cur)
+            line["evidently_seconds"] = round(float(ev["seconds"]), 3)
+            line["ratio"] = round(float(ev["seconds"]) / seconds, 1)
+            values = ev.get("values", {})
+            if values:
+                ours = {f.feature: f.stats["psi"] for f in report.features}
+                line["evidently_compared"] = len(values)
+                line["max_abs_psi_diff_quantile_vs_sturges"] = round(max(
+                    abs(ours[c] - float(v)) for c, v in values.items() if c in ours), 4)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            line["evidently_error"] = str(exc)[:200]
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
