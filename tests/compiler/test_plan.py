@@ -189,3 +189,24 @@ def test_compile_refuses_a_project_with_errors(tmp_path: Path) -> None:
     assert "SPEC301" in proc.stderr and "refused" in proc.stderr
     assert not out.exists()
     assert "Traceback" not in proc.stderr
+
+
+def test_derived_feature_view_reads_its_upstream_view(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "p")
+    with (project / "specs" / "features.yaml").open("a", encoding="utf-8") as f:
+        f.write("---\nkind: feature\nname: derived\nversion: 1\nsource: bureau_history@2\n"
+                "owner: team:risk_data\naccess: restricted\ngrants: [team:credit_risk]\n"
+                "features:\n  util_sq: \"utilization * utilization\"\n"
+                "  accounts: \"open_accounts\"\n")
+    edit(project / "specs" / "model.yaml", "    - applications.region",
+         "    - applications.region\n    - derived@1")
+    result = compiled(project)
+    nodes = {n["id"]: n for n in result.plan.data["nodes"]}  # type: ignore[union-attr]
+    derived = nodes["features:derived@1"]
+    assert derived["inputs"] == ["features:bureau_history@2"]
+    assert derived["params"]["source"] == "features:bureau_history@2"
+    assert derived["params"]["entity"] == "applicant_id"
+    assert derived["params"]["timestamp"] == "reported_at"
+    types = {f["name"]: f["type"] for f in derived["params"]["features"]}
+    assert types == {"util_sq": "float64", "accounts": "int64"}
+    assert "features:derived@1" in nodes["training_set:credit_default"]["inputs"]
