@@ -22,8 +22,10 @@ _PERFORMANCE = {"roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "l
                 "brier", "ece", "rmse", "mae", "r2"}
 _LATENCY = {"latency_p50_ms", "latency_p99_ms", "model_size_mb", "throughput_rps"}
 _PARITY = {"onnx_max_abs_diff", "onnx_label_mismatch"}
+_CALIBRATION = {"brier", "ece"}   # also performance metrics
 
-CHECK_CATEGORIES = ("fairness", "performance", "latency", "parity", "champion", "slice")
+CHECK_CATEGORIES = ("fairness", "performance", "latency", "parity", "champion", "calibration",
+                    "slice")
 
 
 def _walk(tree: Any) -> Iterable[Mapping[str, Any]]:
@@ -47,10 +49,14 @@ def check_categories(tree: Any) -> set[str]:
             out.add("champion")
         elif op == "slice_metric":
             out.update(("slice", "performance"))
+            if node.get("metric") in _CALIBRATION:
+                out.add("calibration")
         elif op == "metric":
             name = node.get("name")
             if name in _PERFORMANCE:
                 out.add("performance")
+                if name in _CALIBRATION:
+                    out.add("calibration")
             elif name in _LATENCY:
                 out.add("latency")
             elif name in _PARITY:

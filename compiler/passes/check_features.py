@@ -119,23 +119,47 @@ def _check_aggregate(ctx: Context, loaded: LoadedSpec, fname: str, d: FeatureDef
     return ftype
 
 
+def _source_columns_behind(ctx: Context, key: Key, col: str, seen: frozenset[Key]
+                           ) -> set[tuple[str, str]]:
+    """The (source, column) pairs that column `col` of view `key`'s input stands for,
+    following views derived from views (an upstream feature stands for what it reads)."""
+    origin = ctx.view_sources.get(key)
+    if origin is None or key in seen:
+        return set()
+    kind, name, version = origin
+    if kind == "source":
+        return {(name, col)}
+    up = (name, version or 0)
+    reads = ctx.feature_columns.get(up, {})
+    if col not in reads:   # the upstream view's entity or timestamp, passed through
+        return _source_columns_behind(ctx, up, col, seen | {key})
+    out: set[tuple[str, str]] = set()
+    for c in reads[col]:
+        out |= _source_columns_behind(ctx, up, c, seen | {key})
+    return out
+
+
 def _protected_proxies(ctx: Context) -> None:
-    """Models may not use features computed from protected source columns."""
+    """Models may not use features computed from protected columns, directly or through
+    views derived from views."""
+    flagged = {(name, c) for name, loaded in ctx.index.sources.items()
+               for c, col in loaded.spec.columns.items() if col.protected}
     for loaded, model in ctx.models():
+        protected = flagged | {(r.name, c) for r in ctx.protected.get(model.name, [])
+                               if r.kind == "column" for c in r.columns}
         for ref in ctx.inputs.get(model.name, []):
             if ref.kind != "view" or ref.version is None:
                 continue
-            origin = ctx.view_sources.get((ref.name, ref.version))
-            if origin is None or origin[0] != "source":
-                continue
-            src: SourceSpec = ctx.index.sources[origin[1]].spec
-            protected = {c for c, col in src.columns.items() if col.protected}
-            reads = ctx.feature_columns.get((ref.name, ref.version), {})
+            key = (ref.name, ref.version)
+            reads = ctx.feature_columns.get(key, {})
             for feature in ref.columns:
-                hits = sorted(protected & set(reads.get(feature, ())))
+                behind: set[tuple[str, str]] = set()
+                for c in reads.get(feature, ()):
+                    behind |= _source_columns_behind(ctx, key, c, frozenset())
+                hits = sorted(protected & behind)
                 if hits:
                     ctx.error("SPEC501", f"feature `{ref.name}@{ref.version}.{feature}` is "
-                              f"computed from protected attribute `{hits[0]}`", loaded,
+                              f"computed from protected attribute `{hits[0][1]}`", loaded,
                               "training", "features", ref.index,
                               help="a feature derived from a protected attribute is a proxy "
                                    "for it; drop the feature or list only the others "

@@ -54,4 +54,5 @@ def check_gates(ctx: Context) -> None:
             ctx.error("SPEC507", f"model `{model.name}` declares protected attributes "
                       f"({', '.join(protected)}) but no gate checks fairness", loaded,
                       "training", "protected", key=True, severity=Severity.WARNING,
-                      help="add a check such as `disparate_impact(sex) >= 0.8` to a gate")
+                      help=f"add a check such as `disparate_impact({protected[0]}) >= 0.8` to a "
+                           "gate")
