@@ -28,6 +28,27 @@ def _protected_columns(ctx: Context, model: ModelSpec) -> set[tuple[str, str]]:
     return cols
 
 
+def _join_key(ctx: Context, key: tuple[str, int]) -> tuple[str | None, LoadedSpec | None]:
+    """The entity a view joins on and the source its rows come from, following views
+    derived from views (`source: other_view@1`); (None, None) for a cycle or a broken
+    reference, which are reported elsewhere."""
+    entity: str | None = None
+    seen: set[tuple[str, int]] = set()
+    while key not in seen and key[1] in ctx.index.features.get(key[0], {}):
+        seen.add(key)
+        view: FeatureSpec = ctx.index.features[key[0]][key[1]].spec
+        entity = entity or view.entity
+        origin = ctx.view_sources.get(key)
+        if origin is None:
+            return None, None
+        kind, name, version = origin
+        if kind == "source":
+            src = ctx.index.sources[name]
+            return entity or src.spec.entity, src
+        key = (name, version or 0)
+    return None, None
+
+
 def _check_ref(ctx: Context, loaded: LoadedSpec, model: ModelSpec, ref: InputRef,
                protected: set[tuple[str, str]]) -> None:
     where = ("training", "features", ref.index)
@@ -51,15 +72,14 @@ def _check_ref(ctx: Context, loaded: LoadedSpec, model: ModelSpec, ref: InputRef
                       help=f"ask the view's owner ({view.owner or 'unset'}) to add "
                            f"`{model.owner}` to its grants (granted: {granted})")
     spine = ctx.index.sources.get(model.training.spine)
-    src = ctx.index.sources.get(view.source)
+    entity, src = _join_key(ctx, (ref.name, ref.version))
     if spine is None or src is None:
         return
-    entity = view.entity or src.spec.entity
     spine_spec: SourceSpec = spine.spec
     if entity is None:
         ctx.error("SPEC414", f"feature view `{ref.name}@{ref.version}` has no entity to join "
                   "on", loaded, *where, help=f"set `entity` on the view or on source "
-                  f"`{view.source}`")
+                  f"`{src.spec.name}`")
         return
     if entity not in spine_spec.columns:
         ctx.error("SPEC414", f"feature view `{ref.name}@{ref.version}` joins on `{entity}`, "
@@ -70,7 +90,7 @@ def _check_ref(ctx: Context, loaded: LoadedSpec, model: ModelSpec, ref: InputRef
     if (left in _INT_TYPES) != (right in _INT_TYPES) or (
             left not in _INT_TYPES and left != right):
         ctx.error("SPEC414", f"entity `{entity}` is {left} in the spine but {right} in "
-                  f"`{view.source}`", loaded, *where)
+                  f"`{src.spec.name}`", loaded, *where)
 
 
 def _check_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
