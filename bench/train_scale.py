@@ -1,0 +1,145 @@
+"""Benchmark: distributed hyperparameter search through Ray vs scikit-learn's GridSearchCV.
+
+Workload: 16 candidates (HistGradientBoostingClassifier, learning_rate x max_depth grid)
+x 5 stratified folds on a synthetic binary task (default 20,000 rows, 20 numeric + 2
+categorical columns), i.e. 80 fits plus the refit of the best candidate. The `train` op
+runs in this process and fans the 80 fits out as Ray tasks through the runtime's own
+`ray_map` (exactly what the Ray executor injects as `ctx.extra["map"]`), with Ray limited
+to 1, 2 and all CPUs in turn; then `GridSearchCV(n_jobs=-1)` runs the same pipeline, grid,
+folds and scoring. Worker pools are warmed up first on both sides (Ray workers and loky
+workers are long-lived in real use), so the timings compare scheduling, not interpreter
+start-up. Prints one JSON line:
+
+    {"ray_s": {"1": s, "2": s, ...}, "gridsearchcv_s": s, "speedup": t1/t_all,
+     "cpus": n, "ratio_vs_gridsearchcv": t_all/t_gridsearchcv, "same_best": bool, ...}
+
+    uv run python bench/train_scale.py [--rows 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+GRID = {"learning_rate": [0.03, 0.06, 0.1, 0.2], "max_depth": [2, 3, 4, 6]}
+BASE = {"max_iter": 60, "early_stopping": False}
+FOLDS = 5
+
+
+def make_data(root: Path, rows: int) -> Path:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 20)).astype(np.float32)
+    cat_a = rng.choice(["a", "b", "c", "d"], rows)
+    cat_b = rng.choice(["x", "y"], rows)
+    z = x[:, 0] - 0.5 * x[:, 1] + x[:, 2] * x[:, 3] + (cat_a == "a") - 0.3 * (cat_b == "y")
+    y = (z + rng.normal(0, 1.0, rows) > 0).astype(np.int64)
+    cols: dict[str, Any] = {f"x{i}": x[:, i] for i in range(20)}
+    cols.update({"cat_a": cat_a, "cat_b": cat_b, "y": y})
+    d = root / "training_set"
+    d.mkdir()
+    pl.DataFrame(cols).write_parquet(d / "train.parquet")
+    inputs = [{"name": f"x{i}", "type": "float32", "role": "numeric"} for i in range(20)]
+    inputs += [{"name": c, "type": "string", "role": "categorical"} for c in ("cat_a", "cat_b")]
+    (d / "schema.json").write_text(json.dumps({"inputs": inputs, "label": "y"}))
+    return d
+
+
+def params(d: Path) -> dict[str, Any]:
+    schema = json.loads((d / "schema.json").read_text())
+    return {"task": "binary_classification", "label": "y", "inputs": schema["inputs"],
+            "estimator": {"class": "HistGradientBoostingClassifier", "params": BASE,
+                          "search": GRID, "search_strategy": "grid", "cv": FOLDS,
+                          "seed": 0, "scoring": "roc_auc"}}
+
+
+def _warm(_: int) -> int:
+    import sklearn.ensemble  # noqa: F401
+    import specops.runtime.search  # noqa: F401
+
+    time.sleep(0.2)   # keep the worker busy so every worker gets one
+    return os.getpid()
+
+
+def run_ray(d: Path, cpus: int) -> tuple[float, dict[str, Any]]:
+    import ray
+    from specops.runtime.executors.ray_executor import ray_map
+    from specops.runtime.ops.base import OpContext
+    from specops.runtime.ops.train import train
+
+    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    try:
+        ray_map(_warm, list(range(cpus * 2)))
+        with tempfile.TemporaryDirectory() as out:
+            ctx = OpContext(node_id="train:bench", op="train", params=params(d),
+                            project_root=d.parent, out_dir=Path(out), inputs={"ts": d},
+                            run_id="bench", fingerprint="", resources={"num_cpus": 1},
+                            extra={"map": ray_map})
+            t0 = time.perf_counter()
+            result = train(ctx)
+            elapsed = time.perf_counter() - t0
+    finally:
+        ray.shutdown()
+    return elapsed, result.report["best_params"]
+
+
+def run_gridsearchcv(d: Path) -> tuple[float, dict[str, Any]]:
+    from joblib import Parallel, delayed
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from specops.runtime.estimators import build_estimator
+    from specops.runtime.preprocess import build_pipeline, features_from, prepare_frame
+
+    p = params(d)
+    features, label = features_from(p, {})
+    df = pl.read_parquet(d / "train.parquet")
+    x, y = prepare_frame(df, features), df[label].to_numpy()
+    pipe = build_pipeline(features, build_estimator("HistGradientBoostingClassifier", BASE, 0),
+                          tree=True)
+    grid = {f"model__{k}": v for k, v in GRID.items()}
+    Parallel(n_jobs=-1)(delayed(_warm)(i) for i in range(os.cpu_count() or 1))
+    search = GridSearchCV(pipe, grid, scoring="roc_auc", n_jobs=-1, refit=True,
+                          cv=StratifiedKFold(FOLDS, shuffle=True, random_state=0))
+    t0 = time.perf_counter()
+    search.fit(x, y)
+    elapsed = time.perf_counter() - t0
+    best = {k.removeprefix("model__"): v for k, v in search.best_params_.items()}
+    return elapsed, {**BASE, **best}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=20_000)
+    args = ap.parse_args()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    cpus = os.cpu_count() or 1
+    settings = sorted({1, min(2, cpus), cpus})
+    with tempfile.TemporaryDirectory() as tmp:
+        d = make_data(Path(tmp), args.rows)
+        ray_s: dict[str, float] = {}
+        bests = []
+        for c in settings:
+            ray_s[str(c)], best = run_ray(d, c)
+            bests.append(best)
+        gs_s, gs_best = run_gridsearchcv(d)
+    t_all = ray_s[str(cpus)]
+    print(json.dumps({
+        "ray_s": {k: round(v, 3) for k, v in ray_s.items()},
+        "gridsearchcv_s": round(gs_s, 3),
+        "speedup": round(ray_s["1"] / t_all, 3),
+        "cpus": cpus,
+        "ratio_vs_gridsearchcv": round(t_all / gs_s, 3),
+        "same_best": all(b == gs_best for b in bests),
+        "candidates": 16, "folds": FOLDS, "rows": args.rows,
+    }, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
