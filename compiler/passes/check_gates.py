@@ -23,6 +23,7 @@ def check_gates(ctx: Context) -> None:
         protected = sorted({c for r in ctx.protected.get(model.name, []) for c in r.columns})
         env = gate_env(model.task, slices=model.slices, protected=protected, champion=True)
         categories: set[str] = set()
+        broken = False   # a check that failed to compile may be the fairness check
         for gate_name in model.gates:
             gate_loaded = ctx.index.gates.get(gate_name)
             if gate_loaded is None:
@@ -39,6 +40,7 @@ def check_gates(ctx: Context) -> None:
                     cid, severity, message = check.id, check.severity, check.message
                 tree = check_spec_expression(ctx, gate_loaded, text, env, *path)
                 if tree is None:
+                    broken = True
                     continue
                 categories |= check_categories(tree)
                 compiled.append({
@@ -49,7 +51,7 @@ def check_gates(ctx: Context) -> None:
                     "message": message,
                 })
             ctx.gate_trees[(model.name, gate_name)] = compiled
-        if protected and "fairness" not in categories and \
+        if protected and "fairness" not in categories and not broken and \
                 all(g in ctx.index.gates for g in model.gates):
             ctx.error("SPEC507", f"model `{model.name}` declares protected attributes "
                       f"({', '.join(protected)}) but no gate checks fairness", loaded,

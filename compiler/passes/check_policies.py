@@ -78,7 +78,46 @@ def _subjects(ctx: Context, applies_to: str) -> list[tuple[LoadedSpec, dict[str,
     return [(loaded, _source_facts(loaded.spec)) for loaded in ctx.index.sources.values()]
 
 
-def _decide(ctx: Context, policy: LoadedSpec) -> None:
+# Facts derived from compiled gate checks: undecided while a check of the model fails to
+# compile or a gate is unknown (already reported; a violation would only pile on).
+_GATE_FACTS = {"model.has_check", "model.n_blocking_gates"}
+
+
+def _reads(tree: Any) -> set[str]:
+    out: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("op") == "col":
+                out.add(str(node.get("name")))
+            elif node.get("op") == "call":
+                out.add(str(node.get("fn")))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
+def _gates_incomplete(ctx: Context) -> set[str]:
+    """Models whose gate facts are not fully known (an unknown gate, a broken check)."""
+    out: set[str] = set()
+    for _loaded, model in ctx.models():
+        for g in model.gates:
+            gate = ctx.index.gates.get(g)
+            if gate is None or len(ctx.gate_trees.get((model.name, g), [])) != \
+                    len(gate.spec.checks):
+                out.add(model.name)
+    return out
+
+
+def _subject_key(subject: LoadedSpec) -> str:
+    if subject.kind == "feature":
+        return f"feature:{subject.name}@{subject.spec.version}"
+    return f"{subject.kind}:{subject.name}"
+
+
+def _decide(ctx: Context, policy: LoadedSpec, incomplete: set[str]) -> None:
     spec: PolicySpec = policy.spec
     for i, rule in enumerate(spec.rules):
         env = policy_env(rule.applies_to)
@@ -86,17 +125,22 @@ def _decide(ctx: Context, policy: LoadedSpec) -> None:
         require = check_spec_expression(ctx, policy, rule.require, env, "rules", i, "require")
         if when is None or require is None:
             continue
+        on_gates = bool(_GATE_FACTS & (_reads(when) | _reads(require)))
         where = f"{policy.file}:{policy.span('rules', i, 'id').line}"
         for subject, facts in _subjects(ctx, rule.applies_to):
+            part = "when"
             try:
                 applies = evaluate(when, facts) is True
+                part = "require"
                 holds = (evaluate(require, facts) is True) if applies else True
             except EvaluationError as exc:
-                ctx.error("SPEC506", f"policy rule `{rule.id}` cannot be evaluated: {exc}",
-                          policy, "rules", i, "require")
+                ctx.error("SPEC506", f"policy rule `{rule.id}` cannot be evaluated for "
+                          f"{subject.kind} `{subject.name}`: {exc}", policy, "rules", i, part)
                 break
-            ctx.policy_results.setdefault(f"{subject.kind}:{subject.name}", []).append(
+            ctx.policy_results.setdefault(_subject_key(subject), []).append(
                 {"policy": spec.name, "rule": rule.id, "applies": applies, "holds": holds})
+            if on_gates and subject.kind == "model" and subject.name in incomplete:
+                continue
             if not holds:
                 severity = Severity.WARNING if rule.severity == "warning" else Severity.ERROR
                 ctx.error("SPEC505", f"[{rule.id}] {rule.message}", subject, "name",
@@ -112,5 +156,6 @@ def check_policies(ctx: Context) -> None:
         plan = ctx.approval_plans.get(model.name, {})
         ctx.model_facts[model.name] = model_facts(ctx, model, trees,
                                                   bool(plan.get("auto_approve")))
+    incomplete = _gates_incomplete(ctx)
     for policy in _policies(ctx):
-        _decide(ctx, policy)
+        _decide(ctx, policy, incomplete)
