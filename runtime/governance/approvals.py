@@ -1,0 +1,459 @@
+"""Approval requests: opened at registration, signed per role, bound to what was reviewed.
+
+The lifecycle (docs/governance.md has the diagram):
+- `open_request` snapshots the model's approval plan from the plan's `models` section (the
+  first rule that applies, its roles and counts, separation of duties, expiry, the
+  environments that need approval, the owner and authors) and binds the request to the
+  version's model digest and the spec hash. Re-opening the same version with a different
+  binding voids the old request: approvals never carry over to something nobody reviewed.
+- `approve` records one person's signature in one role. It is refused unless the person
+  holds the role and the role may approve (permission matrix), the rule needs that role
+  and still needs more of it, the person has not already signed in another role (distinct
+  people), and, under separation of duties, the person is not in the owner team, among
+  the authors, or the person who triggered the run.
+- `reject` (any role allowed to reject; separation of duties does not apply: stopping a
+  model is never a conflict of interest) closes the request for good.
+- A signature counts only while its digest and spec hash equal the request's and for
+  `expires_s` after it was given. `status()` recomputes all of this; the `status` column
+  is a cache for listings, never trusted by `require_approved`.
+- A rule with `auto_approve: true` is approved by `specops` itself when the version passed
+  its gates (registration implies that: failing gates produce a `rejected` version).
+
+Every change is written to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from specops.runtime.governance import audit, permissions
+from specops.runtime.governance.context import Governance
+from specops.runtime.governance.database import transaction
+from specops.runtime.governance.errors import GovernanceError, NotFound
+from specops.runtime.governance.identity import SYSTEM_ACTOR
+from specops.runtime.governance.tables import requests, votes
+
+__all__ = ["AUTO_ROLE", "ApprovalStatus", "RoleStatus", "approval_plan", "approve",
+           "conflicts", "list_status", "open_request", "reject", "require_approved",
+           "status", "status_in"]
+
+AUTO_ROLE = "auto"
+_MODEL_FACTS = ("owner", "risk_tier", "task", "description", "intended_use", "limitations",
+                "assumptions", "authors", "validator", "gates", "protected", "monitoring",
+                "review_cadence_s", "serving")
+
+
+# -- the approval plan ---------------------------------------------------------------------
+def _eval(tree: Any, scope: Mapping[str, Any]) -> Any:
+    """Tiny evaluator for the rule conditions the compiler could not decide."""
+    if not isinstance(tree, Mapping):
+        raise ValueError("not a tree")
+    op = tree.get("op")
+    if op == "lit":
+        return tree.get("value")
+    if op in ("col", "fact", "attr"):
+        name = str(tree.get("name", "")).removeprefix("model.")
+        if name not in scope:
+            raise ValueError(f"unknown name {name}")
+        return scope[name]
+    if op == "raw":
+        text = str(tree.get("text", "")).strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+        raise ValueError("undecidable")
+    if op == "compare":
+        a, b = _eval(tree["left"], scope), _eval(tree["right"], scope)
+        fns = {"eq": a == b, "ne": a != b}
+        if tree["fn"] in fns:
+            return fns[tree["fn"]]
+        return {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[tree["fn"]]
+    if op == "logical":
+        vals = [bool(_eval(t, scope)) for t in tree.get("args", [])]
+        return all(vals) if tree.get("fn") == "and" else any(vals)
+    if op == "unary" and tree.get("fn") == "not":
+        return not _eval(tree["arg"], scope)
+    raise ValueError(f"cannot evaluate {op}")
+
+
+def approval_plan(model: str, facts: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The snapshot a request keeps, from the plan's `models[model]`; None when the model
+    has no approval spec (then no environment needs approval)."""
+    approval = facts.get("approval")
+    if not approval:
+        return None
+    scope = {"name": model, "risk_tier": facts.get("risk_tier"), "task": facts.get("task"),
+             "owner": facts.get("owner"), "environment": "production"}
+    chosen: Mapping[str, Any] | None = None
+    for rule in approval.get("rules", []):
+        applies = rule.get("applies")
+        if applies is None:
+            try:
+                applies = bool(_eval(rule.get("when"), scope))
+            except (ValueError, KeyError, TypeError):
+                applies = False
+        if applies:
+            chosen = rule
+            break
+    snap: dict[str, Any] = {
+        "approval": approval.get("name", ""),
+        "environments": sorted(approval.get("environments") or ["production"]),
+        "owner": facts.get("owner") or "", "authors": list(facts.get("authors") or []),
+        "model": {k: facts.get(k) for k in _MODEL_FACTS if k in facts},
+        "rule": None, "require": {}, "separation_of_duties": True, "auto_approve": False,
+        "expires_s": None, "eligible": {},
+    }
+    if chosen is not None:
+        snap.update({"rule": chosen.get("index"), "require": dict(chosen.get("require") or {}),
+                     "separation_of_duties": bool(chosen.get("separation_of_duties", True)),
+                     "auto_approve": bool(chosen.get("auto_approve", False)),
+                     "expires_s": chosen.get("expires_s"),
+                     "eligible": dict(chosen.get("eligible") or {})})
+    return snap
+
+
+# -- status --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RoleStatus:
+    role: str
+    need: int
+    approvers: list[str]
+
+    @property
+    def satisfied(self) -> bool:
+        return len(self.approvers) >= self.need
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    request_id: int
+    model: str
+    version: int
+    state: str                 # open | approved | rejected | voided | expired
+    reason: str
+    model_digest: str
+    spec_hash: str
+    plan: dict[str, Any]
+    trigger: str
+    opened_at: float
+    roles: list[RoleStatus] = field(default_factory=list)
+    votes: list[dict[str, Any]] = field(default_factory=list)
+    expires_at: float | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@{self.version}"
+
+    @property
+    def approved(self) -> bool:
+        return self.state == "approved"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "ref": self.ref, "state": self.state,
+                "reason": self.reason, "model_digest": self.model_digest,
+                "spec_hash": self.spec_hash, "trigger": self.trigger,
+                "opened_at": self.opened_at, "expires_at": self.expires_at,
+                "approval": self.plan.get("approval"), "rule": self.plan.get("rule"),
+                "environments": self.plan.get("environments"),
+                "roles": [{"role": r.role, "need": r.need, "approvers": r.approvers}
+                          for r in self.roles],
+                "votes": self.votes}
+
+
+def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | None,
+               current_spec: str | None) -> ApprovalStatus:
+    plan = dict(req.plan or {})
+    rows = conn.execute(sa.select(votes).where(votes.c.request_id == req.id)
+                        .order_by(votes.c.id)).all()
+    vlist = [{"actor": v.actor, "role": v.role, "decision": v.decision, "comment": v.comment,
+              "at": v.at, "model_digest": v.model_digest, "spec_hash": v.spec_hash,
+              "audit_seq": v.audit_seq} for v in rows]
+    base = dict(request_id=req.id, model=req.model, version=req.version,
+                model_digest=req.model_digest, spec_hash=req.spec_hash, plan=plan,
+                trigger=req.trigger, opened_at=req.opened_at, votes=vlist)
+    expires_s = plan.get("expires_s")
+    bound = [v for v in rows if v.model_digest == req.model_digest
+             and v.spec_hash == req.spec_hash]
+    live = [v for v in bound if v.decision == "approve"
+            and (expires_s is None or v.at + float(expires_s) > now)]
+    require: dict[str, int] = {str(k): int(n) for k, n in (plan.get("require") or {}).items()}
+    roles = [RoleStatus(r, n, sorted({v.actor for v in live if v.role == r}))
+             for r, n in sorted(require.items())]
+
+    def done(state: str, reason: str, expires_at: float | None = None) -> ApprovalStatus:
+        return ApprovalStatus(state=state, reason=reason, roles=roles, expires_at=expires_at,
+                              **base)
+
+    if req.status == "voided":
+        return done("voided", req.note or "voided")
+    if current_digest is not None and current_digest != req.model_digest:
+        return done("voided", f"the model digest changed ({req.model_digest[:19]}… -> "
+                              f"{current_digest[:19]}…): approvals were for other bytes")
+    if current_spec is not None and current_spec != req.spec_hash:
+        return done("voided", f"the spec hash changed ({req.spec_hash[:19]}… -> "
+                              f"{current_spec[:19]}…): re-run to open a new request")
+    rejecting = [v for v in bound if v.decision == "reject"]
+    if rejecting:
+        r = rejecting[0]
+        return done("rejected", f"rejected by {r.actor} ({r.role})"
+                    + (f": {r.comment}" if r.comment else ""))
+    if plan.get("rule") is None:
+        return done("open", f"no rule of approval {plan.get('approval')!r} applies to this "
+                            "model: it can never be approved")
+    counted = [v for v in live if v.role == AUTO_ROLE] if plan.get("auto_approve") else []
+    if counted:
+        return done("approved", "auto-approved: the rule allows it and the gates passed")
+    if all(r.satisfied for r in roles):
+        signed = [v.at for v in live if v.role in require]
+        expires_at = (min(signed) + float(expires_s)) if expires_s and signed else None
+        return done("approved", "every required role has signed" if require
+                    else "the rule requires no approver", expires_at)
+    missing = ", ".join(f"{r.need - len(r.approvers)} more {r.role}" for r in roles
+                        if not r.satisfied)
+    expired = [v for v in bound if v.decision == "approve" and v not in live]
+    if expired:
+        return done("expired", f"approvals expired after {int(float(expires_s or 0))}s; "
+                               f"needs {missing}")
+    return done("open", f"needs {missing}")
+
+
+def _latest_request(conn: sa.Connection, model: str, version: int) -> Any:
+    return conn.execute(sa.select(requests).where(requests.c.model == model,
+                                                  requests.c.version == version)
+                        .order_by(requests.c.id.desc()).limit(1)).first()
+
+
+def _current_digest(gov: Governance, model: str, version: int) -> str | None:
+    if gov.registry is None:
+        return None
+    return str(gov.version(model, version).model_digest)
+
+
+def status_in(conn: sa.Connection, gov: Governance, model: str, version: int,
+              current_spec: str | None = None, check_registry: bool = True
+              ) -> ApprovalStatus | None:
+    req = _latest_request(conn, model, version)
+    if req is None:
+        return None
+    digest = _current_digest(gov, model, version) if check_registry else None
+    return _status_of(conn, req, gov.now(), digest, current_spec)
+
+
+def status(gov: Governance, model: str, version: int, current_spec: str | None = None
+           ) -> ApprovalStatus | None:
+    """The latest request of model@version, recomputed now (None: none was opened)."""
+    with gov.engine.connect() as conn:
+        return status_in(conn, gov, model, version, current_spec)
+
+
+def list_status(gov: Governance, model: str | None = None, state: str | None = None
+                ) -> list[ApprovalStatus]:
+    """The latest request of every version (of `model`), recomputed; filter by `state`."""
+    with gov.engine.connect() as conn:
+        q = sa.select(requests)
+        if model:
+            q = q.where(requests.c.model == model)
+        latest: dict[tuple[str, int], Any] = {}
+        for r in conn.execute(q.order_by(requests.c.id)):
+            latest[(r.model, r.version)] = r
+        out = [_status_of(conn, r, gov.now(), None, None) for _k, r in sorted(latest.items())]
+    return [s for s in out if state is None or s.state == state]
+
+
+# -- opening -------------------------------------------------------------------------------
+def open_request(gov: Governance, *, model: str, version: int, model_digest: str,
+                 spec_hash: str, facts: Mapping[str, Any], trigger: str, run_id: str = "",
+                 gates_passed: bool = True) -> ApprovalStatus | None:
+    """Open (or return the identical open) request for model@version; None when the model
+    needs no approval. A request for the same version bound to another digest or spec hash
+    is voided first."""
+    plan = approval_plan(model, facts)
+    if plan is None:
+        return None
+    now, ref = gov.now(), f"{model}@{version}"
+    with transaction(gov.engine) as conn:
+        live = conn.execute(sa.select(requests).where(
+            requests.c.model == model, requests.c.version == version,
+            requests.c.status != "voided").order_by(requests.c.id)).all()
+        for old in live:
+            if old.model_digest == model_digest and old.spec_hash == spec_hash:
+                return _status_of(conn, old, now, None, None)
+        for old in live:
+            what = ("spec hash" if old.model_digest == model_digest else "model digest")
+            note = f"superseded: the {what} changed since request {old.id} was opened"
+            conn.execute(requests.update().where(requests.c.id == old.id)
+                         .values(status="voided", closed_at=now, note=note))
+            audit.append(conn, actor=trigger, action="void", target=ref, reason=note,
+                         details={"request_id": old.id, "old_model_digest": old.model_digest,
+                                  "old_spec_hash": old.spec_hash,
+                                  "model_digest": model_digest, "spec_hash": spec_hash},
+                         at=now)
+        rid = conn.execute(requests.insert().values(
+            model=model, version=version, model_digest=model_digest, spec_hash=spec_hash,
+            status="open", plan=plan, trigger=trigger, run_id=run_id, opened_at=now,
+            note="")).inserted_primary_key[0]
+        audit.append(conn, actor=trigger, action="request_approval", target=ref,
+                     reason=f"approval {plan['approval']!r} rule {plan['rule']}",
+                     details={"request_id": rid, "model_digest": model_digest,
+                              "spec_hash": spec_hash, "require": plan["require"],
+                              "separation_of_duties": plan["separation_of_duties"],
+                              "expires_s": plan["expires_s"], "run_id": run_id,
+                              "environments": plan["environments"]}, at=now)
+        if plan["auto_approve"] and gates_passed and plan["rule"] is not None:
+            entry = audit.append(conn, actor=SYSTEM_ACTOR, action="approve", target=ref,
+                                 reason="auto-approved: the rule allows it and all gates "
+                                        "passed",
+                                 details={"request_id": rid, "role": AUTO_ROLE,
+                                          "model_digest": model_digest,
+                                          "spec_hash": spec_hash}, at=now)
+            conn.execute(votes.insert().values(
+                request_id=rid, actor=SYSTEM_ACTOR, role=AUTO_ROLE, decision="approve",
+                comment="auto-approved after gates passed", model_digest=model_digest,
+                spec_hash=spec_hash, at=now, audit_seq=entry.seq))
+        req = conn.execute(sa.select(requests).where(requests.c.id == rid)).one()
+        st = _status_of(conn, req, now, None, None)
+        if st.state == "approved":
+            conn.execute(requests.update().where(requests.c.id == rid)
+                         .values(status="approved", closed_at=now))
+        return st
+
+
+# -- signing -------------------------------------------------------------------------------
+def conflicts(gov: Governance, plan: Mapping[str, Any], trigger: str) -> dict[str, str]:
+    """Person -> why they may not approve under separation of duties."""
+    out: dict[str, str] = {}
+    d = gov.directory
+    owner = str(plan.get("owner") or "")
+    for p in sorted(d.members(owner)) if owner else []:
+        out.setdefault(p, f"is the model's owner ({owner})" if not owner.startswith("team:")
+                       else f"is in the owner team {owner[5:]}")
+    for author in plan.get("authors") or []:
+        for p in sorted(d.members(str(author))):
+            out.setdefault(p, f"is an author of the model ({author})")
+    if trigger:
+        out.setdefault(trigger, "triggered the run that produced this version")
+    return out
+
+
+def _open_for_signing(conn: sa.Connection, gov: Governance, model: str, version: int
+                      ) -> tuple[Any, ApprovalStatus]:
+    req = _latest_request(conn, model, version)
+    if req is None:
+        raise NotFound(f"no approval request for {model}@{version} (is it registered, and "
+                       "does the model have an approval spec?)")
+    digest = _current_digest(gov, model, version)
+    st = _status_of(conn, req, gov.now(), digest, None)
+    if st.state == "voided" and req.status != "voided":
+        conn.execute(requests.update().where(requests.c.id == req.id)
+                     .values(status="voided", closed_at=gov.now(), note=st.reason))
+        audit.append(conn, actor=SYSTEM_ACTOR, action="void", target=st.ref,
+                     reason=st.reason, details={"request_id": req.id,
+                                                "model_digest": req.model_digest,
+                                                "current_digest": digest}, at=gov.now())
+    return req, st
+
+
+def approve(gov: Governance, actor: str, model: str, version: int, role: str,
+            comment: str = "") -> ApprovalStatus:
+    """Sign model@version as `role`; returns the recomputed status."""
+    permissions.require(gov.directory, actor, "approve", role)
+    ref = f"{model}@{version}"
+    result: ApprovalStatus | GovernanceError
+    with transaction(gov.engine) as conn:
+        req, st = _open_for_signing(conn, gov, model, version)
+        plan = st.plan
+        need = {r.role: r for r in st.roles}
+        reason = ""
+        if st.state in ("voided", "rejected", "approved"):
+            reason = f"{ref} is {st.state}: {st.reason}"
+        elif plan.get("rule") is None:
+            reason = st.reason
+        elif role not in need:
+            reason = (f"role {role!r} is not required to approve {ref} (needs: "
+                      f"{', '.join(f'{r.need} {r.role}' for r in st.roles) or 'nobody'})")
+        elif plan.get("separation_of_duties", True) and actor in (
+                why := conflicts(gov, plan, req.trigger)):
+            reason = f"separation of duties: {actor} {why[actor]}"
+        elif any(actor in r.approvers for r in st.roles):
+            held = next(r.role for r in st.roles if actor in r.approvers)
+            reason = (f"{actor} already approved {ref} as {held}; each required approval "
+                      "needs a distinct person")
+        elif need[role].satisfied:
+            reason = f"{ref} already has its {need[role].need} {role} approval(s)"
+        if reason:
+            result = GovernanceError(reason)
+        else:
+            now = gov.now()
+            entry = audit.append(conn, actor=actor, action="approve", target=ref,
+                                 reason=comment, details={
+                                     "request_id": req.id, "role": role,
+                                     "model_digest": req.model_digest,
+                                     "spec_hash": req.spec_hash}, at=now)
+            conn.execute(votes.insert().values(
+                request_id=req.id, actor=actor, role=role, decision="approve",
+                comment=comment, model_digest=req.model_digest, spec_hash=req.spec_hash,
+                at=now, audit_seq=entry.seq))
+            result = _status_of(conn, req, now, None, None)
+            if result.state == "approved":
+                conn.execute(requests.update().where(requests.c.id == req.id)
+                             .values(status="approved", closed_at=now))
+    if isinstance(result, GovernanceError):
+        raise result
+    return result
+
+
+def reject(gov: Governance, actor: str, model: str, version: int, role: str | None = None,
+           comment: str = "") -> ApprovalStatus:
+    """Reject model@version: closes its request; it can no longer be deployed."""
+    acting = permissions.require(gov.directory, actor, "reject", role)
+    ref = f"{model}@{version}"
+    result: ApprovalStatus | GovernanceError
+    with transaction(gov.engine) as conn:
+        req, st = _open_for_signing(conn, gov, model, version)
+        if st.state in ("voided", "rejected"):
+            result = GovernanceError(f"{ref} is {st.state}: {st.reason}")
+        else:
+            now = gov.now()
+            entry = audit.append(conn, actor=actor, action="reject", target=ref,
+                                 reason=comment, details={
+                                     "request_id": req.id, "role": acting,
+                                     "model_digest": req.model_digest,
+                                     "spec_hash": req.spec_hash}, at=now)
+            conn.execute(votes.insert().values(
+                request_id=req.id, actor=actor, role=acting, decision="reject",
+                comment=comment, model_digest=req.model_digest, spec_hash=req.spec_hash,
+                at=now, audit_seq=entry.seq))
+            conn.execute(requests.update().where(requests.c.id == req.id)
+                         .values(status="rejected", closed_at=now))
+            result = _status_of(conn, req, now, None, None)
+    if isinstance(result, GovernanceError):
+        raise result
+    return result
+
+
+def require_approved(conn: sa.Connection, gov: Governance, model: str, version: int,
+                     environment: str, model_digest: str, spec_hash: str | None = None
+                     ) -> ApprovalStatus | None:
+    """Refuse unless model@version may enter `environment`: approved now, for exactly
+    `model_digest` (and `spec_hash` when given). None when no approval is needed there.
+
+    Production without any request is refused (secure by default: a version that never
+    went through `request_approval` has not been reviewed); other environments need a
+    request only when the approval spec lists them."""
+    ref = f"{model}@{version}"
+    req = _latest_request(conn, model, version)
+    if req is None:
+        if environment == "production":
+            raise GovernanceError(f"{ref} has no approval request, so nothing vouches for it "
+                                  "in production (its run opens one at `approval:"
+                                  f"{model}`)")
+        return None
+    st = _status_of(conn, req, gov.now(), model_digest, spec_hash)
+    if environment not in (st.plan.get("environments") or ["production"]):
+        return None
+    if not st.approved:
+        raise GovernanceError(f"{ref} is not approved for {environment} ({st.state}): "
+                              f"{st.reason}")
+    return st

@@ -1,0 +1,45 @@
+"""Registration as a governed action: permission, audit entry, approval request.
+
+Why here and not inside the registry: the registry stores signed, immutable versions and
+knows nothing about people; governance decides who may register and what a registration
+sets in motion. `record_registration` is what the `request_approval` op calls after the
+`register` op (and what a future `register` op should call itself, see the integration
+notes in docs/governance.md): the actor must be allowed to `register`, the first sighting
+of a version is written to the audit log, then the approval request is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from specops.runtime.governance import audit, permissions
+from specops.runtime.governance.approvals import ApprovalStatus, open_request
+from specops.runtime.governance.context import Governance
+from specops.runtime.governance.database import transaction
+
+__all__ = ["record_registration"]
+
+
+def record_registration(gov: Governance, *, actor: str, model: str, version: int,
+                        model_digest: str, spec_hash: str, facts: Mapping[str, Any],
+                        run_id: str = "", gates_passed: bool = True,
+                        content_digest: str = "") -> ApprovalStatus | None:
+    """Check `actor` may register, audit the registration once per version and digest,
+    and open the version's approval request (None when the model needs no approval)."""
+    permissions.require(gov.directory, actor, "register")
+    ref = f"{model}@{version}"
+    with transaction(gov.engine) as conn:
+        seen = conn.execute(sa.select(audit.log.c.details).where(
+            audit.log.c.target == ref, audit.log.c.action == "register")).all()
+        if not any(f'"model_digest":"{model_digest}"' in row.details for row in seen):
+            audit.append(conn, actor=actor, action="register", target=ref,
+                         reason=f"run {run_id}" if run_id else "",
+                         details={"model_digest": model_digest, "spec_hash": spec_hash,
+                                  "content_digest": content_digest, "run_id": run_id,
+                                  "gates_passed": gates_passed,
+                                  "risk_tier": facts.get("risk_tier")}, at=gov.now())
+    return open_request(gov, model=model, version=version, model_digest=model_digest,
+                        spec_hash=spec_hash, facts=facts, trigger=actor, run_id=run_id,
+                        gates_passed=gates_passed)
