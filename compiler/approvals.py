@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 from .kinds import ModelSpec, Person
 
-__all__ = ["conflicted_people", "eligible_people", "fill_roles", "principal_members"]
+__all__ = ["competing_roles", "conflicted_people", "eligible_people", "fill_roles",
+           "principal_members"]
 
 
 def principal_members(principal: str, people: Mapping[str, Person]) -> set[str]:
@@ -66,3 +67,24 @@ def fill_roles(required: Mapping[str, int], candidates: Mapping[str, list[str]]
     missing = {role: n - len(assignment[role]) for role, n in required.items()
                if n - len(assignment[role]) > 0}
     return assignment, missing
+
+
+def competing_roles(role: str, candidates: Mapping[str, list[str]],
+                    assignment: Mapping[str, list[str]]) -> tuple[set[str], set[str]]:
+    """Why `role` could not be filled although it has holders: the roles that compete for
+    the same people, and those people (a set of roles needing more distinct people than
+    hold any of them, Hall's condition). Follows alternating paths of the matching: from
+    `role` to its candidates, from each candidate to the role they were assigned."""
+    assigned_to = {p: r for r, people in assignment.items() for p in people}
+    roles, people = {role}, set()
+    frontier = [role]
+    while frontier:
+        for person in candidates.get(frontier.pop(), []):
+            if person in people:
+                continue
+            people.add(person)
+            other = assigned_to.get(person)
+            if other is not None and other not in roles:
+                roles.add(other)
+                frontier.append(other)
+    return roles, people

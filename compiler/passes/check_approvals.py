@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..approvals import conflicted_people, eligible_people, fill_roles
+from ..approvals import competing_roles, conflicted_people, eligible_people, fill_roles
 from ..context import Context
 from ..expr import EvaluationError, approval_env, check_spec_expression, evaluate
 from ..kinds import ApprovalSpec, ModelSpec
@@ -66,8 +66,14 @@ def _check_model(ctx: Context, mloaded: LoadedSpec, model: ModelSpec) -> None:
     for role, short in sorted(missing.items()):
         need = rule.require[role]
         have = len(candidates[role])
-        reason = (f"{have} eligible" if have < need else
-                  "enough holders, but they are needed for other roles")
+        if have < need:
+            reason = f"{have} eligible"
+        else:
+            roles, holders = competing_roles(role, candidates, assignment)
+            slots = sum(rule.require[r] for r in roles)
+            reason = (f"roles {', '.join(sorted(roles))} need {slots} distinct people, and "
+                      f"only {', '.join(sorted(holders))} "
+                      f"{'holds' if len(holders) == 1 else 'hold'} any of them")
         ctx.error("SPEC503", f"approval `{approval.name}` rule {index + 1} needs {need} "
                   f"`{role}` approver{'s' * (need != 1)} for model `{model.name}`, and "
                   f"only {need - short} can be found ({reason})", mloaded, "approval",
