@@ -17,7 +17,7 @@ from typing import Any
 
 from ..approvals import eligible_people
 from ..context import Context
-from ..kinds import ApprovalSpec, ModelSpec, ProjectSpec
+from ..kinds import ApprovalSpec, ModelSpec
 from ..kinds.common import duration_seconds
 from ..kinds.model import Monitoring, Serving
 from ..validate import LoadedSpec
@@ -83,18 +83,26 @@ def _value(tree: Any, scope: Mapping[str, Any]) -> Any:
 Condition = Callable[[LoadedSpec, int], dict[str, Any]]
 
 
-def approval_rules(loaded: LoadedSpec, model: ModelSpec, config: ProjectSpec | None,
+def approval_rules(loaded: LoadedSpec, model: ModelSpec, ctx: Context,
                    condition: Condition, with_people: bool) -> list[dict[str, Any]]:
-    """The rules of `approval` that can apply to `model`, in declared order.
+    """The rules of `approval` that apply to `model`, in declared order.
 
-    `condition(loaded, i)` compiles rule i's `when` (the plan builder caches it)."""
+    The first rule whose `when` holds applies (lint's check_approvals decides it and
+    proves it satisfiable); without that decision, every rule not statically false is
+    kept. `condition(loaded, i)` gives rule i's compiled `when`."""
     approval: ApprovalSpec = loaded.spec
+    config = ctx.config
+    decided = ctx.approval_plans.get(model.name)
+    chosen = decided.get("rule") if decided and decided.get("approval") == loaded.name \
+        else None
     scope = _model_scope(model)
     people = config.people if config else {}
     out: list[dict[str, Any]] = []
     for i, rule in enumerate(approval.rules):
+        if isinstance(chosen, int) and i != chosen:
+            continue
         tree = condition(loaded, i)
-        applies = decide(tree, scope)
+        applies = True if isinstance(chosen, int) else decide(tree, scope)
         if applies is False:
             continue
         entry: dict[str, Any] = {
@@ -148,12 +156,16 @@ def models_table(ctx: Context, model_nodes: Mapping[str, list[str]],
     for name in sorted(ctx.index.models):
         model: ModelSpec = ctx.index.models[name].spec
         approval_loaded = ctx.index.approvals.get(model.approval) if model.approval else None
-        approval = None
+        approval: dict[str, Any] | None = None
         if approval_loaded is not None:
             spec: ApprovalSpec = approval_loaded.spec
             approval = {"name": spec.name, "environments": sorted(spec.environments),
-                        "rules": approval_rules(approval_loaded, model, config, condition,
+                        "rules": approval_rules(approval_loaded, model, ctx, condition,
                                                 with_people=True)}
+            decided = ctx.approval_plans.get(name)
+            if decided is not None:
+                approval["satisfiable"] = decided.get("satisfiable")
+                approval["excluded"] = decided.get("excluded", [])
         cadence = model.review_cadence or (config.review_cadence if config else None)
         out[name] = {
             "owner": model.owner, "risk_tier": model.risk_tier, "task": model.task,
@@ -167,6 +179,9 @@ def models_table(ctx: Context, model_nodes: Mapping[str, list[str]],
             "serving": serving_params(model.serving),
             "monitoring": monitoring_params(model.monitoring) or None,
             "nodes": sorted(model_nodes.get(name, ())),
+            "facts": ctx.model_facts.get(name),
+            "policies": sorted(ctx.policy_results.get(f"model:{name}", []),
+                               key=lambda r: (str(r.get("policy")), str(r.get("rule")))),
         }
     return out
 

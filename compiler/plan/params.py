@@ -139,6 +139,9 @@ class ParamBuilder:
 
     def condition(self, loaded: LoadedSpec, index: int) -> dict[str, Any]:
         """The compiled `when` of rule `index` of an approval."""
+        linted = self.ctx.approval_trees.get(loaded.name)
+        if linted is not None and index < len(linted) and linted[index] is not None:
+            return linted[index]  # type: ignore[return-value]
         approval: ApprovalSpec = loaded.spec
         return self.tree(approval.rules[index].when, _APPROVAL_ENV, "approval", loaded,
                          "rules", index, "when")
@@ -236,6 +239,8 @@ class ParamBuilder:
         if env is None:
             env = self._envs[base.node] = feature_env(base.columns)
         features = []
+        linted_trees = self.ctx.feature_trees.get(key, {})   # compiled by lint already
+        linted_types = self.ctx.feature_types.get(key, {})
         label = f"{view.name}@{view.version}"
         deps = [Dep(f"the source of feature view {label}", loaded, ("source",))]
         for name in sorted(view.features):
@@ -243,9 +248,10 @@ class ParamBuilder:
             fdef = raw if isinstance(raw, FeatureDef) else FeatureDef(expr=raw)
             path: tuple[str, ...] = ("features", name) if isinstance(raw, str) else \
                 ("features", name, "expr")
-            tree = self.tree(fdef.expr, env, base.node, loaded, *path)
-            features.append({"name": name, "expr": tree,
-                             "type": self._feature_type(fdef, tree, base.columns),
+            tree = linted_trees.get(name) or self.tree(fdef.expr, env, base.node, loaded,
+                                                       *path)
+            ftype = linted_types.get(name) or self._feature_type(fdef, tree, base.columns)
+            features.append({"name": name, "expr": tree, "type": ftype,
                              "agg": fdef.agg, "window_s": _secs(fdef.window)})
             deps.append(Dep(f"the expression of feature {name}", loaded, ("features", name)))
         for k in ("entity", "timestamp", "ttl"):
@@ -407,6 +413,9 @@ class ParamBuilder:
     def gate_trees(self, gate: str, model: ModelSpec) -> list[dict[str, Any]]:
         """A gate's checks compiled for one model (metrics depend on its task)."""
         key = (gate, model.name)
+        linted = self._linted_checks(gate, model)
+        if linted is not None:
+            return [c["expr"] for c in linted]
         if key not in self._gate_trees:
             loaded = self.ctx.index.gates[gate]
             spec: GateSpec = loaded.spec
@@ -450,15 +459,29 @@ class ParamBuilder:
                 [Dep(f"the benchmark settings ({BENCHMARK_ROWS} rows, "
                      f"{BENCHMARK_REPEATS} repeats)")])
 
+    def _linted_checks(self, gate: str, model: ModelSpec) -> list[dict[str, Any]] | None:
+        """The checks lint compiled for this model and gate, when all of them compiled."""
+        linted = self.ctx.gate_trees.get((model.name, gate))
+        spec: GateSpec = self.ctx.index.gates[gate].spec
+        return linted if linted is not None and len(linted) == len(spec.checks) else None
+
     def gate(self, node_id: str, loaded: LoadedSpec) -> Params:
         gate: GateSpec = loaded.spec
         model: ModelSpec = self.ctx.index.models[node_id.split(":")[1]].spec
-        checks = []
-        for i, (raw, tree) in enumerate(zip(gate.checks, self.gate_trees(gate.name, model),
-                                            strict=True)):
-            c = raw if isinstance(raw, Check) else Check(check=raw)
-            checks.append({"id": c.id or f"check_{i + 1}", "text": c.check.strip(),
-                           "expr": tree, "severity": c.severity, "message": c.message})
+        linted = self._linted_checks(gate.name, model)
+        checks: list[dict[str, Any]] = []
+        if linted is not None:
+            checks = [{k: c[k] for k in ("id", "text", "expr", "severity", "message")}
+                      for c in linted]
+        else:
+            for i, (raw, tree) in enumerate(zip(gate.checks,
+                                                self.gate_trees(gate.name, model),
+                                                strict=True)):
+                c = raw if isinstance(raw, Check) else Check(check=raw)
+                checks.append({"id": c.id or f"{gate.name}.{i + 1}", "text": c.check,
+                               "expr": tree,
+                               "severity": c.severity if gate.blocking else "warning",
+                               "message": c.message})
         params = {"gate": gate.name, "checks": checks, "blocking": gate.blocking,
                   "min_group_size": gate.min_group_size}
         deps = [Dep(f"check {ch['id']} of gate {gate.name}", loaded, ("checks", i))
@@ -479,8 +502,7 @@ class ParamBuilder:
 
     def request_approval(self, node_id: str, loaded: LoadedSpec) -> Params:
         model: ModelSpec = self.ctx.index.models[node_id.split(":", 1)[1]].spec
-        rules = approval_rules(loaded, model, self.ctx.config, self.condition,
-                               with_people=False)
+        rules = approval_rules(loaded, model, self.ctx, self.condition, with_people=False)
         params = {"approval": loaded.name, "model": model.name, "rules": rules}
         return params, [Dep(f"the rules of approval {loaded.name} that apply to model "
                             f"{model.name}", loaded, ("rules",))]
