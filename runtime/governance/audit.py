@@ -90,7 +90,7 @@ def install_triggers(conn: sa.Connection) -> None:
         return
     if conn.dialect.name != "postgresql":
         return
-    conn.exec_driver_sql(_PG_FUNCTION)
+    conn.execute(sa.text(_PG_FUNCTION))
     have = {r[0] for r in conn.execute(sa.text(
         "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass"))}
     for name, when in _PG_TRIGGERS.items():

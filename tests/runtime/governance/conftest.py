@@ -1,0 +1,46 @@
+"""Fixtures: a governance context on SQLite, and on PostgreSQL when configured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from gov_helpers import PG_SKIP, PG_URL, Clock, FakeRegistry, drop_pg_schema, make_gov, \
+    pg_schema, sqlite_url
+from specops.runtime.governance import Governance
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def registry() -> FakeRegistry:
+    return FakeRegistry()
+
+
+@pytest.fixture
+def gov(tmp_path, registry, clock) -> Iterator[Governance]:
+    g = make_gov(sqlite_url(tmp_path), tmp_path, registry=registry, clock=clock)
+    yield g
+    g.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_gov(request, tmp_path, registry, clock) -> Iterator[Governance]:
+    """The same tests on both databases."""
+    if request.param == "sqlite":
+        g = make_gov(sqlite_url(tmp_path), tmp_path, registry=registry, clock=clock)
+        yield g
+        g.close()
+        return
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    schema = pg_schema()
+    g = make_gov(PG_URL, tmp_path, registry=registry, clock=clock, schema=schema)
+    try:
+        yield g
+    finally:
+        g.close()
+        drop_pg_schema(schema)

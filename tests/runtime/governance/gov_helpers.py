@@ -1,0 +1,129 @@
+"""Shared pieces of the governance tests: people, model facts, a fake registry, stores."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from specops.runtime.governance import Directory, Governance
+
+PG_URL = os.environ.get("SPECOPS_TEST_POSTGRES_URL")
+PG_SKIP = ("SPECOPS_TEST_POSTGRES_URL is not set (.ci/run sets it to the local PostgreSQL "
+           "server)")
+
+CONFIG: dict[str, Any] = {
+    "people": {
+        "alice": {"roles": ["ml_engineer"], "teams": ["credit_risk"]},
+        "dan": {"roles": ["ml_engineer"], "teams": ["risk_data"]},
+        "bob": {"roles": ["model_risk_officer"], "teams": ["model_validation"]},
+        "erin": {"roles": ["model_risk_officer"], "teams": ["model_validation"]},
+        "gina": {"roles": ["model_risk_officer"], "teams": ["credit_risk"]},
+        "carol": {"roles": ["business_owner"], "teams": ["lending"]},
+        "hank": {"roles": ["business_owner", "model_risk_officer"], "teams": ["lending"]},
+        "frank": {"roles": ["platform_engineer"], "teams": ["platform"]},
+        "vic": {"roles": ["validator"], "teams": ["model_validation"]},
+        "root": {"roles": ["admin"], "teams": []},
+        "nobody": {"roles": [], "teams": []},
+    },
+}
+
+
+def directory(permissions: dict[str, list[str]] | None = None) -> Directory:
+    cfg = dict(CONFIG)
+    if permissions is not None:
+        cfg["permissions"] = permissions
+    return Directory.from_config(cfg)
+
+
+def rule(require: dict[str, int], *, sod: bool = True, auto: bool = False,
+         expires_s: int | None = None, environments: list[str] | None = None
+         ) -> dict[str, Any]:
+    return {"name": "risk_tiered", "environments": environments or ["production"],
+            "rules": [{"index": 0, "applies": True, "when": {"op": "lit", "value": True},
+                       "require": require, "separation_of_duties": sod, "auto_approve": auto,
+                       "expires_s": expires_s}]}
+
+
+def facts(approval: dict[str, Any] | None = None, **over: Any) -> dict[str, Any]:
+    base = {"owner": "team:credit_risk", "authors": ["alice"], "risk_tier": "high",
+            "task": "binary_classification", "description": "PD model",
+            "intended_use": "rank applications", "limitations": "synthetic data",
+            "assumptions": "bureau data available", "validator": "bob",
+            "gates": ["quality"], "protected": ["applications.sex"],
+            "approval": approval if approval is not None else rule(
+                {"model_risk_officer": 1, "business_owner": 1}, expires_s=90 * 86400)}
+    base.update(over)
+    return base
+
+
+@dataclass
+class FakeVersion:
+    model: str
+    version: int
+    model_digest: str
+    status: str = "registered"
+    run_id: str = "run-1"
+
+
+@dataclass
+class FakeRegistry:
+    versions: dict[tuple[str, int], FakeVersion] = field(default_factory=dict)
+    broken: set[tuple[str, int]] = field(default_factory=set)
+    aliases: list[tuple[str, str, int | None, str]] = field(default_factory=list)
+
+    def add(self, model: str, version: int, digest: str | None = None) -> FakeVersion:
+        v = FakeVersion(model, version, digest or f"sha256:{model}-{version}".ljust(71, "0"))
+        self.versions[(model, version)] = v
+        return v
+
+    def get(self, model: str, version: int) -> FakeVersion:
+        try:
+            return self.versions[(model, version)]
+        except KeyError:
+            raise LookupError(f"{model}@{version} does not exist") from None
+
+    def verify(self, model: str, version: int) -> dict[str, Any]:
+        return {"problems": ["manifest signature is invalid"]
+                if (model, version) in self.broken else []}
+
+    def set_alias(self, model: str, alias: str, version: int | None, actor: str = "",
+                  reason: str = "") -> None:
+        self.aliases.append((model, alias, version, actor))
+
+
+class Clock:
+    def __init__(self, t: float = 1_800_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def pg_schema() -> str:
+    return f"specops_gov_{uuid.uuid4().hex[:12]}"
+
+
+def drop_pg_schema(schema: str) -> None:
+    assert PG_URL
+    eng = sa.create_engine(PG_URL)
+    with eng.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    eng.dispose()
+
+
+def make_gov(url: str, tmp_path: Path, *, registry: Any = None, schema: str | None = None,
+             permissions: dict[str, list[str]] | None = None, clock: Clock | None = None
+             ) -> Governance:
+    gov = Governance.open(tmp_path, url, registry=registry or FakeRegistry(),
+                          directory=directory(permissions), schema=schema)
+    if clock is not None:
+        gov.clock = clock
+    return gov
