@@ -24,6 +24,7 @@ from .diagnostics import Diagnostic, Severity, Span
 __all__ = [
     "MAX_ALIAS_NODES",
     "MAX_DEPTH",
+    "MAX_DOCUMENTS",
     "MAX_FILE_BYTES",
     "MAX_NODES",
     "Document",
@@ -39,6 +40,9 @@ MAX_NODES = 1_000_000
 # budget refuses it in a fraction of a second instead of after a million nodes.
 MAX_ALIAS_NODES = 100_000
 MAX_DEPTH = 64
+# Documents per file: composing is the slow part (PyYAML resolves every scalar in Python),
+# so a file of a million tiny documents is refused after this many, not after a minute.
+MAX_DOCUMENTS = 10_000
 
 Path_ = tuple[str | int, ...]
 RawSpan = tuple[int, int, int, int]
@@ -153,7 +157,7 @@ class _Builder:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _Budget(node, "SPEC105",
-                          f"document expands to more than {MAX_NODES:,} nodes (alias bomb?)")
+                          f"document holds more than {MAX_NODES:,} values")
         if depth > MAX_DEPTH:
             raise _Budget(node, "SPEC106", f"document nests deeper than {MAX_DEPTH} levels")
         if id(node) in self.seen:
@@ -346,6 +350,11 @@ def _parse(file: str, text: str, diagnostics: list[Diagnostic]) -> list[Document
         chunk = text if start == 0 else "\n" * start + "".join(lines[start:])
         try:
             for node in _documents(chunk):
+                if len(documents) >= MAX_DOCUMENTS:
+                    diagnostics.append(Diagnostic(
+                        "SPEC105", f"file holds more than {MAX_DOCUMENTS:,} documents; the "
+                        "rest are not read", file, _span(node)))
+                    return documents
                 doc = Document(file, len(documents), None, _span(node))
                 builder = _Builder(file, doc, diagnostics)
                 try:

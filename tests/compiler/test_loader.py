@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from specops.compiler.loader import MAX_FILE_BYTES, load_text
+from specops.compiler import loader
+from specops.compiler.loader import MAX_DOCUMENTS, MAX_FILE_BYTES, MAX_NODES, load_text
 
 
 def codes(text: str | bytes) -> list[tuple[str, int, int]]:
@@ -169,3 +170,16 @@ def test_literal_block_scalars_remember_their_first_content_line() -> None:
 def test_non_mapping_documents_load_as_they_are() -> None:
     docs, diags = load_text("f.yaml", "- a\n- b\n---\ntext\n")
     assert diags == [] and [d.data for d in docs] == [["a", "b"], "text"]
+
+
+def test_too_many_documents_are_refused() -> None:
+    docs, diags = load_text("f.yaml", "a: 1\n---\n" * (MAX_DOCUMENTS + 5))
+    assert len(docs) == MAX_DOCUMENTS
+    assert [(d.code, d.span.line) for d in diags] == [("SPEC105", 2 * MAX_DOCUMENTS + 1)]
+
+
+def test_too_many_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert MAX_NODES >= 100_000  # real specs never come close
+    monkeypatch.setattr(loader, "MAX_NODES", 1000)
+    docs, diags = load_text("f.yaml", "a: [" + "1," * 1000 + "1]\n")
+    assert docs == [] and [d.code for d in diags] == ["SPEC105"]
