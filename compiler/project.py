@@ -17,7 +17,7 @@ from typing import Any
 
 from .diagnostics import Diagnostic, Severity, Span
 from .kinds import KINDS, ProjectSpec
-from .loader import Document, load_text
+from .loader import MAX_FILE_BYTES, Document, load_text
 from .suppress import Suppression, parse_suppressions
 from .templates import make_environment, render_document
 from .validate import LoadedSpec, validate_document, validate_project_config
@@ -111,6 +111,11 @@ def _display(path: Path, base: Path) -> str:
 def _read(path: Path, shown: str, rel: str,
           diags: list[Diagnostic]) -> SourceFile | None:
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:  # refuse before reading: a 10 GB file must not be loaded
+            diags.append(Diagnostic("SPEC003", f"file is {size:,} bytes; the limit is "
+                                    f"{MAX_FILE_BYTES:,}", shown, Span.point(1, 1)))
+            return SourceFile(shown, rel, path, "")
         raw = path.read_bytes()
     except OSError as exc:
         diags.append(Diagnostic("SPEC001", f"cannot read file: {exc.strerror or exc}", shown,

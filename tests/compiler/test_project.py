@@ -84,3 +84,18 @@ def test_config_vars_and_cli_vars(project: Path) -> None:
 def test_diagnostics_are_deterministic(project: Path) -> None:
     (project / "specs" / "gate.yaml").write_text("kind: gate\nname: quality\nx: 1\n")
     assert found(project) == found(project)
+
+
+def test_huge_files_are_refused_without_reading_them(project: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    huge = project / "specs" / "huge.yaml"
+    with huge.open("wb") as f:  # sparse: 100 MB on paper, nothing on disk
+        f.truncate(100 * 1024 * 1024)
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        assert self.name != "huge.yaml", "a huge file was read"
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    assert found(project) == [("specs/huge.yaml", 1, 1, "SPEC003")]
