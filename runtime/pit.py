@@ -214,18 +214,16 @@ def _packed_join(spine: pl.DataFrame, v: pl.DataFrame, sk: str, vk: str, st: pl.
     s_t = index.ts - tmin
     s_packed = (s_k << tbits) | s_t
 
-    v = _sorted_view(v, vk, ev, cr, kmin, tmin, tbits)
-    v_k = v.get_column(vk).cast(pl.Int64).to_numpy() - kmin
-    v_ev = v.get_column(ev).to_numpy() - tmin
+    v, v_packed = _sorted_view(v, vk, ev, cr, kmin, tmin, tbits)
     if not cutoff:
-        v_packed = (v_k << tbits) | v_ev
         idx = np.searchsorted(v_packed, s_packed, side="right") - 1
         hit = idx >= 0
         np.maximum(idx, 0, out=idx)
     else:
         assert cr is not None
+        v_ev = v_packed & ((1 << tbits) - 1)
         avail = np.maximum(v_ev, v.get_column(cr).to_numpy() - tmin)
-        a_packed = (v_k << tbits) | avail
+        a_packed = ((v_packed >> tbits) << tbits) | avail
         by_avail = np.lexsort((np.arange(len(a_packed)), a_packed))  # by avail, then rank
         # rank = position in (k, ev, cr) order; ranks of key k exceed all earlier keys',
         # so a global running max is the running max within each key
@@ -238,8 +236,8 @@ def _packed_join(spine: pl.DataFrame, v: pl.DataFrame, sk: str, vk: str, st: pl.
     lo = s_k << tbits
     if ttl_us is not None:
         lo |= np.maximum(s_t - ttl_us, 0)
-    v_at = ((v_k << tbits) | v_ev)[idx] if cutoff else v_packed[idx]
-    hit &= s_ok & (v_at >= lo)
+    hit &= s_ok
+    hit &= v_packed[idx] >= lo
     result = np.full(len(order), -1, dtype=np.int64)
     result[order] = np.where(hit, idx, -1)
     gather = pl.Series("idx", result)
@@ -249,20 +247,28 @@ def _packed_join(spine: pl.DataFrame, v: pl.DataFrame, sk: str, vk: str, st: pl.
 
 
 def _sorted_view(v: pl.DataFrame, vk: str, ev: str, cr: str | None, kmin: int, tmin: int,
-                 tbits: int) -> pl.DataFrame:
-    """The view sorted by (key, ev, cr) with null cr first; a no-op when it already is."""
-    k = v.get_column(vk).cast(pl.Int64).to_numpy()
-    packed = ((k - kmin) << tbits) | (v.get_column(ev).to_numpy() - tmin)
-    d = np.diff(packed)
-    ok = bool((d >= 0).all())
-    if ok and cr is not None:
-        c = v.get_column(cr).fill_null(_I64_MIN).to_numpy()
-        tie = d == 0
-        ok = bool((c[1:][tie] >= c[:-1][tie]).all())
+                 tbits: int) -> tuple[pl.DataFrame, np.ndarray]:
+    """The view sorted by (key, ev, cr) with null cr first (a no-op when it already is,
+    the normal case for compute_features output), and its packed (key, ev) array."""
+
+    def pack(df: pl.DataFrame) -> np.ndarray:
+        packed = df.get_column(vk).cast(pl.Int64).to_numpy() - kmin
+        packed <<= tbits
+        packed |= df.get_column(ev).to_numpy() - tmin
+        return packed
+
+    packed = pack(v)
+    ok = bool((packed[1:] >= packed[:-1]).all())
+    if ok and cr is not None and v.get_column(cr).n_unique() > 1:
+        tie = packed[1:] == packed[:-1]
+        if tie.any():
+            c = v.get_column(cr).fill_null(_I64_MIN).to_numpy()
+            ok = bool((c[1:][tie] >= c[:-1][tie]).all())
     if ok:
-        return v
+        return v, packed
     by = [vk, ev, *([cr] if cr else [])]
-    return v.sort(by, nulls_last=False, maintain_order=True, multithreaded=True)
+    v = v.sort(by, nulls_last=False, maintain_order=True, multithreaded=True)
+    return v, pack(v)
 
 
 def _polars_join(spine: pl.DataFrame, v: pl.DataFrame, skeys: Sequence[str],

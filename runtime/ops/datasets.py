@@ -28,6 +28,7 @@ timestamp, row counts). Protected columns are kept for fairness metrics and mark
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -111,13 +112,10 @@ def _join_view(ctx: OpContext, spine: pl.DataFrame, view: dict[str, Any], cutoff
     if cutoff and not created:
         raise OpError(f"{ctx.node_id}: created_time_cutoff needs a created timestamp, "
                       f"but view {node} has none")
-    key = (entity, spine_ts)
-    if key not in indexes:
-        indexes[key] = index_spine(spine, [entity], spine_ts)
     return pit_join(spine, tab, spine_keys=[entity], spine_ts=spine_ts, view_keys=[entity],
                     view_ts=ts, view_created=created, features=feats,
                     ttl_s=view.get("ttl_s"), created_cutoff=cutoff,
-                    spine_index=indexes[key])
+                    spine_index=indexes[(entity, spine_ts)])
 
 
 def build_training_set(ctx: OpContext) -> OpResult:
@@ -138,10 +136,16 @@ def build_training_set(ctx: OpContext) -> OpResult:
     no_label = n_spine - spine.height
     out_cols: dict[str, pl.Series] = {c: spine.get_column(c)
                                       for c in dict.fromkeys([*spine_cols, label["column"]])}
-    indexes: dict[tuple[str, str], SpineIndex] = {}
+    indexes = {(v["entity"], ts): index_spine(spine, [v["entity"]], ts)
+               for v in views if v.get("entity") in spine.columns}
     matched: dict[str, float] = {}
-    for view in views:
-        joined = _join_view(ctx, spine, view, bool(p.get("created_time_cutoff")), indexes, ts)
+    cutoff = bool(p.get("created_time_cutoff"))
+    # views are independent: read and join two at a time (polars and numpy release the
+    # GIL), results taken in view order so the output never depends on timing
+    with ThreadPoolExecutor(max_workers=min(2, max(1, len(views)))) as pool:
+        results = list(pool.map(lambda v: _join_view(ctx, spine, v, cutoff, indexes, ts),
+                                views))
+    for view, joined in zip(views, results, strict=True):
         rename = view.get("rename") or {}
         for c in joined.columns:
             name = rename.get(c, c)
