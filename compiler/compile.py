@@ -7,6 +7,9 @@ error at once (lint's diagnostics plus graph-level ones such as cycles).
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +36,33 @@ class CompileResult:
         return [d for d in self.diagnostics if d.severity >= Severity.ERROR]
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while compiling.
+
+    Why: a compile allocates hundreds of thousands of long-lived containers (YAML nodes,
+    spans, specs, params) and creates almost no garbage cycles, so every collection pass is
+    wasted work; on the 1,000-model project it cost about a third of the compile time.
+    Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compile_project(path: Path, variables: dict[str, str] | None = None,
                     base: Path | None = None, with_plan: bool = True) -> CompileResult:
     """Compile the project at or above `path` (a folder or any file inside it)."""
+    with _gc_paused():
+        return _compile(path, variables, base, with_plan)
+
+
+def _compile(path: Path, variables: dict[str, str] | None, base: Path | None,
+             with_plan: bool) -> CompileResult:
     target = path.resolve()
     root = find_root(target) or (target if target.is_dir() else target.parent)
     lint = check_project(load_project([root], variables, base))
