@@ -33,9 +33,22 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
-__all__ = ["GENESIS", "AuditEntry", "Problem", "append", "canonical", "entries",
-           "entry_hash", "export_jsonl", "head", "install_triggers", "log", "head_table",
-           "metadata", "verify"]
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "Problem",
+    "append",
+    "canonical",
+    "entries",
+    "entry_hash",
+    "export_jsonl",
+    "head",
+    "head_table",
+    "install_triggers",
+    "log",
+    "metadata",
+    "verify",
+]
 
 GENESIS = "0" * 64
 

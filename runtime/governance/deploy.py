@@ -13,9 +13,12 @@ target must still verify; approvals are not re-checked (it served under them bef
 rolling back is the emergency exit), which the audit entry states.
 
 Extension point: `register_promotion_check(environment, check)`. A check receives the
-governance context, model, version and the environment's history and returns None to
-allow or a one-line reason to refuse. `require_staging_first` is provided (not enabled by
-default): production only accepts a version that served in staging.
+governance context, model, version and the model's deployment history in every
+environment (rows of `deployments`, oldest first), and returns None to allow or a
+one-line reason to refuse. It runs inside the deploy transaction, so it must not open
+its own (on SQLite that would wait for the lock this one holds). `require_staging_first`
+is provided, not enabled by default: production only accepts a version that served in
+staging. A future staging smoke test or shadow comparison plugs in the same way.
 """
 
 from __future__ import annotations
@@ -48,9 +51,9 @@ def register_promotion_check(environment: str, check: PromotionCheck) -> None:
 
 
 def require_staging_first(gov: Governance, model: str, version: int,
-                          _history: list[dict[str, Any]]) -> str | None:
+                          past: list[dict[str, Any]]) -> str | None:
     """A promotion check for production: the version must have served in staging."""
-    served = [h for h in history(gov, model, "staging") if h["version"] == version]
+    served = [h for h in past if h["environment"] == "staging" and h["version"] == version]
     return None if served else f"{model}@{version} never served in staging"
 
 
@@ -137,9 +140,10 @@ def deploy(gov: Governance, actor: str, model: str, version: int, environment: s
     with transaction(gov.engine) as conn:
         st = require_approved(conn, gov, model, version, environment, v.model_digest,
                               spec_hash)
-        rows = _rows(conn, model, environment)
+        past = _rows(conn, model, None)
+        rows = [r for r in past if r["environment"] == environment]
         for check in PROMOTION_CHECKS.get(environment, []):
-            refusal = check(gov, model, version, rows)
+            refusal = check(gov, model, version, past)
             if refusal:
                 raise GovernanceError(f"{ref} cannot enter {environment}: {refusal}")
         stack = _stack(rows)

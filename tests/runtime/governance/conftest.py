@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from gov_helpers import PG_SKIP, PG_URL, Clock, FakeRegistry, drop_pg_schema, make_gov, \
-    pg_schema, sqlite_url
+from gov_helpers import (
+    PG_SKIP,
+    PG_URL,
+    Clock,
+    FakeRegistry,
+    drop_pg_schema,
+    make_gov,
+    pg_schema,
+    sqlite_url,
+)
 from specops.runtime.governance import Governance
 
 
