@@ -50,6 +50,25 @@ def ray_map(fn: Callable[[Any], Any], items: list[Any], num_cpus: int = 1) -> li
     return list(ray.get([remote.remote(item) for item in items]))
 
 
+def _use_token_if_available() -> None:
+    """Send this machine's Ray token when joining a cluster by address.
+
+    Ray turns token auth on for clusters started where a token exists (~/.ray/auth_token or
+    RAY_AUTH_TOKEN) but, given an explicit address, a driver only sends one when
+    RAY_AUTH_MODE=token. Unless the user chose a mode, do what `ray start` does: use the
+    token if there is one. (A cluster without auth ignores it.)
+    """
+    if os.environ.get("RAY_AUTH_MODE") is not None:
+        return
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # another Ray version: leave it to Ray
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
 @dataclasses.dataclass
 class _Flight:
     task: Task
@@ -87,6 +106,7 @@ class RayExecutor(Executor):
                     kwargs["num_cpus"] = self.num_cpus
             else:
                 kwargs["address"] = self.address
+                _use_token_if_available()
             ray.init(**kwargs)
             self._owned = True
         self._remote = ray.remote(max_retries=0)(_run)

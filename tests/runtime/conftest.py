@@ -1,22 +1,74 @@
-"""Shared fixtures for the runtime tests: one Ray per session."""
+"""Shared fixtures for the runtime tests: one Ray cluster per session.
+
+The session's Ray is a real head node (`ray start --head --block`, one CPU) that this test
+process joins as a driver. Starting Ray costs ~15 s here, so every Ray test shares it, and
+the two-node test only adds a second node to it instead of starting a second cluster.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+# Ray enables token auth for clusters it starts and keeps the token in ~/.ray/auth_token,
+# which other jobs on this machine may rewrite, and a driver given an explicit address only
+# sends a token when RAY_AUTH_MODE=token. So this session's cluster, its driver and the
+# `specops run` subprocesses share one token through the environment. Set here, at import,
+# because Ray reads its configuration once, when first imported.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+
 
 @pytest.fixture(scope="session")
-def ray_local() -> Iterator[None]:
-    """One local Ray for the whole session (~15 s to start here)."""
-    ray = pytest.importorskip("ray")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-    yield
-    if started:
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Address (`127.0.0.1:PORT`) of a one-node Ray cluster started for this session."""
+    pytest.importorskip("ray")
+    from ray_helpers import COMMON, _free_ports, node_ports, start_node, stop_node
+
+    temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")   # short: Ray puts sockets in it
+    (gcs,) = _free_ports(1)
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    proc = start_node(["--head", f"--port={gcs}", "--include-dashboard=false",
+                       f"--temp-dir={temp}", *node_ports(), *COMMON],
+                      log, time.monotonic() + 120)
+    try:
+        yield f"127.0.0.1:{gcs}"
+    finally:
+        stop_node(proc)
+
+
+@pytest.fixture(scope="session")
+def ray_local(ray_head: str) -> Iterator[str]:
+    """This process connected to the session's cluster (the Ray executor reuses it)."""
+    import ray
+
+    ray.init(address=ray_head, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray_head
+    finally:
         ray.shutdown()
+
+
+@pytest.fixture
+def second_ray_node(ray_local: str, tmp_path: Path) -> Iterator[str]:
+    """Join a second one-CPU node to the session's cluster for one test; returns the
+    cluster address."""
+    import ray
+    from ray_helpers import COMMON, node_ports, start_node, stop_node
+
+    proc = start_node([f"--address={ray_local}", *node_ports(), *COMMON],
+                      tmp_path / "worker.log", time.monotonic() + 120)
+    try:
+        deadline = time.monotonic() + 60
+        while sum(n["Alive"] for n in ray.nodes()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        yield ray_local
+    finally:
+        stop_node(proc)
