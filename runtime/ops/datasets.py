@@ -61,7 +61,7 @@ def split_rows(ts: pl.Series, by: str, test_fraction: float, seed: int | None
         return np.zeros(n, dtype=bool)
     cut_at = min(len(valid) - 1, int(np.floor(len(valid) * (1 - test_fraction))))
     cut = valid[cut_at]
-    return (t >= cut).fill_null(False).to_numpy()
+    return np.asarray((t >= cut).fill_null(False).to_numpy(), dtype=bool)
 
 
 def _read(ctx: OpContext, node: str, cols: list[str]) -> pl.DataFrame:
@@ -172,7 +172,7 @@ def build_training_set(ctx: OpContext) -> OpResult:
                "test_rows": float(test.height), "rows_without_label": float(no_label)}
     lab = table.get_column(label["column"])
     if lab.dtype.is_numeric() and lab.n_unique() <= 2:
-        metrics["label_rate"] = float(lab.cast(pl.Float64).mean() or 0.0)
+        metrics["label_rate"] = float(np.mean(lab.cast(pl.Float64).to_numpy()))
     return OpResult(metrics=metrics, report={"matched_share": matched, **schema["rows"]},
                     message=f"{train.height} train / {test.height} test rows")
 

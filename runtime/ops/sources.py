@@ -18,6 +18,7 @@ driver recomputes to decide whether a cached output is still valid.
 from __future__ import annotations
 
 import glob
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,16 @@ def resolve_files(root: Path, rel: str) -> list[Path]:
     return [full] if full.is_file() else []
 
 
-def _missing_hint(root: Path, rel: str) -> str:
+def _missing_hint(root: Path) -> str:
+    """Examples generate their data instead of committing it: say how."""
     gen = root / "generate_data.py"
-    if gen.is_file():
-        return (f"; this example generates its data: run `python {gen.relative_to(root.parent)}`"
-                f" (from {root.parent}) or `python {gen}`")
-    return ""
+    if not gen.is_file():
+        return ""
+    try:
+        shown = os.path.relpath(gen)
+    except ValueError:  # another drive (Windows)
+        shown = str(gen)
+    return f"; this project generates its data: run `python {shown}`"
 
 
 def _scan(files: list[Path], fmt: str) -> pl.LazyFrame:
@@ -82,7 +87,8 @@ def cast_column(name: str, dtype: pl.DataType, declared: str) -> pl.Expr:
     target = _TARGET[declared]
     if declared == "datetime":
         if dtype == pl.String:
-            parsed = col.str.strip_chars().str.to_datetime(strict=False, time_unit="us")
+            parsed: pl.Expr = col.str.strip_chars().str.to_datetime(strict=False,
+                                                                    time_unit="us")
             return parsed.dt.replace_time_zone("UTC")
         if isinstance(dtype, pl.Datetime) or dtype == pl.Date:
             return as_utc_us(col, dtype)
@@ -122,7 +128,7 @@ def load_source(ctx: OpContext) -> OpResult:
     if not files:
         what = "no file matches" if glob.has_magic(rel) else "file not found:"
         raise OpError(f"{ctx.node_id}: {what} {rel} (under {ctx.project_root})"
-                      f"{_missing_hint(ctx.project_root, rel)}")
+                      f"{_missing_hint(ctx.project_root)}")
     lf = _scan(files, fmt)
     try:
         available = lf.collect_schema()
