@@ -26,16 +26,23 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(SCHEMA)
 
 
-def test_golden_plan_for_credit_risk() -> None:
-    text = compiled(EXAMPLE).plan.text()  # type: ignore[union-attr]
+GOLDEN_PROJECTS = {"credit-risk": EXAMPLE, "minimal": REPO / "tests" / "fixtures" / "projects" /
+                   "minimal"}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_PROJECTS))
+def test_golden_plans(name: str) -> None:
+    """Set SPECOPS_UPDATE_GOLDEN=1 to regenerate, then review the fixture diff."""
+    golden_path = GOLDEN_DIR / f"{name}.plan.json"
+    text = compiled(GOLDEN_PROJECTS[name]).plan.text()  # type: ignore[union-attr]
     if os.environ.get("SPECOPS_UPDATE_GOLDEN") == "1":
-        GOLDEN.write_text(text, encoding="utf-8")
-    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+        golden_path.write_text(text, encoding="utf-8")
+    golden = json.loads(golden_path.read_text(encoding="utf-8"))
     current = json.loads(text)
     golden["specops_version"] = current["specops_version"]  # a release is not a plan change
     assert canonical_json(golden) == text, (
-        "plan differs from tests/fixtures/plans/credit-risk.plan.json; if intended, rerun "
-        "with SPECOPS_UPDATE_GOLDEN=1 and review the diff")
+        f"plan differs from tests/fixtures/plans/{name}.plan.json; if intended, rerun with "
+        "SPECOPS_UPDATE_GOLDEN=1 and review the diff")
 
 
 @pytest.mark.parametrize("path", sorted(GOLDEN_DIR.glob("*.json")), ids=lambda p: p.name)
