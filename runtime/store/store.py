@@ -182,7 +182,12 @@ class Store:
                 q = sa.select(S.runs).order_by(S.runs.c.started_at.desc()).limit(1)
             else:
                 q = sa.select(S.runs).where(S.runs.c.run_id.startswith(run_id, autoescape=True))
-            rows = conn.execute(q.limit(2)).mappings().all()
+                exact = conn.execute(sa.select(S.runs).where(S.runs.c.run_id == run_id)) \
+                    .mappings().first()
+                if exact is not None:
+                    return dict(exact)
+                q = q.limit(2)
+            rows = conn.execute(q).mappings().all()
         if len(rows) != 1:
             return None
         return dict(rows[0])

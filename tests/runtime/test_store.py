@@ -75,6 +75,10 @@ def test_run_lifecycle(store):
     assert rows[1]["cause"] == "bad data" and rows[1]["report"] == {"rows": 3}
     assert store.metrics("r1") == {"a": {"auc": 0.8, "n": 3.0}}
     assert [r["run_id"] for r in store.list_runs()] == ["r1"]
+    store.begin_run("r12")
+    assert store.get_run("latest")["run_id"] == "r12"
+    assert store.get_run("r1")["run_id"] == "r1"          # exact id beats prefix
+    assert store.get_run("r") is None                     # ambiguous prefix
 
 
 def test_interrupted_runs_are_marked(store):
