@@ -369,7 +369,8 @@ class ParamBuilder:
         params = {
             "spine": cols_info.spine,
             "label": {"source": tr.label.source, "column": tr.label.column, "key": key},
-            "views": views, "created_time_cutoff": tr.created_time_cutoff,
+            "views": views, "inputs": cols_info.inputs, "protected": cols_info.protected,
+            "created_time_cutoff": tr.created_time_cutoff,
             "split": {"by": tr.split.by, "test_fraction": tr.split.test_fraction,
                       "seed": tr.split.seed},
         }
