@@ -28,6 +28,18 @@ def _protected_columns(ctx: Context, model: ModelSpec) -> set[tuple[str, str]]:
     return cols
 
 
+def _upstream_views(ctx: Context, key: tuple[str, int]) -> list[tuple[str, int]]:
+    """The view and every view it is derived from (`source: other_view@1`), in order."""
+    chain: list[tuple[str, int]] = []
+    while key not in chain and key[1] in ctx.index.features.get(key[0], {}):
+        chain.append(key)
+        origin = ctx.view_sources.get(key)
+        if origin is None or origin[0] != "view":
+            break
+        key = (origin[1], origin[2] or 0)
+    return chain
+
+
 def _join_key(ctx: Context, key: tuple[str, int]) -> tuple[str | None, LoadedSpec | None]:
     """The entity a view joins on and the source its rows come from, following views
     derived from views (`source: other_view@1`); (None, None) for a cycle or a broken
@@ -61,16 +73,18 @@ def _check_ref(ctx: Context, loaded: LoadedSpec, model: ModelSpec, ref: InputRef
                                "under training.protected and remove it from features")
         return
     assert ref.version is not None
-    view_loaded = ctx.index.features[ref.name][ref.version]
-    view: FeatureSpec = view_loaded.spec
-    if view.access == "restricted":
-        owners = _owner_principals(model)
-        if not owners & set(view.grants):
-            granted = ", ".join(view.grants) or "nobody"
-            ctx.error("SPEC502", f"feature view `{ref.name}@{ref.version}` is restricted and "
-                      f"does not grant `{model.owner}`", loaded, *where,
-                      help=f"ask the view's owner ({view.owner or 'unset'}) to add "
-                           f"`{model.owner}` to its grants (granted: {granted})")
+    owners = _owner_principals(model)
+    for key in _upstream_views(ctx, (ref.name, ref.version)):
+        view: FeatureSpec = ctx.index.features[key[0]][key[1]].spec
+        if view.access != "restricted" or owners & set(view.grants):
+            continue
+        granted = ", ".join(view.grants) or "nobody"
+        through = "" if key == (ref.name, ref.version) else \
+            f" (read through `{ref.name}@{ref.version}`)"
+        ctx.error("SPEC502", f"feature view `{key[0]}@{key[1]}`{through} is restricted and "
+                  f"does not grant `{model.owner}`", loaded, *where,
+                  help=f"ask the view's owner ({view.owner or 'unset'}) to add "
+                       f"`{model.owner}` to its grants (granted: {granted})")
     spine = ctx.index.sources.get(model.training.spine)
     entity, src = _join_key(ctx, (ref.name, ref.version))
     if spine is None or src is None:
