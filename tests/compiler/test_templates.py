@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -119,8 +120,43 @@ def test_runtime_errors_and_non_plain_results() -> None:
                                                        ("SPEC154", 3)]
 
 
-def test_small_ranges_and_products_still_work() -> None:
-    doc, diags = render('a: "{% for i in range(3) %}{{ i }}{% endfor %}"\nb: "{{ \'ab\' * 2 }}"\n'
-                        'c: "{{ 2 ** 10 }}"\n')
+def test_small_products_and_powers_still_work() -> None:
+    doc, diags = render('a: "{{ range(3) | list }}"\nb: "{{ \'ab\' * 2 }}"\n'
+                        'c: "{{ 2 ** 10 }}"\nd: "{{ \'%05d\' % n }}"\n'
+                        'e: "{{ \'{}-{}\'.format(s, n) }}"\n')
     assert diags == []
-    assert doc.data == {"a": "012", "b": "abab", "c": 1024}
+    assert doc.data == {"a": [0, 1, 2], "b": "abab", "c": 1024, "d": "00003", "e": "data-3"}
+
+
+@pytest.mark.parametrize("template", [
+    "{% for i in range(3) %}{{ i }}{% endfor %}",
+    "{% set ns = namespace(s='x') %}{{ ns.s }}",
+    "{% macro m() %}x{% endmacro %}",
+    "{% include 'other.yaml' %}",
+    "{% with a = 1 %}{{ a }}{% endwith %}",
+    "{% filter upper %}x{% endfilter %}",
+])
+def test_statements_other_than_if_are_refused(template: str) -> None:
+    _, diags = render(f'a: "{template}"\n')
+    assert [d.code for d in diags] == ["SPEC153"]
+    assert "statements are not allowed" in diags[0].message
+
+
+@pytest.mark.parametrize("expr", [
+    "'x'.ljust(10 ** 9)", "'x' | center(1000000000)", "s | indent(100000000)",
+    "'%999999999s' % 'x'", "'%*s' % (1000000000, 'x')", "'{:>999999999}'.format(1)",
+    "'{:>{}}'.format(1, 1000000000)", "xs | batch(1000000000) | list",
+])
+def test_size_arguments_are_bounded(expr: str) -> None:
+    _, diags = render(f'a: "{{{{ {expr} }}}}"\n')
+    assert [d.code for d in diags] == ["SPEC153"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the memory cap uses RLIMIT_AS")
+@pytest.mark.parametrize("expr", ["('a' * 100000) | replace('a', 'a' * 100000)",
+                                  "([0] * 100000) | join('x' * 100000)"])
+def test_multiplicative_string_work_hits_the_memory_cap(expr: str) -> None:
+    start = time.perf_counter()
+    _, diags = render(f'a: "{{{{ {expr} }}}}"\n')
+    assert [d.code for d in diags] == ["SPEC154"] and "MiB" in diags[0].message
+    assert time.perf_counter() - start < 5
