@@ -4,6 +4,8 @@ required roles (specops.compiler.approvals)."""
 from __future__ import annotations
 
 import itertools
+import shutil
+from pathlib import Path
 
 import pytest
 from specops.compiler.approvals import (
@@ -14,6 +16,7 @@ from specops.compiler.approvals import (
     principal_members,
 )
 from specops.compiler.kinds import ModelSpec, Person
+from specops.compiler.lint import LintResult, lint_paths
 
 PEOPLE = {
     "alice": Person(roles=["ml_engineer"], teams=["risk"]),
@@ -177,3 +180,54 @@ def test_fill_roles_is_a_maximum_matching(seed: int) -> None:
     _check_assignment(required, candidates, assignment, missing)
     filled = sum(len(v) for v in assignment.values())
     assert filled == _brute_force_max(required, candidates)
+
+
+# the pass, end to end ------------------------------------------------------------------------
+
+MINIMAL = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "minimal"
+
+
+def _lint_minimal(tmp_path: Path, approval: str, people: str) -> LintResult:
+    root = tmp_path / "p"
+    shutil.copytree(MINIMAL, root)
+    (root / "specs" / "approval.yaml").write_text(approval, encoding="utf-8")
+    cfg = (root / "specops.yaml").read_text(encoding="utf-8")
+    head = cfg[: cfg.index("people:")]
+    (root / "specops.yaml").write_text(head + people, encoding="utf-8")
+    return lint_paths([root], {}, base=root)
+
+
+def test_without_separation_the_owner_team_may_approve(tmp_path: Path) -> None:
+    people = "people:\n  alice: {roles: [model_risk_officer], teams: [risk]}\n"
+    rule = "kind: approval\nname: standard\nrules:\n  - require: {model_risk_officer: 1}\n"
+    strict = _lint_minimal(tmp_path / "a", rule, people)
+    assert [d.code for d in strict.diagnostics] == ["SPEC503"]
+    assert strict.context.approval_plans["default_risk"]["excluded"] == ["alice"]
+    assert strict.context.approval_plans["default_risk"]["satisfiable"] is False
+    relaxed = _lint_minimal(tmp_path / "b", rule + "    separation_of_duties: false\n", people)
+    assert relaxed.diagnostics == []
+    plan = relaxed.context.approval_plans["default_risk"]
+    assert plan["satisfiable"] is True and plan["excluded"] == []
+    assert plan["example_assignment"] == {"model_risk_officer": ["alice"]}
+
+
+def test_first_applicable_rule_is_the_one_checked(tmp_path: Path) -> None:
+    people = ("people:\n  bob: {roles: [model_risk_officer], teams: [validation]}\n"
+              "  carol: {roles: [business_owner], teams: [lending]}\n")
+    rules = ("kind: approval\nname: standard\nrules:\n"
+             "  - when: \"risk_tier == 'low'\"\n    require: {model_risk_officer: 1}\n"
+             "  - require: {model_risk_officer: 5}\n")
+    result = _lint_minimal(tmp_path, rules, people)
+    assert result.diagnostics == []
+    assert result.context.approval_plans["default_risk"]["rule"] == 0
+
+
+def test_hall_failure_message_names_the_competing_roles(tmp_path: Path) -> None:
+    people = "people:\n  bob: {roles: [model_risk_officer, business_owner], teams: [v]}\n"
+    rule = ("kind: approval\nname: standard\nrules:\n"
+            "  - require: {model_risk_officer: 1, business_owner: 1}\n")
+    result = _lint_minimal(tmp_path, rule, people)
+    [diag] = result.diagnostics
+    assert diag.code == "SPEC503" and diag.location() == "specs/model.yaml:14:11"
+    assert "roles business_owner, model_risk_officer need 2 distinct people, and only bob " \
+           "holds any of them" in diag.message
