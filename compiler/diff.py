@@ -25,6 +25,7 @@ IMPACT_LABELS: dict[str, str] = {
     "models_retrained": "models retrained",
     "gates_reevaluated": "gates re-evaluated",
     "approvals_voided": "approvals voided",
+    "approval_rules_changed": "approval rules changed",
     "deployments_affected": "deployments affected",
     "models_added": "models added",
     "models_removed": "models removed",
@@ -180,6 +181,8 @@ def _impact(changes: list[NodeChange]) -> dict[str, list[str]]:
             impact["gates_reevaluated"].add(c.id.split(":", 1)[1])
         elif prefix == "register" and c.status != "added":
             impact["approvals_voided"].add(_model_of(c.id))
+        elif prefix == "approval" and c.status == "changed" and c.direct:
+            impact["approval_rules_changed"].add(_model_of(c.id))
         elif prefix == "deploy":
             _, model, env = c.id.split(":", 2)
             impact["deployments_affected"].add(f"{model} ({env})")

@@ -155,3 +155,12 @@ def test_cli_explain(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "did you mean" in unknown.stderr
     several = _cli("explain", "credit_default", str(EXAMPLE))
     assert several.returncode == 2 and "name one" in several.stderr
+
+
+def test_approval_rule_change_is_named(base: dict[str, Any], tmp_path: Path) -> None:
+    new = _changed(tmp_path, "governance.yaml", "require: {model_risk_officer: 1, "
+                   "business_owner: 1}", "require: {model_risk_officer: 2, business_owner: 1}")
+    diff = diff_plans(base, new)
+    assert diff.impact["approval_rules_changed"] == ["credit_default"]
+    assert diff.impact["approvals_voided"] == [] and diff.impact["models_retrained"] == []
+    assert diff.impact["deployments_affected"] == ["credit_default (production)"]
