@@ -52,17 +52,30 @@ def _ids(names: Iterable[str]) -> dict[str, str]:
     return out
 
 
+# Node shapes by stage: data is a cylinder, validation a rhombus, gates a hexagon.
+_SHAPES = {"data": ("[(", ")]"), "validation": ("{", "}"), "gates": ("{{", "}}")}
+_MANUAL_STAGES = ("deployment", "monitoring")
+
+
 def _draw(groups: dict[str, list[tuple[str, str]]], edges: Iterable[tuple[str, str]],
-          comments: list[str]) -> tuple[str, int]:
+          comments: list[str], stage_shapes: bool = False) -> tuple[str, int]:
     """groups: subgraph title -> [(node key, label)]; returns (text, edge count)."""
     ids = _ids(key for members in groups.values() for key, _ in members)
     lines = [f"%% {c}" for c in comments] + [_HEADER]
+    manual: list[str] = []
     for i, (title, members) in enumerate(groups.items()):
         lines.append(f"  subgraph s{i}[{label(title)}]")
-        lines.extend(f"    {ids[key]}[{label(text)}]" for key, text in sorted(members))
+        left, right = _SHAPES.get(title, ("[", "]")) if stage_shapes else ("[", "]")
+        lines.extend(f"    {ids[key]}{left}{label(text)}{right}"
+                     for key, text in sorted(members))
         lines.append("  end")
+        if stage_shapes and title in _MANUAL_STAGES:
+            manual.extend(ids[key] for key, _ in sorted(members))
     unique = sorted(set(edges))
     lines.extend(f"  {ids[u]} --> {ids[v]}" for u, v in unique)
+    if manual:  # run by people (specops deploy / monitor), not by `specops run`
+        lines.append("  classDef manual stroke-dasharray: 5 5")
+        lines.append(f"  class {','.join(manual)} manual")
     return "\n".join(lines) + "\n", len(unique)
 
 
@@ -79,7 +92,7 @@ def _full(nodes: list[NodeInfo], edges: list[tuple[str, str]]) -> tuple[str, int
             groups[stage] = members
     comment = f"specops graph: {len(nodes)} nodes, {len(edges)} edges"
     kept = [(u, v) for u, v in edges if u in stage_of and v in stage_of]
-    return _draw(groups, kept, [comment])
+    return _draw(groups, kept, [comment], stage_shapes=True)
 
 
 def _by_model(nodes: list[NodeInfo], edges: list[tuple[str, str]]) -> tuple[str, int]:
