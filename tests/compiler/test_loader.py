@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from specops.compiler import loader
 from specops.compiler.loader import MAX_DOCUMENTS, MAX_FILE_BYTES, MAX_NODES, load_text
 
@@ -183,3 +185,21 @@ def test_too_many_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader, "MAX_NODES", 1000)
     docs, diags = load_text("f.yaml", "a: [" + "1," * 1000 + "1]\n")
     assert docs == [] and [d.code for d in diags] == ["SPEC105"]
+
+
+YAMLISH = st.lists(st.sampled_from([*"ab:-[]{},&*!|>'\"#%@`? \t\n\r", "~", "no", "1e3",
+                                    "---", "<<", "é", "\x85", "\u2028", "\ufeff", "\x00", "{{"]),
+                   max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.one_of(YAMLISH, st.binary(max_size=80)))
+def test_load_text_never_raises_and_points_inside(raw: str | bytes) -> None:
+    docs, diags = load_text("f.yaml", raw)
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    lines = text.splitlines() or [""]
+    for d in diags:
+        assert 1 <= d.span.line <= len(lines), (d, lines)
+        assert 1 <= d.span.col <= len(lines[d.span.line - 1]) + 1, (d, lines)
+    for doc in docs:
+        assert doc.span.line >= 1
