@@ -39,6 +39,7 @@ THREADS = int(os.environ.get("SPECOPS_PIT_THREADS", "2"))
 def generate(n: int, out: Path, seed: int) -> None:
     import numpy as np
     import polars as pl
+    from specops.runtime.tables import COMPRESSION
 
     rng = np.random.default_rng(seed)
     n_ent = max(1, n // 10)
@@ -54,7 +55,8 @@ def generate(n: int, out: Path, seed: int) -> None:
             "ts": pl.Series(T0_US + rng.integers(0, 30 * DAY_US, n)).cast(ts),
             **{f"v{v}_f{j}": rng.standard_normal(n) for j in range(3)},
         }).sort("entity_id", "ts")
-        df.write_parquet(out / f"view{v}.parquet")
+        # stored as compute_features stores a view: sorted by (entity, ts), lz4
+        df.write_parquet(out / f"view{v}.parquet", compression=COMPRESSION)
 
 
 def run_specops(data: Path) -> dict[str, float | int | str]:

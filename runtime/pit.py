@@ -238,12 +238,16 @@ def _packed_join(spine: pl.DataFrame, v: pl.DataFrame, sk: str, vk: str, st: pl.
         lo |= np.maximum(s_t - ttl_us, 0)
     hit &= s_ok
     hit &= v_packed[idx] >= lo
-    result = np.full(len(order), -1, dtype=np.int64)
-    result[order] = np.where(hit, idx, -1)
-    gather = pl.Series("idx", result)
-    if not hit.all():
-        gather = pl.select(pl.when(gather >= 0).then(gather)).to_series()
-    return v.select(pl.col(features).gather(gather))
+    # gather with a null-free index, then null the misses: polars' gather with null
+    # indices is ~1.6x slower
+    result = np.empty(len(order), dtype=np.int64)
+    result[order] = np.where(hit, idx, 0)
+    gathered = v.select(pl.col(features).gather(pl.Series("idx", result)))
+    if hit.all():
+        return gathered
+    found = np.empty(len(order), dtype=bool)
+    found[order] = hit
+    return gathered.select(pl.when(pl.Series(found)).then(pl.col(features)).name.keep())
 
 
 def _sorted_view(v: pl.DataFrame, vk: str, ev: str, cr: str | None, kmin: int, tmin: int,

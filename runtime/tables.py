@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 from specops.runtime.ops.base import OpContext, OpError
 
-__all__ = ["DATA_FILE", "FEATURES_FILE", "META_FILE", "input_table", "plan_type",
+__all__ = ["COMPRESSION", "DATA_FILE", "FEATURES_FILE", "META_FILE", "input_table", "plan_type",
            "read_meta", "write_table"]
 
 DATA_FILE = "data.parquet"
@@ -70,11 +70,19 @@ def read_meta(d: Path) -> dict[str, Any]:
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
+COMPRESSION = "lz4"
+
+
 def write_table(df: pl.DataFrame, out_dir: Path, name: str, meta: dict[str, Any]) -> Path:
-    """Write `df` as parquet (zstd, statistics on) and its meta.json beside it."""
+    """Write `df` as parquet and its meta.json beside it.
+
+    lz4, not zstd: these tables are re-read by every downstream op, and on float features
+    (which barely compress) lz4 reads 3-7x faster (5M x 5 columns: 0.06 s vs 0.45 s) for
+    files about 10% larger.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
-    df.write_parquet(path, compression="zstd", statistics=True)
+    df.write_parquet(path, compression=COMPRESSION, statistics=True)
     full = {**meta, "rows": df.height,
             "columns": {c: plan_type(t) for c, t in df.schema.items()}}
     (out_dir / META_FILE).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
