@@ -307,19 +307,19 @@ class ParamBuilder:
             add(ref, False)
         for ref in self.ctx.protected.get(model.name, ()):
             add(ref, True)
-        for col in model.slices:
-            if col in spine.columns:
-                spine_cols[col] = _widen(spine.columns[col].type)
+        # slices and the label key are read from the spine but are not model inputs
+        extra = {col for col in model.slices if col in spine.columns}
         label_src: SourceSpec = idx.sources[model.training.label.source].spec
         key = label_src.entity
-        extra = {key} if key and key in spine.columns and label_src is not spine else set()
+        if key and key in spine.columns and label_src is not spine:
+            extra.add(key)
         counts: dict[str, int] = {}
         for cols in (spine_cols, *groups.values()):
             for c in cols:
                 counts[c] = counts.get(c, 0) + 1
         renames = {node: {c: f"{node.split(':', 1)[1].split('@')[0]}__{c}"
-                                for c in cols if counts[c] > 1}
-                         for node, cols in groups.items()}
+                          for c in cols if counts[c] > 1}
+                   for node, cols in groups.items()}
         inputs: list[dict[str, str]] = []
         protected: list[str] = []
         for node, cols in (("spine", spine_cols), *sorted(groups.items())):

@@ -217,3 +217,15 @@ def test_derived_feature_view_reads_its_upstream_view(tmp_path: Path) -> None:
     types = {f["name"]: f["type"] for f in derived["params"]["features"]}
     assert types == {"util_sq": "float64", "accounts": "int64"}
     assert "features:derived@1" in nodes["training_set:credit_default"]["inputs"]
+
+
+def test_slice_columns_are_read_but_are_not_model_inputs(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "p")
+    edit(project / "specs" / "model.yaml", "slices: [region]", "slices: [region, term_months]")
+    edit(project / "specs" / "model.yaml", "    - applications.region\n", "")
+    nodes = {n["id"]: n for n in plan_of(project)["nodes"]}
+    inputs = {i["name"] for i in nodes["train:credit_default"]["params"]["inputs"]}
+    assert "region" not in inputs
+    spine = nodes["training_set:credit_default"]["params"]["spine"]["columns"]
+    assert {"region", "term_months", "application_id"} <= set(spine)
+    assert nodes["evaluate:credit_default"]["params"]["slices"] == ["region", "term_months"]
