@@ -7,6 +7,7 @@ but not the other is reported once per offending model (SPEC411 at the exact col
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..context import Context
@@ -18,7 +19,22 @@ from ..model_facts import check_categories
 __all__ = ["check_gates"]
 
 
+def _name_the_model(ctx: Context, start: int, model: str) -> None:
+    """A gate shared by several models: say which one a model-specific finding (its task,
+    slices, protected attributes) is about, instead of "this model"."""
+    for i in range(start, len(ctx.diagnostics)):
+        d = ctx.diagnostics[i]
+        if "this model" in d.message:
+            message = d.message.replace("this model's task", f"the task of model `{model}`")
+            ctx.diagnostics[i] = replace(d, message=message.replace("this model",
+                                                                    f"model `{model}`"))
+
+
 def check_gates(ctx: Context) -> None:
+    users: dict[str, int] = {}
+    for _loaded, m in ctx.models():
+        for g in set(m.gates):
+            users[g] = users.get(g, 0) + 1
     for loaded, model in ctx.models():
         protected = sorted({c for r in ctx.protected.get(model.name, []) for c in r.columns})
         env = gate_env(model.task, slices=model.slices, protected=protected, champion=True)
@@ -38,7 +54,10 @@ def check_gates(ctx: Context) -> None:
                 else:
                     text, path = check.check, ("checks", i, "check")
                     cid, severity, message = check.id, check.severity, check.message
+                before = len(ctx.diagnostics)
                 tree = check_spec_expression(ctx, gate_loaded, text, env, *path)
+                if users.get(gate_name, 0) > 1:
+                    _name_the_model(ctx, before, model.name)
                 if tree is None:
                     broken = True
                     continue
