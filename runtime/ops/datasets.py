@@ -112,10 +112,13 @@ def _join_view(ctx: OpContext, spine: pl.DataFrame, view: dict[str, Any], cutoff
     if cutoff and not created:
         raise OpError(f"{ctx.node_id}: created_time_cutoff needs a created timestamp, "
                       f"but view {node} has none")
-    return pit_join(spine, tab, spine_keys=[entity], spine_ts=spine_ts, view_keys=[entity],
-                    view_ts=ts, view_created=created, features=feats,
-                    ttl_s=view.get("ttl_s"), created_cutoff=cutoff,
-                    spine_index=indexes[(entity, spine_ts)])
+    try:
+        return pit_join(spine, tab, spine_keys=[entity], spine_ts=spine_ts,
+                        view_keys=[entity], view_ts=ts, view_created=created, features=feats,
+                        ttl_s=view.get("ttl_s"), created_cutoff=cutoff,
+                        spine_index=indexes[(entity, spine_ts)])
+    except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
+        raise OpError(f"{ctx.node_id}: cannot join view {node} on {entity}: {e}") from None
 
 
 def build_training_set(ctx: OpContext) -> OpResult:
