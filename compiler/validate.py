@@ -185,7 +185,8 @@ def _error_to_diagnostic(doc: Document, model: type[BaseModel], err: Any,
             span = Span(start.line, start.col, start.line, start.col + 1)
         return Diagnostic("SPEC202", f"missing required field `{field}`{where}", file, span)
     value = err.get("input")
-    span = doc.value_span(path)
+    # "[key]" in a loc means the mapping key itself is wrong (a dict key's pattern or enum)
+    span = doc.key_span(path) if "[key]" in rest and path else doc.value_span(path)
     if etype.endswith("_type") or etype in ("int_from_float", "model_attributes_type"):
         want = err.get("want") or _TYPE_WORDS.get(etype, etype.replace("_type", ""))
         return Diagnostic("SPEC203", f"expected {want}, got {_describe(value)}", file, span)

@@ -140,3 +140,9 @@ def test_salvage_keeps_list_indices() -> None:
     loaded, _ = check(text)
     assert loaded is not None and loaded.was_pruned("checks", 0, "severity")
     assert loaded.spec.checks[1] == "b > 1"
+
+
+def test_bad_mapping_keys_are_reported_at_the_key() -> None:
+    text = ("kind: source\nname: s\npath: p\ncolumns:\n  ok: {type: int64}\n"
+            "  bad-name: {type: int64}\n")
+    assert found(text) == [("SPEC204", 6, 3)]
