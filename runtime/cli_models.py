@@ -32,7 +32,8 @@ def _fail(message: str) -> Exception:
         from specops.compiler.cli import UsageError
     except ImportError:   # a runtime-only install: still exit 2 with the message
         return _Usage(message)
-    return UsageError(message)
+    error: Exception = UsageError(message)
+    return error
 
 
 def _when(ts: float | None) -> str:

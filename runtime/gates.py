@@ -199,7 +199,7 @@ def _call(fn: str, args: list[Any]) -> Any:
         return args[1] if args[0] else args[2]
     if not args or args[0] is None:
         return None
-    simple = {"abs": abs, "sqrt": lambda x: math.sqrt(x) if x >= 0 else None,
+    simple: dict[str, Any] = {"abs": abs, "sqrt": lambda x: math.sqrt(x) if x >= 0 else None,
               "log": lambda x: math.log(x) if x > 0 else None,
               "log1p": lambda x: math.log1p(x) if x > -1 else None, "exp": math.exp,
               "round": lambda x, n=0: round(x, n or 0), "floor": math.floor,

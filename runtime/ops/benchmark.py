@@ -96,11 +96,11 @@ def measure(onnx_path: Path, frame: pl.DataFrame, features: list[Feature], repea
     batch = pl.concat([frame] * reps)[:batch_rows]
     feed = onnx_feed(batch, features)
     sess.run(None, feed)
-    loops, t0 = 0, time.perf_counter()
-    while loops < 3 or time.perf_counter() - t0 < 0.3:
+    loops, start = 0, time.perf_counter()
+    while loops < 3 or time.perf_counter() - start < 0.3:
         sess.run(None, feed)
         loops += 1
-    elapsed = time.perf_counter() - t0
+    elapsed = time.perf_counter() - start
     p50, p99 = (float(v) for v in np.percentile(times, [50, 99]))
     return {"latency_p50_us": p50, "latency_p99_us": p99,
             "latency_mean_us": float(times.mean()),

@@ -73,7 +73,9 @@ def evaluate(ctx: OpContext) -> OpResult:
         proba = pipe.predict_proba(x)
 
         def compute(mask: np.ndarray) -> dict[str, float]:
-            return classification_metrics(y[mask], y_pred[mask], proba[mask], classes)
+            out: dict[str, float] = classification_metrics(y[mask], y_pred[mask],
+                                                           proba[mask], classes)
+            return out
 
         doc["metrics"] = compute(np.ones(len(y), dtype=bool))
         doc["classes"] = classes
@@ -84,7 +86,8 @@ def evaluate(ctx: OpContext) -> OpResult:
             doc["plots"] = {**curve_data(yb, pb), "calibration": calibration_curve_data(yb, pb)}
     else:
         def compute(mask: np.ndarray) -> dict[str, float]:
-            return regression_metrics(y[mask], y_pred[mask])
+            out: dict[str, float] = regression_metrics(y[mask], y_pred[mask])
+            return out
 
         doc["metrics"] = compute(np.ones(len(y), dtype=bool))
 

@@ -84,7 +84,7 @@ def _model_name(ctx: OpContext) -> str:
     if ctx.params.get("model"):
         return str(ctx.params["model"])
     parts = ctx.node_id.split(":")
-    return parts[1] if len(parts) >= 2 else ctx.node_id
+    return str(parts[1]) if len(parts) >= 2 else str(ctx.node_id)
 
 
 def _champion(ctx: OpContext, model: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
@@ -166,4 +166,4 @@ def _record_rejection(ctx: OpContext, model: str, gate_name: str, files: dict[st
         model, evidence, build_lineage(ctx, results.get("trained")), status="rejected",
         reasons=reasons, metrics=results["metrics"],
         model_digest=str(parity.get("model_digest", "")))
-    return version.ref
+    return str(version.ref)

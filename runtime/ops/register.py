@@ -33,7 +33,7 @@ def _model_name(ctx: OpContext) -> str:
     if ctx.params.get("model"):
         return str(ctx.params["model"])
     parts = ctx.node_id.split(":")
-    return parts[1] if len(parts) >= 2 else ctx.node_id
+    return str(parts[1]) if len(parts) >= 2 else str(ctx.node_id)
 
 
 def _parity(ctx: OpContext) -> tuple[dict[str, Any] | None, Path | None]:

@@ -93,12 +93,12 @@ def _make_readonly(root: Path) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    def onerror(func: Any, p: str, _exc: Any) -> None:
-        os.chmod(p, stat.S_IWUSR | stat.S_IRUSR | stat.S_IXUSR)
-        func(p)
-    for dirpath, _dirs, _files in os.walk(path):
+    """Remove a staged or orphaned version directory (its files are read-only)."""
+    for dirpath, _dirs, files in os.walk(path):
         os.chmod(dirpath, 0o755)
-    shutil.rmtree(path, onexc=onerror)
+        for f in files:
+            os.chmod(Path(dirpath) / f, 0o644)
+    shutil.rmtree(path)
 
 
 class Registry:

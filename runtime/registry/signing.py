@@ -66,16 +66,16 @@ def load_or_create_key(key_dir: Path) -> SigningKey:
     key_path, pub_path = key_dir / KEY_FILE, key_dir / PUB_FILE
     if not key_path.exists():
         key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        private = ec.generate_private_key(ec.SECP256R1())
-        pem = private.private_bytes(serialization.Encoding.PEM,
+        fresh = ec.generate_private_key(ec.SECP256R1())
+        pem_bytes = fresh.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
         try:
-            _write_new(key_path, pem, 0o600)
+            _write_new(key_path, pem_bytes, 0o600)
         except FileExistsError:
             pass   # another process created it first: use theirs
         else:
-            pub = private.public_key().public_bytes(
+            pub = fresh.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
             if pub_path.exists():
                 pub_path.unlink()
@@ -85,18 +85,18 @@ def load_or_create_key(key_dir: Path) -> SigningKey:
         raise KeyError_(f"{key_path} is accessible by group or others (mode {mode:o}); "
                         f"run: chmod 600 {key_path}")
     try:
-        private = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
         raise KeyError_(f"{key_path}: not an unencrypted PEM private key: {exc}") from exc
-    if not isinstance(private, ec.EllipticCurvePrivateKey) or \
-            not isinstance(private.curve, ec.SECP256R1):
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey) or \
+            not isinstance(loaded.curve, ec.SECP256R1):
         raise KeyError_(f"{key_path}: expected an ECDSA P-256 key")
-    public = private.public_key()
+    public = loaded.public_key()
     pem = public.public_bytes(serialization.Encoding.PEM,
                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     if not pub_path.exists():
         _write_new(pub_path, pem.encode(), 0o644)
-    return SigningKey(private, pem, key_id(public), key_path)
+    return SigningKey(loaded, pem, key_id(public), key_path)
 
 
 def load_public_key(key_dir: Path) -> ec.EllipticCurvePublicKey:

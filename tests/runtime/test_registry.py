@@ -194,3 +194,15 @@ def test_cli_list_show_verify_reproduce(tmp_path: Path, capsys: Any) -> None:
     _flip(reg.get("m", 1).path / "model.onnx", 10)
     assert _cli(["models", "verify", "m@1", *common]) == 1
     assert "model.onnx" in capsys.readouterr().err
+
+
+def test_orphan_directory_from_a_crash_is_replaced(tmp_path: Path, project: Any) -> None:
+    reg, data = project
+    dirs = run_pipeline(tmp_path, data=data)
+    orphan = reg.root / "m" / "1"
+    orphan.mkdir(parents=True)
+    (orphan / "model.onnx").write_text("half-written")
+    os.chmod(orphan / "model.onnx", 0o444)
+    assert _register(tmp_path, dirs, reg, "1")[0].report["version"] == 1
+    assert reg.verify("m", 1)["ok"]
+    assert not list((reg.root / "m").glob(".staging-*"))
