@@ -40,6 +40,13 @@ def headline(diff: PlanDiff) -> str:
     return f"This change affects the plan ({counts} nodes)."
 
 
+def _ordered(changes: list[NodeChange]) -> list[NodeChange]:
+    """Direct edits first (what the author changed), then additions and removals, then what
+    merely reruns because something upstream changed."""
+    rank = {"added": 1, "removed": 2}
+    return sorted(changes, key=lambda c: (rank.get(c.status, 0 if c.direct else 3), c.id))
+
+
 def _change_lines(c: NodeChange, bullet: str, indent: str, code: bool) -> list[str]:
     mark = {"added": "+", "removed": "-", "changed": "~"}[c.status]
     name = f"`{c.id}`" if code else c.id
@@ -58,7 +65,7 @@ def _text(diff: PlanDiff) -> str:
     if diff.changes:
         lines.append("")
         lines.append("nodes:")
-        for c in diff.changes:
+        for c in _ordered(diff.changes):
             lines += ["  " + line for line in _change_lines(c, "", "    ", False)]
     for model, reasons in diff.models_changed.items():
         lines.append(f"governance of model {model}:")
@@ -80,7 +87,7 @@ def _markdown(diff: PlanDiff) -> str:
         lines.append("")
     if diff.changes:
         lines += [f"<details><summary>{len(diff.changes)} changed nodes</summary>", ""]
-        for c in diff.changes:
+        for c in _ordered(diff.changes):
             lines += _change_lines(c, "- ", "  ", True)
         lines += ["", "</details>", ""]
     if diff.models_changed or diff.project_changed:
