@@ -231,7 +231,8 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
     env = make_environment()
     specs: list[LoadedSpec] = []
     broken: set[tuple[str, str]] = set()
-    config_broken = config_file is not None and config is None
+    config_broken = config_file is not None and config is None and any(
+        d.file == config_file.path and d.severity == Severity.ERROR for d in diags)
     for path in sorted(set(spec_paths)):
         rel = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else \
             path.name

@@ -99,3 +99,9 @@ def test_huge_files_are_refused_without_reading_them(project: Path,
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     assert found(project) == [("specs/huge.yaml", 1, 1, "SPEC003")]
+
+
+def test_an_empty_config_still_reports_undefined_variables(project: Path) -> None:
+    (project / "specops.yaml").write_text("# nothing yet\n")
+    codes = [c for *_, c in found(project)]
+    assert "SPEC004" in codes and "SPEC152" in codes
