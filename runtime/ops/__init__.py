@@ -46,6 +46,7 @@ OPS: dict[str, str] = {
     "test.fail": f"{_PKG}.testing:fail",
     "test.crash": f"{_PKG}.testing:crash",
     "test.read_file": f"{_PKG}.testing:read_file",
+    "test.fanout": f"{_PKG}.testing:fanout",
 }
 
 _RUNTIME_OPS: dict[str, Op] = {}

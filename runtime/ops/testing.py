@@ -16,7 +16,7 @@ from pathlib import Path
 from specops.runtime.datahash import hash_path
 from specops.runtime.ops.base import OpContext, OpError, OpResult
 
-__all__ = ["crash", "fail", "noop", "read_file", "sleep", "write"]
+__all__ = ["crash", "fail", "fanout", "noop", "read_file", "sleep", "square", "write"]
 
 
 def _inputs_summary(ctx: OpContext) -> dict[str, str]:
@@ -81,3 +81,19 @@ def read_file(ctx: OpContext) -> OpResult:
         raise OpError(f"{ctx.node_id}: no such file {rel}")
     Path(ctx.out_dir / "out.txt").write_bytes(src.read_bytes())
     return OpResult(data_hashes={rel: hash_path(ctx.project_root, rel)})
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fanout(ctx: OpContext) -> OpResult:
+    """Square `params.n` numbers through `ctx.extra["map"]` (Ray tasks on Ray, a loop
+    elsewhere) and write the results; shows how ops fan out."""
+    items = list(range(int(ctx.params.get("n", 4))))
+    mapper = ctx.extra.get("map")
+    results = mapper(square, items, num_cpus=1) if mapper else [square(i) for i in items]
+    (ctx.out_dir / "out.txt").write_text(json.dumps(results))
+    return OpResult(metrics={"total": float(sum(results))},
+                    report={"mapped": mapper is not None})
+

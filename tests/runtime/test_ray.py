@@ -31,6 +31,7 @@ def _plan():
         node("d", inputs=["b", "c"], text="D", metrics={"auc": 0.75}),
         node("bad", "test.fail", inputs=["a"], message="gate failed: auc < 0.8"),
         node("after_bad", inputs=["bad"]),
+        node("fan", "test.fanout", n=5),
     )
 
 
@@ -45,6 +46,10 @@ def test_inline_and_ray_give_identical_results(ray_local, tmp_path):
     assert on_ray.nodes["bad"].cause == "gate failed: auc < 0.8"
     assert on_ray.nodes["after_bad"].status == "skipped"
     assert on_ray.nodes["d"].status == "done"                 # siblings of a failure finish
+    assert on_ray.nodes["fan"].metrics == {"total": 30.0}     # fanned out as Ray tasks
+    store = Store.from_url(None, tmp_path / "ray")
+    fan = next(r for r in store.node_runs(on_ray.run_id) if r["node_id"] == "fan")
+    assert fan["report"] == {"mapped": True}
     again = execute_plan(plan, tmp_path / "ray", executor="ray")
     assert all(again.nodes[n].cache_hit for n in ("a", "b", "c", "d"))
 

@@ -141,3 +141,34 @@ def test_urls_and_errors(tmp_path):
         Store.from_url("nonsense", tmp_path)
     with pytest.raises(StoreError, match="cannot reach store"):
         Store.from_url("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+@pytest.mark.postgres
+def test_a_whole_run_on_postgres(tmp_path):
+    if not PG_URL:
+        pytest.skip("SPECOPS_TEST_POSTGRES_URL is not set (.ci/run sets it to the local "
+                    "PostgreSQL server)")
+    from plan_helpers import node, plan_dict
+    from specops.runtime.plan import parse_plan
+    from specops.runtime.run import execute_plan
+
+    schema = f"specops_test_{uuid.uuid4().hex[:12]}"
+    eng = sa.create_engine(PG_URL)
+    with eng.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    try:
+        plan = parse_plan(plan_dict(node("a", metrics={"m": 1}), node("b", inputs=["a"])))
+        first = execute_plan(plan, tmp_path, store_url=url)
+        second = execute_plan(plan, tmp_path, store_url=url)
+        assert first.ok and all(o.cache_hit for o in second.nodes.values())
+        assert not (tmp_path / ".specops" / "store.db").exists()
+        s = Store.from_url(url)
+        assert [r["status"] for r in s.list_runs()] == ["succeeded", "succeeded"]
+        assert s.metrics(second.run_id) == {"a": {"m": 1.0}}
+        s.close()
+    finally:
+        with eng.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        eng.dispose()
+
