@@ -12,7 +12,9 @@ start cold, as they do in a pre-commit hook:
 - `cli_s`: wall time of the whole `specops lint DIR` command (imports included);
 - `parse_s`: only `yaml.load_all(..., Loader=yaml.CSafeLoader)` over the same files;
 - `ratio`: lint_s / parse_s (the target is within 3x);
-- `peak_rss_mb`: peak resident memory of the lint process.
+- `peak_rss_mb`: peak resident memory of the lint process;
+- `lint_cpu_s`, `parse_cpu_s`: the same runs in CPU seconds, steadier than wall time
+  when other processes share the cores (compare these when the machine is busy).
 
 Prints one JSON line. Usage: `uv run python bench/lint_scale.py [--repeat 3] [--keep DIR]`.
 """
@@ -221,12 +223,12 @@ import json, resource, sys, time
 from pathlib import Path
 from specops.compiler.lint import lint_paths
 root = Path(sys.argv[1])
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 result = lint_paths([root], base=root)
-elapsed = time.perf_counter() - t
+elapsed, cpu = time.perf_counter() - t, time.process_time() - c
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 codes = sorted({d.code for d in result.diagnostics})
-print(json.dumps({"s": elapsed, "rss": rss, "diagnostics": len(result.diagnostics),
+print(json.dumps({"s": elapsed, "cpu": cpu, "rss": rss, "diagnostics": len(result.diagnostics),
                   "codes": codes[:10], "first": [f"{d.location()} {d.code} {d.message}"
                                                  for d in result.diagnostics[:5]]}))
 """
@@ -236,12 +238,13 @@ import json, sys, time
 from pathlib import Path
 import yaml
 root = Path(sys.argv[1])
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 paths = sorted(root.glob("specs/**/*.yaml")) + [root / "specops.yaml"]
 docs = 0
 for p in paths:
     docs += sum(1 for _ in yaml.load_all(p.read_bytes(), Loader=yaml.CSafeLoader))
-print(json.dumps({"s": time.perf_counter() - t, "documents": docs}))
+print(json.dumps({"s": time.perf_counter() - t, "cpu": time.process_time() - c,
+                  "documents": docs}))
 """
 
 
@@ -271,6 +274,9 @@ def measure(root: Path, repeat: int) -> dict[str, Any]:
         "cli_s": round(cli, 3),
         "parse_s": round(parse_s, 3),
         "ratio": round(lint_s / parse_s, 2),
+        # CPU seconds: steadier than wall time when other work shares the cores
+        "lint_cpu_s": round(min(r["cpu"] for r in lints), 3),
+        "parse_cpu_s": round(min(r["cpu"] for r in parses), 3),
         "peak_rss_mb": round(max(r["rss"] for r in lints), 1),
         "parsed_documents": parses[0]["documents"],
         "diagnostics": lints[0]["diagnostics"],
