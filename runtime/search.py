@@ -110,7 +110,8 @@ def fold_indices(y: np.ndarray, strategy: str, n_splits: int, seed: int,
     splitter: Any
     if strategy == "time_series":
         splitter = TimeSeriesSplit(n_splits=n_splits)
-    elif strategy == "stratified" or (strategy == "auto" and classification):
+    elif strategy == "stratified" or (strategy in ("kfold", "auto") and classification):
+        # K-fold for a classifier is stratified, as scikit-learn's own `cv=k` is
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     elif strategy in ("kfold", "auto"):
         splitter = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
