@@ -319,6 +319,7 @@ def _drop_misspelt_required(errors: list[Any], data: Any, base: Path_) -> list[A
 
 
 _SALVAGE_ROUNDS = 8
+_IDENTITY = {("kind",), ("name",), ("version",)}
 
 
 def _salvage(model: type[BaseModel], data: Any,
@@ -390,6 +391,9 @@ def validate_document(doc: Document) -> tuple[LoadedSpec | None, list[Diagnostic
                                  help=did_you_mean(str(kind), KINDS) or
                                  f"kinds are: {', '.join(KINDS)}")]
     spec, diags, pruned = _validate(doc, KINDS[kind], data, ())
+    if any(p[:1] in _IDENTITY for p in pruned):
+        # a default name or version would stand in for the one written: no salvage
+        return None, diags
     return (LoadedSpec(spec, doc, pruned) if spec is not None else None), diags
 
 

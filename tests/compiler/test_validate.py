@@ -146,3 +146,8 @@ def test_bad_mapping_keys_are_reported_at_the_key() -> None:
     text = ("kind: source\nname: s\npath: p\ncolumns:\n  ok: {type: int64}\n"
             "  bad-name: {type: int64}\n")
     assert found(text) == [("SPEC204", 6, 3)]
+
+
+def test_a_spec_with_a_broken_version_is_not_salvaged() -> None:
+    loaded, diags = check("kind: feature\nname: v\nversion: 0\nsource: s\nfeatures: {a: b}\n")
+    assert loaded is None and [d.code for d in diags] == ["SPEC204"]
