@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,19 @@ def test_lint_doc_covers_the_essentials() -> None:
         assert needle in text
     for link in re.findall(r"\]\(((?:\.\./|examples/)[^)#]+)\)", text):
         assert (LINT_DOC.parent / link).exists(), link
+
+
+def test_lint_command_loads_no_runtime_dependencies() -> None:
+    """A pre-commit hook pays for every import: `specops lint` (parser construction with
+    every extension command registered, then the lint itself) must not import the
+    runtime's heavy packages. Extension modules import them inside their commands."""
+    heavy = ("ray", "polars", "sklearn", "scipy", "onnxruntime", "onnx", "skl2onnx",
+             "sqlalchemy", "networkx", "numpy", "pyarrow", "fastapi")
+    code = (
+        "import sys\n"
+        "from specops.compiler import cli\n"
+        f"rc = cli.main(['lint', '-q', {str(EXAMPLE)!r}])\n"
+        f"print(rc, sorted(m for m in {heavy!r} if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out == "0 []", f"exit code and heavy modules imported: {out}"
