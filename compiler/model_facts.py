@@ -64,6 +64,20 @@ def check_categories(tree: Any) -> set[str]:
     return out
 
 
+def _reads_restricted(ctx: Context, key: tuple[str, int]) -> bool:
+    """The view, or a view it is derived from (`source: other_view@1`), is restricted."""
+    seen: set[tuple[str, int]] = set()
+    while key not in seen and key[1] in ctx.index.features.get(key[0], {}):
+        seen.add(key)
+        if ctx.index.features[key[0]][key[1]].spec.access == "restricted":
+            return True
+        origin = ctx.view_sources.get(key)
+        if origin is None or origin[0] != "view":
+            return False
+        key = (origin[1], origin[2] or 0)
+    return False
+
+
 def model_facts(ctx: Context, model: ModelSpec, gate_trees: Mapping[str, list[Any]],
                 auto_approved: bool) -> dict[str, Any]:
     """Field values and predicate sets of `model`, keyed as policies name them."""
@@ -86,7 +100,7 @@ def model_facts(ctx: Context, model: ModelSpec, gate_trees: Mapping[str, list[An
         views.add(ref.text)
         if ref.kind == "view" and ref.version is not None:
             view = ctx.index.features[ref.name][ref.version].spec
-            restricted |= view.access == "restricted"
+            restricted |= _reads_restricted(ctx, (ref.name, ref.version))
             deprecated |= bool(view.deprecated)
             views.update((ref.name, f"{ref.name}@{ref.version}"))
     monitoring = model.monitoring
