@@ -22,22 +22,24 @@ Features:
 Rows with a null entity or event time are dropped (they can never be joined: null keys
 never match). Entities are independent, so the work splits by entity hash:
 `compute_partition(df, params, i, n)` computes partition i of n and the op concatenates
-partitions; the result is identical for every n (ties are ordered by source row number),
-which lets the Ray executor fan partitions out to tasks.
+partitions; the result is identical for every n (ties are ordered by source row number).
+With a mapper in `ctx.extra["map"]` (the Ray executor provides one) partitions run as
+tasks (`partition_task`), about one per 2M source rows unless `partitions` is given.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 from specops.runtime.expr_polars import DTYPES, ExprError, to_polars, tree_columns
 from specops.runtime.ops.base import OpContext, OpError, OpResult
 from specops.runtime.pit import TS_DTYPE, as_utc_us
-from specops.runtime.tables import FEATURES_FILE, input_table, write_table
+from specops.runtime.tables import COMPRESSION, FEATURES_FILE, input_table, write_table
 
 __all__ = ["AGGREGATES", "compute_features", "compute_frame", "compute_partition",
-           "partition_of"]
+           "partition_of", "partition_task"]
 
 AGGREGATES = ("sum", "mean", "min", "max", "count", "last", "std")
 _ROW = "__specops_row"
@@ -139,6 +141,25 @@ def compute_partition(df: pl.DataFrame, params: dict[str, Any], index: int,
     return compute_frame(part, params)
 
 
+def partition_task(task: tuple[str, list[str], dict[str, Any], int, int, str]) -> str:
+    """Compute one partition from the source file and write it to `out` (lz4 parquet).
+
+    A plain picklable function of small arguments, so `ctx.extra["map"]` can run it as a
+    Ray task (on a cluster the node directories live on a shared filesystem); the same
+    function runs in-process when there is no mapper.
+    """
+    path, needed, params, index, n, out = task
+    df = pl.scan_parquet(path).select(needed).with_row_index(_ROW)
+    if n > 1:
+        df = df.filter(partition_of(params["entity"], n) == index)
+    view = compute_frame(df.collect(), params)
+    view.write_parquet(out, compression=COMPRESSION)
+    return out
+
+
+_AUTO_ROWS = 2_000_000  # rows per partition when fanning out automatically
+
+
 def compute_features(ctx: OpContext) -> OpResult:
     p = ctx.params
     for key in ("source", "entity", "timestamp", "features"):
@@ -150,18 +171,28 @@ def compute_features(ctx: OpContext) -> OpResult:
     missing = [c for c in needed if c not in schema]
     if missing:
         raise OpError(f"{ctx.node_id}: {p['source']} has no column(s) {', '.join(missing)}")
-    df = pl.scan_parquet(path).select(needed).with_row_index(_ROW).collect()
-    n = max(1, int(p.get("partitions") or ctx.resources.get("partitions") or 1))
+    rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())  # parquet metadata
+    mapper = ctx.extra.get("map")
+    auto = (rows + _AUTO_ROWS - 1) // _AUTO_ROWS if mapper else 1
+    n = max(1, int(p.get("partitions") or ctx.resources.get("partitions") or auto))
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    tasks = [(str(path), needed, p, i, n, str(ctx.out_dir / f"part-{i:04d}.parquet"))
+             for i in range(n)]
     try:
-        parts = [compute_partition(df, p, i, n) for i in range(n)]
+        if mapper is not None and n > 1:
+            files = mapper(partition_task, tasks, num_cpus=1)
+        else:
+            files = [partition_task(t) for t in tasks]
     except OpError as e:
         raise OpError(f"{ctx.node_id}: {e}") from None
     created = p.get("created_timestamp")
     order = [p["entity"], p["timestamp"], *([created] if created else [])]
-    view = pl.concat(parts) if n > 1 else parts[0]
+    view = pl.concat([pl.read_parquet(f) for f in files])
     if n > 1:
         view = view.sort([*order, _ROW], nulls_last=False)
-    dropped = df.height - view.height
+    for f in files:
+        Path(f).unlink()
+    dropped = rows - view.height
     view = view.drop(_ROW)
     out_meta = {"view": ctx.node_id, "source": p["source"], "entity": p["entity"],
                 "timestamp": p["timestamp"], "created_timestamp": created,

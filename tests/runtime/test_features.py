@@ -135,3 +135,31 @@ def test_bad_expression_is_an_op_error(tmp_path: Path) -> None:
     bad = {**PARAMS, "features": [{"name": "y", "expr": col("nope"), "type": "float64"}]}
     with pytest.raises(OpError, match="nope"):
         run_op(compute_features, tmp_path, "features:v@1", bad, inputs={"source:s": d})
+
+
+def test_partitions_fan_out_through_the_mapper(tmp_path: Path) -> None:
+    """ctx.extra["map"] (Ray tasks under the Ray executor) gets one task per partition."""
+    from specops.runtime.ops.base import OpContext
+
+    src = _source(400, seed=5)
+    d = tmp_path / "src"
+    d.mkdir()
+    src.write_parquet(d / "data.parquet")
+    (d / "meta.json").write_text(json.dumps({"rows": src.height}))
+    calls: list[int] = []
+
+    def fake_map(fn, items, num_cpus=1):
+        calls.append(len(items))
+        return [fn(i) for i in reversed(items)][::-1]
+
+    out = tmp_path / "o"
+    out.mkdir()
+    ctx = OpContext("features:v@1", "compute_features", {**PARAMS, "partitions": 4}, tmp_path,
+                    out, {"source:s": d}, "r", "f", extra={"map": fake_map})
+    compute_features(ctx)
+    _, ref = run_op(compute_features, tmp_path / "ref", "features:v@1", PARAMS,
+                    inputs={"source:s": d})
+    assert calls == [4]
+    assert sorted(p.name for p in out.iterdir()) == ["features.parquet", "meta.json"]
+    assert pl.read_parquet(out / "features.parquet").equals(
+        pl.read_parquet(ref / "features.parquet"))
