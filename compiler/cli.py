@@ -147,6 +147,7 @@ _EXTENSION_MODULES = (
     "specops.compiler.commands",        # compile, graph, explain, diff
     "specops.compiler.commands_schema",  # schema
     "specops.runtime.cli",              # run, runs, models, ... (runtime extra)
+    "specops.runtime.cli_governance",   # approvals, approve, deploy, rollback, audit, report
 )
 
 

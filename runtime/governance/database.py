@@ -5,8 +5,8 @@ transaction, and appends to the hash chain must be strictly serialized across pr
 - SQLite: Python's sqlite3 opens *deferred* transactions, which fail with "database is
   locked" when two writers upgrade at once (the busy timeout does not apply to an upgrade
   from a stale snapshot). This engine turns the driver's implicit transactions off and
-  issues `BEGIN IMMEDIATE` itself, so a writer waits for the lock up front (busy timeout
-  30 s) instead of failing half-way. WAL keeps readers unblocked.
+  issues `BEGIN IMMEDIATE` itself for `transaction()`, so a writer waits for the lock up
+  front (busy timeout 30 s) instead of failing half-way. WAL keeps readers unblocked.
 - Postgres: every governance transaction first takes `pg_advisory_xact_lock` on one key;
   the audit append additionally locks the chain's head row `FOR UPDATE`.
 
@@ -26,6 +26,7 @@ from specops.runtime.store import resolve_url
 
 __all__ = ["LOCK_KEY", "open_engine", "transaction"]
 
+_WRITE = "specops_governance_write"
 LOCK_KEY = 7419006   # pg advisory lock of governance writes (the store migration uses 7419001)
 
 
@@ -57,7 +58,8 @@ def open_engine(url: str | sa.Engine | None, project_root: Path | str | None = N
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            write = conn.get_execution_options().get(_WRITE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     engine = sa.create_engine(sa_url)
@@ -80,8 +82,14 @@ def open_engine(url: str | sa.Engine | None, project_root: Path | str | None = N
 
 @contextmanager
 def transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """One serialized governance write transaction (commit on success, rollback on error)."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-        yield conn
+    """One serialized governance write transaction (commit on success, rollback on error).
+
+    Only these take the write lock up front; plain reads (`engine.connect()`) begin a
+    deferred transaction, so a read inside a write (e.g. the registry looking up a digest
+    on another connection) never waits for the lock its own caller holds."""
+    with engine.connect() as raw:
+        conn = raw.execution_options(**{_WRITE: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+            yield conn

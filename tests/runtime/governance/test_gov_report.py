@@ -1,0 +1,107 @@
+"""The model report renders from a real registered version, self-contained, with plots;
+and the request_approval op plus the CLI drive the whole flow end to end."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from report_fixture import build
+from specops.runtime.governance import audit as A
+from specops.runtime.governance.report import render_report
+
+
+def test_report_is_self_contained_and_complete(tmp_path):
+    gov, model, version = build(tmp_path / "proj")
+    html = render_report(gov, model, version)
+    for heading in ("1. Purpose, ownership and use", "2. Data, features and lineage",
+                    "3. Conceptual soundness", "4. Training and hyperparameter search",
+                    "5. Validation results and gate evidence", "6. Slices and fairness",
+                    "7. Packaging: ONNX parity and serving cost",
+                    "8. Approvals and effective challenge", "9. Ongoing monitoring plan",
+                    "10. Deployment history", "11. Audit trail"):
+        assert heading in html
+    assert html.count("<svg") == 4       # ROC, calibration, selection rate, TPR
+    assert 'aria-label="ROC curve"' in html and "Calibration" in html
+    assert "Selection rate by sex" in html
+    assert "calibration acceptable" in html and "carol" in html
+    assert "Trained on synthetic applicants" in html
+    assert "<script" not in html
+    assert not re.search(r"(src|href)=\"https?://", html)   # nothing fetched
+    assert "verified" in html and "BROKEN" not in html
+    gov.close()
+
+
+def test_cli_flow_and_exit_codes(tmp_path, capsys, monkeypatch):
+    from specops.compiler.cli import main
+
+    gov, _model, _version = build(tmp_path / "proj")
+    gov.close()
+    proj = str(tmp_path / "proj")
+    monkeypatch.delenv("SPECOPS_USER", raising=False)
+
+    def run(*argv: str) -> int:
+        return main([*argv, "--project", proj])
+
+    assert run("approvals", "list") == 0
+    assert "credit_default@1" in capsys.readouterr().out
+    assert run("audit", "verify") == 0
+    assert "audit chain ok" in capsys.readouterr().out
+    # refused actions: exit 1, one line, no traceback
+    assert run("deploy", "credit_default@1", "--env", "production", "--as", "bob") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("specops: refused: bob may not deploy") and err.count("\n") == 1
+    assert run("rollback", "credit_default", "--env", "production", "--as", "frank") == 1
+    assert "nothing to roll back to" in capsys.readouterr().err
+    # usage mistakes: exit 2
+    assert run("approve", "credit_default", "--role", "x", "--as", "bob") == 2
+    assert run("deploy", "credit_default@9", "--env", "staging", "--as", "frank") == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert run("deployments", "credit_default") == 0
+    out = capsys.readouterr().out
+    assert "production" in out and "staging" in out
+    out_file = tmp_path / "audit.jsonl"
+    assert run("audit", "export", "-o", str(out_file)) == 0
+    actions = [line.split('"action":"')[1].split('"')[0]
+               for line in out_file.read_text().splitlines()]
+    assert actions == ["config_change", "register", "request_approval", "approve", "approve",
+                       "deploy", "deploy"]
+    report = tmp_path / "r.html"
+    assert run("report", "credit_default@1", "-o", str(report)) == 0
+    assert "<svg" in report.read_text()
+    # tamper with the signed model file: deploys are refused from now on
+    onnx = tmp_path / "proj/.specops/artifacts/registry/credit_default/1/model.onnx"
+    onnx.chmod(0o644)
+    onnx.write_bytes(b"tampered")
+    assert run("deploy", "credit_default@1", "--env", "staging", "--as", "frank") == 1
+    assert "fails verification: model.onnx: content changed" in capsys.readouterr().err
+    assert run("rollback", "credit_default", "--env", "staging", "--as", "frank") == 1
+    assert "nothing to roll back" in capsys.readouterr().err
+
+
+def test_cli_audit_verify_names_the_entry(tmp_path, capsys):
+    from specops.compiler.cli import main
+
+    gov, _m, _v = build(tmp_path / "proj")
+    with gov.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
+        conn.execute(A.log.update().where(A.log.c.seq == 4).values(reason="rubber stamp"))
+    gov.close()
+    assert main(["audit", "verify", "--project", str(tmp_path / "proj")]) == 1
+    assert "entry 4: edited" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_report_screenshot_in_headless_chromium(tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    script = Path(__file__).resolve().parents[3] / "docs" / "screenshot_report.py"
+    png = tmp_path / "report.png"
+    proc = subprocess.run(["python", str(script), "--out", str(png), "--workdir",
+                           str(tmp_path / "w")], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert png.stat().st_size > 20_000
