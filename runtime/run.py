@@ -185,7 +185,8 @@ class _Run:
     def _completed(self, out: TaskOutcome) -> None:
         node = self.nodes[out.node_id]
         staging = self.staging.pop(out.node_id)
-        if out.ok and out.result is not None:
+        r = out.result
+        if out.ok and r is not None:
             try:
                 art = self.artifacts.commit(staging)
             except (OSError, ValueError) as exc:
@@ -193,7 +194,6 @@ class _Run:
                                   kind="internal", attempts=out.attempts,
                                   duration_s=out.duration_s)
             else:
-                r = out.result
                 key, inputs = self._key(node)
                 lineage = [("artifact", i, d) for i, d in sorted(inputs.items())]
                 lineage += [("file", p, h) for p, h in sorted(r.data_hashes.items())]

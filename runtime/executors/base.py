@@ -56,7 +56,7 @@ class TaskOutcome:
 
 def backoff_delay(backoff_s: float, attempt: int) -> float:
     """Exponential: backoff_s, 2x, 4x, ... after attempts 1, 2, 3 (capped at 60 s)."""
-    return min(60.0, backoff_s * (2 ** max(0, attempt - 1)))
+    return min(60.0, float(backoff_s) * 2.0 ** max(0, attempt - 1))
 
 
 def execute_task(ctx: OpContext) -> TaskOutcome:

@@ -110,7 +110,7 @@ class RayExecutor(Executor):
             ray.init(**kwargs)
             self._owned = True
         self._remote = ray.remote(max_retries=0)(_run)
-        alive = [n for n in ray.nodes() if n.get("Alive")]
+        alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         self._nodes = len(alive)
         self._max_cpu = max((n["Resources"].get("CPU", 0.0) for n in alive), default=1.0)
         self._max_mem = max((n["Resources"].get("memory", 0.0) for n in alive), default=0.0)

@@ -87,6 +87,15 @@ class Store:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
+                dbapi_conn.isolation_level = None    # we issue BEGIN ourselves (below)
+
+            # Writers take the lock up front (BEGIN IMMEDIATE, waiting up to the busy
+            # timeout): a deferred transaction that reads, then writes, fails at once with
+            # "database is locked" when another driver wrote in between.
+            @sa.event.listens_for(engine, "begin")
+            def _sqlite_begin(conn: sa.Connection) -> None:
+                immediate = conn.get_execution_options().get("sqlite_immediate")
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
         elif schema:
             if not schema.replace("_", "").isalnum():
                 raise StoreError(f"bad schema name {schema!r}")
@@ -107,12 +116,16 @@ class Store:
                              f"{str(exc.orig).strip().splitlines()[0]}") from None
         return store
 
+    def _write(self) -> Any:
+        """A write transaction (BEGIN IMMEDIATE on SQLite)."""
+        return self.engine.execution_options(sqlite_immediate=True).begin()
+
     def close(self) -> None:
         self.engine.dispose()
 
     def migrate(self) -> int:
         """Apply pending migrations in order; return the schema version."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(7419001)"))
             S.schema_version.create(conn, checkfirst=True)
@@ -135,14 +148,14 @@ class Store:
     # -- runs --------------------------------------------------------------------------
     def begin_run(self, run_id: str, *, project: str = "", spec_hash: str = "",
                   executor: str = "", selection: Iterable[str] = ()) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(sa.insert(S.runs).values(
                 run_id=run_id, project=project, spec_hash=spec_hash, status="running",
                 executor=executor, selection=list(selection), started_at=time.time(),
                 host=socket.gethostname(), pid=os.getpid(), summary={}))
 
     def finish_run(self, run_id: str, status: str, summary: Mapping[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(sa.update(S.runs).where(S.runs.c.run_id == run_id).values(
                 status=status, finished_at=time.time(), summary=dict(summary)))
             conn.execute(sa.update(S.node_runs).where(
@@ -152,7 +165,7 @@ class Store:
     def mark_interrupted(self) -> list[str]:
         """Runs on this host still marked running whose driver is gone -> interrupted."""
         host = socket.gethostname()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             rows = conn.execute(sa.select(S.runs.c.run_id, S.runs.c.pid).where(
                 S.runs.c.status == "running", S.runs.c.host == host)).all()
             dead = [r.run_id for r in rows if not _pid_alive(r.pid)]
@@ -194,7 +207,7 @@ class Store:
 
     # -- nodes ---------------------------------------------------------------------------
     def node_started(self, run_id: str, node_id: str, op: str, fingerprint: str) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(sa.insert(S.node_runs).values(
                 run_id=run_id, node_id=node_id, op=op, fingerprint=fingerprint,
                 status="running", cache_hit=False, attempts=0, started_at=time.time()))
@@ -211,7 +224,7 @@ class Store:
                       finished_at=now, duration_s=duration_s, digest=digest, cause=cause,
                       failure_kind=failure_kind, traceback=traceback, message=message,
                       report=dict(report) if report is not None else None)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             updated = conn.execute(sa.update(S.node_runs).where(
                 S.node_runs.c.run_id == run_id, S.node_runs.c.node_id == node_id)
                 .values(**values)).rowcount
@@ -246,7 +259,7 @@ class Store:
         """One transaction: the artifact row, the cache entry and the lineage edges
         (`(kind, source, hash)`), so a crash leaves either all of them or none."""
         now = time.time()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             exists = conn.execute(sa.select(S.artifacts.c.digest)
                                   .where(S.artifacts.c.digest == digest)).first()
             if not exists:
@@ -272,7 +285,7 @@ class Store:
 
     def forget_digest(self, digest: str) -> None:
         """Drop a (corrupted) artifact from the index; its lineage stays as history."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(sa.delete(S.cache_entries).where(S.cache_entries.c.digest == digest))
             conn.execute(sa.delete(S.artifacts).where(S.artifacts.c.digest == digest))
 
@@ -292,7 +305,7 @@ class Store:
         dirty = sorted(memo.dirty)
         if not dirty:
             return
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(sa.delete(S.file_hashes).where(S.file_hashes.c.path.in_(dirty)))
             conn.execute(sa.insert(S.file_hashes), [
                 {"path": p, "size": memo.entries[p][0], "mtime_ns": memo.entries[p][1],

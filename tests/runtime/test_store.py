@@ -172,3 +172,36 @@ def test_a_whole_run_on_postgres(tmp_path):
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         eng.dispose()
 
+
+
+def test_concurrent_writers_on_sqlite_wait_instead_of_failing(tmp_path):
+    """Read-then-write transactions from several connections (two drivers on one project)
+    must queue on the lock, not fail with "database is locked"."""
+    import threading
+
+    Store.from_url(None, tmp_path).close()
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        s = Store.from_url(None, tmp_path)
+        try:
+            for j in range(15):
+                s.begin_run(f"r{i}-{j}")
+                s.mark_interrupted()
+                s.record_output(run_id=f"r{i}-{j}", node_id="a", fingerprint="f",
+                                cache_key="k", digest=f"sha256:{i}-{j}", size_bytes=1,
+                                manifest={"files": {}}, data_hashes={}, result={},
+                                lineage=[("artifact", "x", "sha256:y")])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    s = Store.from_url(None, tmp_path)
+    assert len(s.cache_candidates("k")) == 60
