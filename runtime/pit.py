@@ -104,6 +104,11 @@ def pit_join(
     v = _prune(v, view_keys, view_ts, view_created, st, ttl_us, created_cutoff)
     if v.height == 0:
         return _all_null(view, features, spine.height)
+    if len(spine_keys) == 1:
+        coded = _encode_strings(spine, v, spine_keys[0], view_keys[0])
+        if coded is not None:
+            spine, v = coded
+            spine_index = None
     packed = _packing(spine, v, spine_keys, view_keys, st, view_ts, view_created,
                       created_cutoff, ttl_us)
     if packed is not None:
@@ -170,6 +175,26 @@ def _prune(v: pl.DataFrame, keys: Sequence[str], ev: str, cr: str | None, st: pl
         cond = cond & (pl.col(ev) >= t_min - ttl_us)  # type: ignore[operator]
     mask = v.select(cond.fill_null(False)).to_series()
     return v if mask.all() else v.filter(mask)
+
+
+def _encode_strings(spine: pl.DataFrame, v: pl.DataFrame, sk: str, vk: str
+                    ) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """String keys -> their rank among all distinct keys of both sides (nulls stay null).
+
+    Ranks follow the string sort order, so a view sorted by (key, ev, cr) stays sorted,
+    and the packed path applies (several times faster than join_asof with `by`).
+    """
+    s, k = spine.get_column(sk), v.get_column(vk)
+    if not (s.dtype in (pl.String, pl.Categorical) and k.dtype in (pl.String, pl.Categorical)):
+        return None
+    s, k = s.cast(pl.String), k.cast(pl.String)
+    uniq = pl.concat([s.drop_nulls().unique(), k.unique()]).unique().sort()
+
+    def code(x: pl.Series) -> pl.Series:
+        ranks = uniq.search_sorted(x.fill_null(""), side="left").cast(pl.Int64)
+        return pl.select(pl.when(x.is_not_null()).then(ranks)).to_series().alias(x.name)
+
+    return spine.select(code(s)), v.with_columns(code(k))
 
 
 def _packing(spine: pl.DataFrame, v: pl.DataFrame, skeys: Sequence[str], vkeys: Sequence[str],

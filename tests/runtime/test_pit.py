@@ -158,11 +158,12 @@ _key = st.one_of(st.none(), st.integers(0, 4))
     srows=st.lists(st.tuples(_key, _minutes), min_size=1, max_size=20),
     ttl_min=st.sampled_from([None, 0, 1, 5, 20]),
     cutoff=st.booleans(),
-    big_key=st.booleans(),
+    key_kind=st.sampled_from(["int", "wide", "str"]),
 )
-def test_hypothesis_parity(vrows, srows, ttl_min, cutoff, big_key) -> None:
-    """Tie-heavy random data (minute grid 0..40), both the packed and the general path."""
-    off = 2**61 if big_key else 0   # too wide to pack -> polars join_asof path
+def test_hypothesis_parity(vrows, srows, ttl_min, cutoff, key_kind) -> None:
+    """Tie-heavy random data (minute grid 0..40): packed ints, string keys (encoded, then
+    packed) and keys too wide to pack (polars join_asof path)."""
+    off = 2**61 if key_kind == "wide" else 0
     view = pl.DataFrame({
         "k": [None if k is None else k + off for k, _, _ in vrows],
         "ev": _mk([e for _, e, _ in vrows]), "cr": _mk([c for _, _, c in vrows]),
@@ -175,6 +176,9 @@ def test_hypothesis_parity(vrows, srows, ttl_min, cutoff, big_key) -> None:
     spine = pl.DataFrame({"k": [None if k is None else k + off for k, _ in srows],
                           "t": _mk([t for _, t in srows])},
                          schema={"k": pl.Int64, "t": pl.Datetime("us", "UTC")})
+    if key_kind == "str":
+        spine = spine.with_columns(pl.format("k{}", pl.col("k")).alias("k"))
+        view = view.with_columns(pl.format("k{}", pl.col("k")).alias("k"))
     ttl_s = None if ttl_min is None else ttl_min * 60
     got, want = _run_both(spine, view, ttl_s=ttl_s, cutoff=cutoff)
     assert got.to_dicts() == want.to_dicts()
