@@ -71,6 +71,7 @@ def _compile(path: Path, args: argparse.Namespace) -> dict[str, Any] | int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from specops.runtime.executors import ExecutorError
     from specops.runtime.plan import PlanError, load_plan, parse_plan
     from specops.runtime.progress import make_progress
     from specops.runtime.run import execute_plan
@@ -96,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             plan, root, executor=args.executor, address=args.address, select=args.select,
             store_url=_store_url(args, root, plan.project.store),
             progress=make_progress(mode))
-    except (PlanError, StoreError, ValueError) as exc:
+    except (PlanError, StoreError, ExecutorError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if not result.ok:
         if not args.json:

@@ -127,12 +127,12 @@ class JsonProgress(Progress):
 class RichProgress(Progress):
     """A live bar with the running nodes, one line per finished node, a summary table."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as Bar
 
-        self.console = Console(stderr=True)
+        self.console = console or Console(stderr=True)
         self.bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(),
                        MofNCompleteColumn(), TimeElapsedColumn(), console=self.console,
                        transient=True)

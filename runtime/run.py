@@ -25,7 +25,7 @@ from typing import Any
 
 from specops.runtime.artifacts import ArtifactStore
 from specops.runtime.datahash import HashMemo, hash_path
-from specops.runtime.executors import Executor, Task, TaskOutcome, make_executor
+from specops.runtime.executors import Executor, ExecutorError, Task, TaskOutcome, make_executor
 from specops.runtime.ops import check_ops
 from specops.runtime.ops.base import OpContext
 from specops.runtime.plan import Node, Plan, PlanError
@@ -264,7 +264,15 @@ def execute_plan(plan: Plan, project_root: Path | str, *,
     run = _Run(plan, root, ids, ex, store, artifacts, progress, run_id)
     store.load_memo(run.memo)
     status = "failed"
-    ex.init()
+    try:
+        ex.init()
+    except ExecutorError:
+        raise
+    except Exception as exc:
+        store.close()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ExecutorError(f"cannot start the {ex.name} executor: "
+                            f"{type(exc).__name__}: {first}") from exc
     try:
         store.begin_run(run_id, project=plan.project.name, spec_hash=plan.spec_hash,
                         executor=ex.describe(), selection=ids)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from specops.runtime.executors.base import Executor, Task, TaskOutcome
+from specops.runtime.executors.base import Executor, ExecutorError, Task, TaskOutcome
 from specops.runtime.executors.inline import InlineExecutor
 
-__all__ = ["EXECUTORS", "Executor", "InlineExecutor", "Task", "TaskOutcome", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "ExecutorError", "InlineExecutor", "Task", "TaskOutcome",
+           "make_executor"]
 
 EXECUTORS = ("ray", "inline")
 
@@ -15,7 +16,11 @@ def make_executor(name: str, address: str | None = None) -> Executor:
     if name == "inline":
         return InlineExecutor()
     if name == "ray":
-        from specops.runtime.executors.ray_executor import RayExecutor
+        try:
+            from specops.runtime.executors.ray_executor import RayExecutor
+        except ImportError as exc:
+            raise ExecutorError(f"the ray executor needs Ray ({exc}); install specops[runtime] "
+                                "or use --executor inline") from None
 
         return RayExecutor(address=address)
     raise ValueError(f"unknown executor {name!r} (choose from {', '.join(EXECUTORS)})")

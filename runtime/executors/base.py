@@ -22,9 +22,14 @@ from typing import Any, Literal
 from specops.runtime.ops import resolve_op
 from specops.runtime.ops.base import OpContext, OpError, OpResult
 
-__all__ = ["Executor", "FailureKind", "Task", "TaskOutcome", "backoff_delay", "execute_task"]
+__all__ = ["Executor", "ExecutorError", "FailureKind", "Task", "TaskOutcome", "backoff_delay",
+           "execute_task"]
 
 FailureKind = Literal["user", "internal", "system"]
+
+
+class ExecutorError(RuntimeError):
+    """The executor could not start (no cluster at that address, Ray not installed)."""
 
 
 @dataclass(frozen=True)
