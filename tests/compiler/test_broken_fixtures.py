@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from broken_cases import MINIMAL, UPDATE, Case, cases, materialise, rewrite
 from specops.compiler.lint import lint_paths
+from specops.compiler.output import FORMATS, render
 from specops.compiler.rules import RULES
 
 CASES = cases()
@@ -23,6 +24,8 @@ def _lint(case: Case, tmp_path: Path) -> tuple[set[tuple[str, int, int, str]], s
     actual = {(d.file, d.span.line, d.span.col, d.code) for d in result.diagnostics
               if case.compared(d.code)}
     shown = "\n".join(f"{d.location()} {d.code} {d.message}" for d in result.diagnostics)
+    for fmt in FORMATS:  # and every output format can show them
+        assert render(fmt, result.diagnostics, result.sources(), "0", color=True) is not None
     for d in result.diagnostics:  # every diagnostic points inside its file
         path = root / d.file
         if path.is_file():
