@@ -77,6 +77,12 @@ def cmd_lint(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary_file:  # every finding, also those past annotation caps
+        from .output.github import render_summary
+
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(render_summary(diags))
     fail_on = Severity.parse(args.fail_on)
     failing = sum(1 for d in diags if d.severity >= fail_on)
     if fmt in ("full", "concise") and not args.quiet:

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from ..diagnostics import Diagnostic, Severity
 from ..rules import RULES, Rule
+from .paths import repo_relative
 
 __all__ = ["SARIF_SCHEMA", "artifact_location", "render_sarif"]
 
@@ -31,8 +32,10 @@ _DOCS = "https://github.com/specops/specops/blob/main/docs/rules.md"
 
 
 def artifact_location(file: str) -> dict[str, str]:
-    """Repo-relative paths resolve against %SRCROOT%; absolute ones become file: URIs."""
-    posix = file.replace("\\", "/")
+    """Repo-relative paths resolve against %SRCROOT%; absolute ones become file: URIs.
+
+    Inside GitHub Actions, paths are first rebased onto GITHUB_WORKSPACE."""
+    posix = repo_relative(file).replace("\\", "/")
     if PurePosixPath(posix).is_absolute():
         return {"uri": "file://" + quote(posix, safe="/")}
     return {"uri": quote(posix, safe="/"), "uriBaseId": "%SRCROOT%"}

@@ -13,12 +13,20 @@ from typing import Any
 
 import jsonschema
 import pytest
+from specops.compiler import cli
 from specops.compiler.diagnostics import Diagnostic, Severity, Span
 from specops.compiler.lint import LintResult, lint_paths
 from specops.compiler.output import FORMATS, render
 from specops.compiler.output.full import display_width, render_full
-from specops.compiler.output.github import escape_data, escape_property, render_github
+from specops.compiler.output.github import (
+    SUMMARY_ROWS,
+    escape_data,
+    escape_property,
+    render_github,
+    render_summary,
+)
 from specops.compiler.output.json_out import REPORT_SCHEMA
+from specops.compiler.output.paths import repo_relative
 from specops.compiler.rules import RULES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +50,13 @@ name: h
 checks: [x]
 colour: 1
 """
+
+
+@pytest.fixture(autouse=True)
+def _not_in_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that run inside GitHub Actions must not see its environment."""
+    for name in ("GITHUB_WORKSPACE", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -264,3 +279,57 @@ def test_every_format_renders_nothing_cleanly(fmt: str) -> None:
         json.loads(out)
     else:
         assert out.strip() == ""
+
+
+# --- GitHub paths and step summary -------------------------------------------------------
+
+@pytest.mark.parametrize(("file", "workspace", "cwd", "want"), [
+    ("specs/a.yaml", None, "/ws/sub", "specs/a.yaml"),
+    ("specs/a.yaml", "/ws", "/ws/sub", "sub/specs/a.yaml"),
+    ("../other/a.yaml", "/ws", "/ws/sub", "other/a.yaml"),
+    ("/ws/sub/specs/a.yaml", "/ws", "/elsewhere", "sub/specs/a.yaml"),
+    ("/tmp/a.yaml", "/ws", "/ws", "/tmp/a.yaml"),
+])
+def test_repo_relative(file: str, workspace: str | None, cwd: str, want: str) -> None:
+    assert repo_relative(file, workspace, Path(cwd)) == want
+
+
+def test_github_paths_follow_the_workspace(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    line = render_github([_diag(file="specs/a.yaml")])
+    assert line.startswith("::error file=project/specs/a.yaml,")
+    sarif = json.loads(render("sarif", [_diag(file="specs/a.yaml")], {}, "0"))
+    uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert uri["artifactLocation"]["uri"] == "project/specs/a.yaml"
+
+
+def test_step_summary_table() -> None:
+    diags = [_diag(severity=Severity.WARNING, message="w | pipe"),
+             _diag(severity=Severity.ERROR, message="e\nsecond line")]
+    text = render_summary(diags)
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ")][1:]
+    assert "1 error, 1 warning, 0 infos" in text
+    assert rows[0].startswith("| error | SPEC201 unknown-key | `specs/a.yaml:2:3` | e second")
+    assert rows[1].endswith("| w \\| pipe |")
+    assert render_summary([]).endswith("No findings.\n\n")
+    many = render_summary([_diag()] * (SUMMARY_ROWS + 3))
+    assert "… and 3 more" in many
+
+
+def test_cli_github_format_writes_step_summary(broken: LintResult, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    assert cli.main(["lint", "--format", "github", "."]) == 1
+    out = capsys.readouterr().out
+    assert out.count("::error ") == len(broken.diagnostics)
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n### specops lint")
+    assert text.count("| error |") == len(broken.diagnostics)
