@@ -21,8 +21,11 @@ that share the boundary timestamp into test too, so no instant straddles the spl
 
 Outputs: `train.parquet`, `test.parquet` (same columns: entity, timestamp, spine columns,
 label, features), `schema.json` (inputs with type and role, label, protected, entity,
-timestamp, row counts). Protected columns are kept for fairness metrics and marked
-`role: protected`, so training never takes them as inputs.
+timestamp, row counts, `roles` per column). Protected columns are kept for fairness
+metrics and marked `protected` (a list of names, as runtime/preprocess.py reads it, which
+refuses a protected column among the inputs), so training never takes them as inputs.
+Without `inputs` in params, inputs are inferred: every column but entity, timestamp,
+label, label key and protected (`inputs_from: inferred`).
 """
 
 from __future__ import annotations
@@ -194,8 +197,11 @@ def _schema(p: dict[str, Any], table: pl.DataFrame, n_train: int, n_test: int,
                   if c not in keys and c not in protected]
     return {
         "inputs": inputs, "label": {"name": label["column"], "type": types[label["column"]]},
-        "protected": [{"name": c, "type": types.get(c), "role": "protected"}
-                      for c in protected],
+        # names only: runtime/preprocess.py and evaluate read it as a list of columns
+        "protected": protected,
+        "roles": {**{i["name"]: i["role"] for i in inputs},
+                  **dict.fromkeys(protected, "protected")},
+        "inputs_from": "params" if p.get("inputs") else "inferred",
         "entity": sp["entity"], "timestamp": sp["timestamp"], "columns": types,
         "created_time_cutoff": bool(p.get("created_time_cutoff")),
         "split": p.get("split"), "matched_share": matched,

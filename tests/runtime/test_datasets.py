@@ -87,7 +87,7 @@ def test_training_set_matches_brute_force(tmp_path: Path, cutoff: bool) -> None:
     schema = json.loads((out / "schema.json").read_text())
     names = {i["name"]: i["role"] for i in schema["inputs"]}
     assert names == {"region": "categorical", "f": "numeric", "v__region": "numeric"}
-    assert schema["protected"] == [{"name": "sex", "type": "string", "role": "protected"}]
+    assert schema["protected"] == ["sex"] and schema["roles"]["sex"] == "protected"
     assert schema["label"] == {"name": "y", "type": "int64"}
 
 
