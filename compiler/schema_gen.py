@@ -7,12 +7,15 @@ modeline) and for other tools (check-jsonschema); lint itself never reads them.
 
 Why the extra post-processing: pydantic emits draft 2020-12 without `$schema`, and
 yaml-language-server shows `markdownDescription` in hovers in preference to
-`description`, so we add both. The combined `specops.schema.json` is a `oneOf` whose
-branches each pin `kind` with `const`: generic validators and yaml-language-server both
-discriminate on that (they ignore OpenAPI's `discriminator`). yaml-language-server applies
-a file-level association (`yaml.schemas`) to every document of a multi-document file, and
-a modeline only to the document it heads (redhat-developer/yaml-language-server#946), so
-one schema covering every kind is what spec files need.
+`description`, so we add both, plus `defaultSnippets` (a new document of each kind with
+its required fields) for completion in an empty document.
+
+Why one combined schema: `specops.schema.json` is a `oneOf` whose branches each pin
+`kind` with `const`; generic validators and yaml-language-server both discriminate on
+that (they ignore OpenAPI's `discriminator`). yaml-language-server applies a file-level
+association (`yaml.schemas`) to every document of a multi-document file, and a modeline
+only to the document it heads (redhat-developer/yaml-language-server#946), so one schema
+covering every kind is what spec files need.
 """
 
 from __future__ import annotations
@@ -91,11 +94,52 @@ def _add_markdown(node: Any) -> None:
                 for sub in value.values():
                     _add_markdown(sub)
             elif key not in ("description", "markdownDescription", "const", "default",
-                             "enum", "examples"):
+                             "enum", "examples", "defaultSnippets"):
                 _add_markdown(value)
     elif isinstance(node, list):
         for item in node:
             _add_markdown(item)
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target: dict[str, Any] = defs[ref.rsplit("/", 1)[-1]]
+        return target
+    return node
+
+
+def _skeleton(node: dict[str, Any], defs: dict[str, Any], name: str,
+              counter: list[int]) -> Any:
+    """A snippet body holding only the required fields, with tab stops for the values."""
+    node = _resolve(node, defs)
+    if "const" in node:
+        return node["const"]
+    branches = node.get("anyOf") or node.get("oneOf")
+    if branches:
+        usable = [b for b in branches if b.get("type") != "null"]
+        return _skeleton(usable[0], defs, name, counter) if usable else None
+    kind = node.get("type")
+    if kind == "object" and "properties" in node:
+        props = node["properties"]
+        return {key: _skeleton(props[key], defs, key, counter)
+                for key in node.get("required", []) if key in props}
+    if kind == "object":
+        return {}
+    if kind == "array":
+        if node.get("minItems", 0) >= 1 and isinstance(node.get("items"), dict):
+            return [_skeleton(node["items"], defs, name, counter)]
+        return []
+    if "enum" in node:
+        return node["enum"][0]
+    counter[0] += 1
+    return f"${{{counter[0]}:{name}}}"
+
+
+def _snippet(kind: str, schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A yaml-language-server `defaultSnippets` entry: a new document of this kind."""
+    return {"label": f"specops {kind}", "description": f"a new `{kind}` with its required "
+            "fields", "body": _skeleton(schema, defs, kind, [0])}
 
 
 def _describe_kind(schema: dict[str, Any], kind: str, model: type[BaseModel]) -> None:
@@ -117,6 +161,7 @@ def _kind_schema(kind: str, model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(mode="validation", by_alias=True,
                                      schema_generator=GenerateJsonSchema)
     _describe_kind(schema, kind, model)
+    schema["defaultSnippets"] = [_snippet(kind, schema, schema.get("$defs", {}))]
     title = "specops.yaml" if kind == "project" else f"specops {kind} spec"
     return _finish(schema, title)
 
@@ -149,6 +194,8 @@ def _combined_schema() -> dict[str, Any]:
             "kind": {"enum": kinds, "description": "what this document defines"},
         },
         "oneOf": branches,
+        "defaultSnippets": [_snippet(kind, defs[ref["$ref"].rsplit("/", 1)[-1]], defs)
+                            for kind, ref in zip(kinds, branches, strict=True)],
         "$defs": defs,
     }
     return _finish(schema, "specops spec document")

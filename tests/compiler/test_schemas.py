@@ -145,3 +145,18 @@ def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     (tmp_path / "gate.schema.json").write_text("{}", encoding="utf-8")
     assert main(["schema", "--check", "--out", str(tmp_path)]) == 1
     assert "gate.schema.json" in capsys.readouterr().err
+
+
+def test_snippets_start_valid_documents() -> None:
+    """Filling each snippet's tab stops with a name gives a document the schema accepts
+    (the approval's empty rule aside, which needs at least one key)."""
+    schema = _load(COMBINED_NAME)
+    validator = _validator(COMBINED_NAME)
+    labels = []
+    for snippet in schema["defaultSnippets"]:
+        labels.append(snippet["label"])
+        text = json.dumps(snippet["body"])
+        doc = json.loads(re.sub(r"\$\{\d+:[a-z_]+\}", "x", text))
+        errors = [e.message for e in validator.iter_errors(doc)]
+        assert not errors or snippet["label"] == "specops approval", (snippet["label"], errors)
+    assert labels == [f"specops {k}" for k in KINDS]
