@@ -43,8 +43,8 @@ def _policies(ctx: Context) -> list[LoadedSpec]:
 
 
 def _feature_facts(view: FeatureSpec) -> dict[str, Any]:
-    fields = {"name": view.name, "version": view.version, "owner": view.owner or "",
-              "access": view.access, "description": view.description or "",
+    fields = {"name": view.name, "version": view.version, "owner": view.owner,
+              "access": view.access, "description": view.description,
               "pii": view.pii, "deprecated": bool(view.deprecated),
               "has_ttl": view.ttl is not None, "has_owner": view.owner is not None,
               "n_features": len(view.features), "n_grants": len(view.grants)}
@@ -56,7 +56,7 @@ def _feature_facts(view: FeatureSpec) -> dict[str, Any]:
 
 def _source_facts(src: SourceSpec) -> dict[str, Any]:
     cols = src.columns
-    fields = {"name": src.name, "owner": src.owner or "", "description": src.description or "",
+    fields = {"name": src.name, "owner": src.owner, "description": src.description,
               "format": src.format or src.path.rsplit(".", 1)[-1], "has_checks":
               src.checks is not None, "has_owner": src.owner is not None,
               "has_pii": any(c.pii for c in cols.values()),
