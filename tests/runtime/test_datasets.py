@@ -169,3 +169,40 @@ def test_chain_is_deterministic_across_partitions(tmp_path: Path) -> None:
                        pl.read_parquet(out / "test.parquet")))
     assert tables[0][0].equals(tables[1][0]) and tables[0][1].equals(tables[1][1])
     assert tables[0][0].get_column("x_sum").null_count() < tables[0][0].height
+
+
+@pytest.mark.parametrize("cutoff", [False, True])
+def test_late_record_never_leaks_with_cutoff(tmp_path: Path, cutoff: bool) -> None:
+    """A bureau record reported on day 2 but created on day 10 is unknown on day 5."""
+    d = lambda n: T0 + timedelta(days=n)  # noqa: E731
+    src = pl.DataFrame({"k": [1, 1, 1], "ev": [d(0), d(2), d(6)], "cr": [d(0), d(10), d(6)],
+                        "late": [1, 5, 0]})
+    s = _write(tmp_path / "bs", "data.parquet", src)
+    fparams = {"source": "source:b", "entity": "k", "timestamp": "ev",
+               "created_timestamp": "cr", "ttl_s": None, "features": [
+                   {"name": "late_sum", "expr": {"op": "col", "name": "late", "type": "int64"},
+                    "type": "int64", "agg": "sum", "window_s": 30 * 86400},
+                   {"name": "late", "expr": {"op": "col", "name": "late", "type": "int64"},
+                    "type": "int64", "agg": None, "window_s": None}]}
+    _, fv = run_op(compute_features, tmp_path, "features:b@1", fparams,
+                   inputs={"source:b": s})
+    spine = pl.DataFrame({"k": [1, 1, 1], "t": [d(5), d(7), d(11)], "y": [0, 1, 0]})
+    sp = _write(tmp_path / "sp", "data.parquet", spine)
+    params = {"spine": {"source": "s", "entity": "k", "timestamp": "t", "columns": []},
+              "label": {"source": "s", "column": "y", "key": None},
+              "views": [{"node": "features:b@1", "features": ["late_sum", "late"],
+                         "entity": "k", "timestamp": "ev", "created_timestamp": "cr",
+                         "ttl_s": None, "rename": {}}],
+              "created_time_cutoff": cutoff,
+              "split": {"by": "random", "test_fraction": 0.0, "seed": 0}}
+    _, out = run_op(build_training_set, tmp_path, "training_set:m", params,
+                    inputs={"source:s": sp, "features:b@1": fv})
+    got = pl.read_parquet(out / "train.parquet")
+    if cutoff:
+        # day 5: only day 0 is known; day 7: the day-6 aggregate includes the late record,
+        # so it is unknown until day 10 -> day 0 again; day 11: everything
+        assert got.get_column("late_sum").to_list() == [1, 1, 6]
+        assert got.get_column("late").to_list() == [1, 1, 0]
+    else:
+        assert got.get_column("late_sum").to_list() == [6, 6, 6]   # Feast's default leaks
+        assert got.get_column("late").to_list() == [5, 0, 0]
