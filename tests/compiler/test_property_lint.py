@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from specops.compiler.cli import main
 from specops.compiler.diagnostics import Severity
 from specops.compiler.lint import lint_paths
+from specops.compiler.output import FORMATS, render
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "credit-risk"
 SEEDS = {
@@ -116,6 +117,8 @@ def test_lint_never_crashes_and_points_inside_the_file(project: Path,
             assert 1 <= d.span.line <= max(len(lines), 1), (d.location(), d.code, len(lines))
             width = len(lines[d.span.line - 1]) if lines else 0
             assert 1 <= d.span.col <= width + 1, (d.location(), d.code, width)
+        for fmt in FORMATS:
+            render(fmt, result.diagnostics, result.sources(), "0", color=True)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["lint", str(project), "--format", "concise", "-q"])
