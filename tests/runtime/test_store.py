@@ -205,3 +205,19 @@ def test_concurrent_writers_on_sqlite_wait_instead_of_failing(tmp_path):
     assert errors == []
     s = Store.from_url(None, tmp_path)
     assert len(s.cache_candidates("k")) == 60
+
+
+def test_an_old_store_is_upgraded_in_place(store, monkeypatch):
+    """Migrations run in order from the recorded version; data written before survives."""
+    store.begin_run("before")
+
+    def v2(conn: sa.Connection) -> None:
+        conn.execute(sa.text("ALTER TABLE runs ADD COLUMN note VARCHAR(100)"))
+
+    monkeypatch.setattr(S, "MIGRATIONS", [*S.MIGRATIONS, v2])
+    monkeypatch.setattr(S, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    assert store.migrate() == SCHEMA_VERSION + 1
+    assert store.schema_version() == SCHEMA_VERSION + 1
+    cols = {c["name"] for c in sa.inspect(store.engine).get_columns("runs")}
+    assert "note" in cols and store.get_run("before") is not None
+    assert store.migrate() == SCHEMA_VERSION + 1          # nothing left to apply
