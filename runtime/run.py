@@ -146,10 +146,8 @@ class _Run:
     def _skip_descendants(self, failed: str) -> None:
         for nid in self.sched.fail(failed):
             node = self.nodes[nid]
-            self._finish(NodeOutcome(nid, node.op, "skipped",
-                                     cause=f"input {self.sched.skipped_because[nid]} failed"
-                                     if self.sched.skipped_because[nid] == failed
-                                     else f"upstream {failed} failed"))
+            how = "input" if failed in node.inputs else "upstream"
+            self._finish(NodeOutcome(nid, node.op, "skipped", cause=f"{how} {failed} failed"))
 
     def _dispatch(self, nid: str) -> None:
         node = self.nodes[nid]

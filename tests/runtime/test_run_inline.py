@@ -79,6 +79,7 @@ def test_failure_skips_only_descendants_and_reports_cause(tmp_path):
     plan = parse_plan(plan_dict(node("a", log="log.txt"),
                                 node("bad", "test.fail", inputs=["a"], message="row count 3 < 10"),
                                 node("after", inputs=["bad"]),
+                                node("later", inputs=["after"]),
                                 node("sibling", inputs=["a"], log="log.txt")))
     res = execute_plan(plan, tmp_path)
     assert res.status == "failed"
@@ -86,6 +87,7 @@ def test_failure_skips_only_descendants_and_reports_cause(tmp_path):
     assert res.nodes["bad"].attempts == 1                   # OpError: never retried
     assert res.nodes["after"].status == "skipped"
     assert res.nodes["after"].cause == "input bad failed"
+    assert res.nodes["later"].cause == "upstream bad failed"
     assert res.nodes["sibling"].status == "done"
     rows = {r["node_id"]: r for r in Store.from_url(None, tmp_path).node_runs(res.run_id)}
     assert rows["bad"]["cause"] == "row count 3 < 10" and rows["bad"]["failure_kind"] == "user"
