@@ -210,3 +210,17 @@ def test_resume_after_sigkill_of_the_driver(tmp_path):
     # and a third run does nothing at all
     r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "7 cached" in r.stderr
+
+
+def test_run_compiles_a_project_folder_first(tmp_path):
+    import shutil
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "minimal"
+    project = tmp_path / "minimal"
+    shutil.copytree(fixture, project)
+    r = _cli("run", str(project), "--executor", "inline", "--quiet", "--select", "source:*",
+             cwd=tmp_path)
+    # compiled and ran: the source node ran and failed on its (absent) data file
+    assert r.returncode == 1, r.stderr
+    assert "node source:loans failed: " in r.stderr and "data/loans.parquet" in r.stderr
+    assert (project / ".specops" / "store.db").is_file()
