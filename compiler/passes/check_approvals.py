@@ -24,6 +24,7 @@ def _rule_trees(ctx: Context, loaded: LoadedSpec) -> list[dict[str, Any] | None]
         spec: ApprovalSpec = loaded.spec
         env = approval_env()
         ctx.approval_trees[loaded.name] = [
+            None if loaded.reported("rules", i, "when") else   # a failed template
             check_spec_expression(ctx, loaded, r.when, env, "rules", i, "when")
             for i, r in enumerate(spec.rules)]
     return ctx.approval_trees[loaded.name]

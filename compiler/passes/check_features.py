@@ -79,6 +79,8 @@ def _check_view(ctx: Context, key: Key, seen: set[Key]) -> None:
         text = definition.expr if isinstance(definition, FeatureDef) else definition
         path: tuple[str | int, ...] = ("features", fname, "expr") if is_def else \
             ("features", fname)
+        if loaded.reported(*path):   # a failed template: already reported
+            continue
         tree = check_spec_expression(ctx, loaded, text, env, *path)
         if tree is None:
             continue

@@ -55,7 +55,8 @@ def check_gates(ctx: Context) -> None:
                     text, path = check.check, ("checks", i, "check")
                     cid, severity, message = check.id, check.severity, check.message
                 before = len(ctx.diagnostics)
-                tree = check_spec_expression(ctx, gate_loaded, text, env, *path)
+                tree = None if gate_loaded.reported(*path) else \
+                    check_spec_expression(ctx, gate_loaded, text, env, *path)
                 if users.get(gate_name, 0) > 1:
                     _name_the_model(ctx, before, model.name)
                 if tree is None:

@@ -121,8 +121,9 @@ def _decide(ctx: Context, policy: LoadedSpec, incomplete: set[str]) -> None:
     spec: PolicySpec = policy.spec
     for i, rule in enumerate(spec.rules):
         env = policy_env(rule.applies_to)
-        when = check_spec_expression(ctx, policy, rule.when, env, "rules", i, "when")
-        require = check_spec_expression(ctx, policy, rule.require, env, "rules", i, "require")
+        when, require = (None if policy.reported("rules", i, part) else
+                         check_spec_expression(ctx, policy, text, env, "rules", i, part)
+                         for part, text in (("when", rule.when), ("require", rule.require)))
         if when is None or require is None:
             continue
         on_gates = bool(_GATE_FACTS & (_reads(when) | _reads(require)))
