@@ -141,8 +141,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_side(spec: str, args: argparse.Namespace, label: str) -> dict[str, Any]:
-    """A plan from a plan.json file or by compiling a project folder."""
+def _plan_side(spec: str, args: argparse.Namespace, label: str,
+               shown: str | None = None) -> dict[str, Any]:
+    """A plan from a plan.json file or by compiling a project folder (`shown` names it in
+    messages when `spec` is a temporary export)."""
     path = _existing(spec)
     if path.is_file() and path.suffix not in (".yaml", ".yml"):
         try:
@@ -155,8 +157,9 @@ def _plan_side(spec: str, args: argparse.Namespace, label: str) -> dict[str, Any
     result = _compile(path, args)
     if result.errors or result.plan is None:
         n = len(result.errors)
-        raise UsageError(f"{label}: the project at {spec} has {n} error{'s' * (n != 1)}; "
-                         f"run `specops lint {spec}`")
+        where = shown or spec
+        raise UsageError(f"{label}: the project at {where} has {n} error{'s' * (n != 1)}; "
+                         f"run `specops lint {where}`")
     return result.plan.data
 
 
@@ -172,7 +175,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         path = _existing(args.old)
         try:
             with project_at_ref(args.git, path) as old_path:
-                old = _plan_side(str(old_path), args, f"at {args.git}")
+                old = _plan_side(str(old_path), args, f"at {args.git}",
+                                 shown=f"{path} (checked out at {args.git})")
         except GitRefError as exc:
             raise UsageError(str(exc)) from None
         new = _plan_side(str(path), args, "working tree")
