@@ -37,8 +37,8 @@ from specops.runtime.governance.identity import SYSTEM_ACTOR
 from specops.runtime.governance.tables import requests, votes
 
 __all__ = ["AUTO_ROLE", "ApprovalStatus", "RoleStatus", "approval_plan", "approve",
-           "conflicts", "list_status", "open_request", "reject", "require_approved",
-           "status", "status_in"]
+           "conflicts", "list_status", "open_request", "open_request_in", "reject",
+           "require_approved", "status", "status_in"]
 
 AUTO_ROLE = "auto"
 _MODEL_FACTS = ("owner", "risk_tier", "task", "description", "intended_use", "limitations",
@@ -269,55 +269,65 @@ def open_request(gov: Governance, *, model: str, version: int, model_digest: str
     """Open (or return the identical open) request for model@version; None when the model
     needs no approval. A request for the same version bound to another digest or spec hash
     is voided first."""
+    with transaction(gov.engine) as conn:
+        return open_request_in(conn, gov, model=model, version=version,
+                               model_digest=model_digest, spec_hash=spec_hash, facts=facts,
+                               trigger=trigger, run_id=run_id, gates_passed=gates_passed)
+
+
+def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version: int,
+                    model_digest: str, spec_hash: str, facts: Mapping[str, Any],
+                    trigger: str, run_id: str = "", gates_passed: bool = True
+                    ) -> ApprovalStatus | None:
+    """`open_request` inside the caller's governance transaction."""
     plan = approval_plan(model, facts)
     if plan is None:
         return None
     now, ref = gov.now(), f"{model}@{version}"
-    with transaction(gov.engine) as conn:
-        live = conn.execute(sa.select(requests).where(
-            requests.c.model == model, requests.c.version == version,
-            requests.c.status != "voided").order_by(requests.c.id)).all()
-        for old in live:
-            if old.model_digest == model_digest and old.spec_hash == spec_hash:
-                return _status_of(conn, old, now, None, None)
-        for old in live:
-            what = ("spec hash" if old.model_digest == model_digest else "model digest")
-            note = f"superseded: the {what} changed since request {old.id} was opened"
-            conn.execute(requests.update().where(requests.c.id == old.id)
-                         .values(status="voided", closed_at=now, note=note))
-            audit.append(conn, actor=trigger, action="void", target=ref, reason=note,
-                         details={"request_id": old.id, "old_model_digest": old.model_digest,
-                                  "old_spec_hash": old.spec_hash,
-                                  "model_digest": model_digest, "spec_hash": spec_hash},
-                         at=now)
-        rid = conn.execute(requests.insert().values(
-            model=model, version=version, model_digest=model_digest, spec_hash=spec_hash,
-            status="open", plan=plan, trigger=trigger, run_id=run_id, opened_at=now,
-            note="")).inserted_primary_key[0]
-        audit.append(conn, actor=trigger, action="request_approval", target=ref,
-                     reason=f"approval {plan['approval']!r} rule {plan['rule']}",
-                     details={"request_id": rid, "model_digest": model_digest,
-                              "spec_hash": spec_hash, "require": plan["require"],
-                              "separation_of_duties": plan["separation_of_duties"],
-                              "expires_s": plan["expires_s"], "run_id": run_id,
-                              "environments": plan["environments"]}, at=now)
-        if plan["auto_approve"] and gates_passed and plan["rule"] is not None:
-            entry = audit.append(conn, actor=SYSTEM_ACTOR, action="approve", target=ref,
-                                 reason="auto-approved: the rule allows it and all gates "
-                                        "passed",
-                                 details={"request_id": rid, "role": AUTO_ROLE,
-                                          "model_digest": model_digest,
-                                          "spec_hash": spec_hash}, at=now)
-            conn.execute(votes.insert().values(
-                request_id=rid, actor=SYSTEM_ACTOR, role=AUTO_ROLE, decision="approve",
-                comment="auto-approved after gates passed", model_digest=model_digest,
-                spec_hash=spec_hash, at=now, audit_seq=entry.seq))
-        req = conn.execute(sa.select(requests).where(requests.c.id == rid)).one()
-        st = _status_of(conn, req, now, None, None)
-        if st.state == "approved":
-            conn.execute(requests.update().where(requests.c.id == rid)
-                         .values(status="approved", closed_at=now))
-        return st
+    live = conn.execute(sa.select(requests).where(
+        requests.c.model == model, requests.c.version == version,
+        requests.c.status != "voided").order_by(requests.c.id)).all()
+    for old in live:
+        if old.model_digest == model_digest and old.spec_hash == spec_hash:
+            return _status_of(conn, old, now, None, None)
+    for old in live:
+        what = ("spec hash" if old.model_digest == model_digest else "model digest")
+        note = f"superseded: the {what} changed since request {old.id} was opened"
+        conn.execute(requests.update().where(requests.c.id == old.id)
+                     .values(status="voided", closed_at=now, note=note))
+        audit.append(conn, actor=trigger, action="void", target=ref, reason=note,
+                     details={"request_id": old.id, "old_model_digest": old.model_digest,
+                              "old_spec_hash": old.spec_hash,
+                              "model_digest": model_digest, "spec_hash": spec_hash},
+                     at=now)
+    rid = conn.execute(requests.insert().values(
+        model=model, version=version, model_digest=model_digest, spec_hash=spec_hash,
+        status="open", plan=plan, trigger=trigger, run_id=run_id, opened_at=now,
+        note="")).inserted_primary_key[0]
+    audit.append(conn, actor=trigger, action="request_approval", target=ref,
+                 reason=f"approval {plan['approval']!r} rule {plan['rule']}",
+                 details={"request_id": rid, "model_digest": model_digest,
+                          "spec_hash": spec_hash, "require": plan["require"],
+                          "separation_of_duties": plan["separation_of_duties"],
+                          "expires_s": plan["expires_s"], "run_id": run_id,
+                          "environments": plan["environments"]}, at=now)
+    if plan["auto_approve"] and gates_passed and plan["rule"] is not None:
+        entry = audit.append(conn, actor=SYSTEM_ACTOR, action="approve", target=ref,
+                             reason="auto-approved: the rule allows it and all gates "
+                                    "passed",
+                             details={"request_id": rid, "role": AUTO_ROLE,
+                                      "model_digest": model_digest,
+                                      "spec_hash": spec_hash}, at=now)
+        conn.execute(votes.insert().values(
+            request_id=rid, actor=SYSTEM_ACTOR, role=AUTO_ROLE, decision="approve",
+            comment="auto-approved after gates passed", model_digest=model_digest,
+            spec_hash=spec_hash, at=now, audit_seq=entry.seq))
+    req = conn.execute(sa.select(requests).where(requests.c.id == rid)).one()
+    st = _status_of(conn, req, now, None, None)
+    if st.state == "approved":
+        conn.execute(requests.update().where(requests.c.id == rid)
+                     .values(status="approved", closed_at=now))
+    return st
 
 
 # -- signing -------------------------------------------------------------------------------

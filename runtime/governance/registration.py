@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from specops.runtime.governance import audit, permissions
-from specops.runtime.governance.approvals import ApprovalStatus, open_request
+from specops.runtime.governance.approvals import ApprovalStatus, open_request_in
 from specops.runtime.governance.context import Governance
 from specops.runtime.governance.database import transaction
 
@@ -27,7 +27,8 @@ def record_registration(gov: Governance, *, actor: str, model: str, version: int
                         run_id: str = "", gates_passed: bool = True,
                         content_digest: str = "") -> ApprovalStatus | None:
     """Check `actor` may register, audit the registration once per version and digest,
-    and open the version's approval request (None when the model needs no approval)."""
+    and open the version's approval request (None when the model needs no approval), in
+    one transaction: a registration is never recorded without its request."""
     permissions.require(gov.directory, actor, "register")
     ref = f"{model}@{version}"
     with transaction(gov.engine) as conn:
@@ -40,6 +41,6 @@ def record_registration(gov: Governance, *, actor: str, model: str, version: int
                                   "content_digest": content_digest, "run_id": run_id,
                                   "gates_passed": gates_passed,
                                   "risk_tier": facts.get("risk_tier")}, at=gov.now())
-    return open_request(gov, model=model, version=version, model_digest=model_digest,
-                        spec_hash=spec_hash, facts=facts, trigger=actor, run_id=run_id,
-                        gates_passed=gates_passed)
+        return open_request_in(conn, gov, model=model, version=version,
+                               model_digest=model_digest, spec_hash=spec_hash, facts=facts,
+                               trigger=actor, run_id=run_id, gates_passed=gates_passed)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from specops.runtime.governance import audit
-from specops.runtime.governance.database import LOCK_KEY
+from specops.runtime.governance.database import transaction
 
 __all__ = ["deployments", "ensure_schema", "metadata", "requests", "votes"]
 
@@ -72,9 +72,7 @@ deployments = sa.Table(
 
 def ensure_schema(engine: sa.Engine) -> None:
     """Create the governance and audit tables and the audit triggers (safe to repeat)."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    with transaction(engine) as conn:    # serialized: several processes may race here
         metadata.create_all(conn, checkfirst=True)
         audit.metadata.create_all(conn, checkfirst=True)
         audit.install_triggers(conn)
