@@ -131,6 +131,18 @@ class _Run:
             return cand
         return None
 
+    def _check_data_hashes(self, node: Node, reported: dict[str, str]) -> None:
+        """Warn when an op's reported hash is not what `hash_path` computes now: either the
+        file changed while the node ran, or the op hashed differently; either way the
+        node will not be a cache hit next time."""
+        for path, digest in sorted(reported.items()):
+            now = hash_path(self.root, path, self.memo)
+            if now != digest:
+                self.progress.notice(
+                    f"{node.id}: reported hash of {path} ({digest[:19]}) differs from its "
+                    f"current hash ({now[:19]}); it changed during the run or the op does "
+                    "not hash with specops.runtime.datahash.hash_path")
+
     # -- node lifecycle ------------------------------------------------------------------
     def _finish(self, outcome: NodeOutcome, **store_extra: Any) -> None:
         node = self.nodes[outcome.node_id]
@@ -201,6 +213,7 @@ class _Run:
                     manifest=art.manifest, data_hashes=r.data_hashes,
                     result={"metrics": r.metrics, "report": r.report, "message": r.message},
                     lineage=lineage)
+                self._check_data_hashes(node, r.data_hashes)
                 self.digests[node.id] = art.digest
                 self.sched.finish(node.id)
                 self._finish(NodeOutcome(node.id, node.op, "done", digest=art.digest,

@@ -224,3 +224,21 @@ def test_run_compiles_a_project_folder_first(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "node source:loans failed: " in r.stderr and "data/loans.parquet" in r.stderr
     assert (project / ".specops" / "store.db").is_file()
+
+
+def test_an_op_hashing_its_inputs_differently_is_reported(tmp_path):
+    from specops.runtime.ops import OpResult, register_op
+    from specops.runtime.progress import Progress
+
+    (tmp_path / "d.csv").write_text("1")
+    register_op("test.bad_hash", lambda ctx: OpResult(data_hashes={"d.csv": "md5:abc"}))
+    notices: list[str] = []
+
+    class Capture(Progress):
+        def notice(self, message: str) -> None:
+            notices.append(message)
+
+    plan = parse_plan(plan_dict(node("x", "test.bad_hash")))
+    execute_plan(plan, tmp_path, progress=Capture())
+    assert any("x: reported hash of d.csv (md5:abc)" in m for m in notices)
+    assert not execute_plan(plan, tmp_path).nodes["x"].cache_hit   # never a silent hit
