@@ -206,3 +206,32 @@ def test_orphan_directory_from_a_crash_is_replaced(tmp_path: Path, project: Any)
     assert _register(tmp_path, dirs, reg, "1")[0].report["version"] == 1
     assert reg.verify("m", 1)["ok"]
     assert not list((reg.root / "m").glob(".staging-*"))
+
+
+@pytest.mark.postgres
+def test_registry_on_postgres(tmp_path: Path) -> None:
+    import uuid
+
+    import sqlalchemy as sa
+    from specops.runtime.store import Store
+
+    url = os.environ.get("SPECOPS_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("SPECOPS_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    schema = f"specops_test_{uuid.uuid4().hex[:12]}"
+    store = Store.from_url(url, schema=schema)
+    try:
+        reg = Registry(store.engine, tmp_path / "registry", tmp_path / "keys")
+        dirs = run_pipeline(tmp_path, data=make_dataset(tmp_path))
+        assert _register(tmp_path, dirs, reg, "1")[0].report["version"] == 1
+        assert _register(tmp_path, dirs, reg, "2")[0].report["created"] is False
+        reg.set_alias("m", "production", 1, actor="pg")
+        assert reg.champion("m").version == 1
+        assert reg.verify("m", 1)["ok"]
+        assert reg.alias_history("m")[0]["to"] == 1
+    finally:
+        store.close()
+        eng = sa.create_engine(url)
+        with eng.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        eng.dispose()
