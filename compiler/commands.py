@@ -166,7 +166,8 @@ def _plan_side(spec: str, args: argparse.Namespace, label: str,
 @_one_line_errors
 def cmd_diff(args: argparse.Namespace) -> int:
     from .diff import PlanDiffError, diff_plans
-    from .gitref import GitRefError, project_at_ref
+    from .gitref import GitRefError, NotAtRef, project_at_ref
+    from .plan import FORMAT_VERSION
     from .render.diff_text import render_diff
 
     if args.git is not None:
@@ -177,6 +178,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             with project_at_ref(args.git, path) as old_path:
                 old = _plan_side(str(old_path), args, f"at {args.git}",
                                  shown=f"{path} (checked out at {args.git})")
+        except NotAtRef:   # the project is new: everything in it is added
+            old = {"format_version": FORMAT_VERSION, "nodes": [], "models": {}}
         except GitRefError as exc:
             raise UsageError(str(exc)) from None
         new = _plan_side(str(path), args, "working tree")

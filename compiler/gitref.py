@@ -15,11 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["GitRefError", "project_at_ref"]
+__all__ = ["GitRefError", "NotAtRef", "project_at_ref"]
 
 
 class GitRefError(ValueError):
     """The ref or the repository cannot be used (one-line user error)."""
+
+
+class NotAtRef(GitRefError):
+    """The project folder did not exist at the ref (a pull request adding a project)."""
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
@@ -48,7 +52,7 @@ def project_at_ref(ref: str, path: Path) -> Iterator[Path]:
         args += ["--", rel]
     archive = _git(args, top)
     if archive.returncode != 0:
-        raise GitRefError(f"{rel} does not exist at {ref}")
+        raise NotAtRef(f"{rel} does not exist at {ref}")
     with tempfile.TemporaryDirectory(prefix="specops-ref-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")

@@ -139,6 +139,10 @@ def test_cli_diff_against_a_git_ref(tmp_path: Path) -> None:
     proc = _cli("diff", "--git", "HEAD", "--exit-code", cwd=project)
     assert proc.returncode == 1, proc.stderr
     assert "retrains 1 model" in proc.stdout
+    newer = copy_example(repo / "projects" / "new")
+    added = _cli("diff", "--git", "HEAD", str(newer), "--exit-code", "--format", "json")
+    assert added.returncode == 1, added.stderr
+    assert json.loads(added.stdout)["impact"]["models_added"] == ["credit_default"]
     bad = _cli("diff", "--git", "no-such-ref", str(project))
     assert bad.returncode == 2 and "unknown git ref" in bad.stderr
     assert "Traceback" not in bad.stderr
