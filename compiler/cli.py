@@ -102,6 +102,11 @@ def cmd_rules(args: argparse.Namespace) -> int:
         if r is None:
             raise UsageError(f"unknown code {args.code!r}; run `specops rules` for the list")
         print(f"{r.code} {r.slug} ({r.severity.label})\n\n{r.summary}\n\n{r.explanation}")
+        from .rule_examples import EXAMPLES
+
+        if (ex := EXAMPLES.get(code)) is not None:
+            print(f"\nExample ({ex.file}):\n\n{ex.text.rstrip()}" if ex.verify
+                  else f"\nExample: {ex.text.rstrip()}")
         return 0
     if args.format == "markdown":  # docs/rules.md
         from .rules_doc import render_rules_markdown

@@ -49,3 +49,10 @@ def test_example_reports_its_code(code: str, tmp_path: Path) -> None:
 
 def test_minimal_project_is_clean() -> None:
     assert not lint_paths([MINIMAL], base=MINIMAL).diagnostics
+
+
+def test_rules_code_shows_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "spec201"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SPEC201 unknown-key (error)")
+    assert EXAMPLES["SPEC201"].text.strip() in out
