@@ -140,6 +140,8 @@ def train(ctx: OpContext) -> OpResult:
                  "candidates": float(len(cands)), "search_s": search_s, "refit_s": refit_s,
                  "fit_s_total": sum(r["fit_s"] for r in results)},
         report={"best_params": best["params"], "scoring": scoring, "candidates": len(cands),
+                "search": [{k: r[k] for k in ("index", "params", "mean", "std", "rank")}
+                           for r in rows],
                 "folds": n_folds, "tasks": len(items), "fit_digest": fit_digest},
         message=f"{name}: best {scoring}={best['mean']:.4f} of {len(cands)} candidate(s) "
                 f"x {n_folds} folds")
