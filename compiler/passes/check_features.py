@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..context import Context
-from ..expr import check_spec_expression, feature_env
+from ..expr import Env, ExprType, check_spec_expression, column_type
 from ..kinds import FeatureDef, FeatureSpec, SourceSpec
 from ..validate import LoadedSpec
 
@@ -38,14 +38,24 @@ def _columns_read(tree: Any) -> set[str]:
 
 def _view_columns(ctx: Context, key: Key, seen: set[Key]) -> tuple[dict[str, str], str | None]:
     """Columns (name -> type) a view's expressions can read, and its timestamp column."""
+    cols: dict[str, str]
     origin = ctx.view_sources.get(key)
     view: FeatureSpec = ctx.index.features[key[0]][key[1]].spec
     if origin is None:
         return {}, view.timestamp
     kind, name, version = origin
     if kind == "source":
-        src: SourceSpec = ctx.index.sources[name].spec
-        return {c: col.type for c, col in src.columns.items()}, view.timestamp or src.timestamp
+        src_loaded = ctx.index.sources[name]
+        src: SourceSpec = src_loaded.spec
+        if src_loaded.was_pruned("columns"):
+            return {}, None   # no columns to check against: already reported
+        cols = {c: col.type for c, col in src.columns.items()}
+        # a column whose declaration failed validation exists, of unknown type: reading it
+        # is not an unknown name (the declaration's error is the one to fix)
+        for path in src_loaded.pruned:
+            if len(path) >= 2 and path[0] == "columns" and isinstance(path[1], str):
+                cols.setdefault(path[1], "null")
+        return cols, view.timestamp or src.timestamp
     up = (name, version or 0)
     if up in seen or up[1] not in ctx.index.features.get(name, {}):
         return {}, view.timestamp   # cycle (reported elsewhere) or unresolved
@@ -70,7 +80,9 @@ def _check_view(ctx: Context, key: Key, seen: set[Key]) -> None:
     columns, timestamp = _view_columns(ctx, key, seen)
     if not columns:
         return
-    env = feature_env(columns)
+    # "null": a column of unknown type, or an upstream feature that is always null
+    env = Env("feature", columns={c: ExprType.NULL if t == "null" else column_type(t)
+                                  for c, t in columns.items()})
     trees: dict[str, Any] = {}
     types: dict[str, str] = {}
     reads: dict[str, list[str]] = {}
