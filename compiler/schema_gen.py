@@ -149,6 +149,63 @@ def _describe_kind(schema: dict[str, Any], kind: str, model: type[BaseModel]) ->
                                      f"[Diagnostics]({_DOCS}/rules.md)")
 
 
+TEMPLATE: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^\s*\{\{[\s\S]*\}\}\s*$",
+    "description": "a template such as \"{{ min_auc }}\", rendered (with `vars` from "
+                   "specops.yaml or --var) before the value is checked",
+}
+_TEMPLATE_REF = {"$ref": "#/$defs/Template"}
+_OUTER = ("title", "description", "markdownDescription", "default")
+
+
+def _constrained(node: Any) -> bool:
+    """A scalar whose template text (a string) the plain schema would refuse."""
+    if not isinstance(node, dict) or "const" in node:
+        return False
+    kind = node.get("type")
+    return kind in ("integer", "number", "boolean") or (
+        kind == "string" and ("enum" in node or "pattern" in node))
+
+
+def _allow_templates(node: Any) -> None:
+    """Let constrained scalars also be a whole-value template, as lint accepts them.
+
+    Why: lint renders `{{ ... }}` values before validating, so `min_group_size:
+    "{{ n }}"` is valid; without this the editor would flag every templated number.
+    """
+    if isinstance(node, list):
+        for item in node:
+            _allow_templates(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if _constrained(node):
+        inner = {k: v for k, v in node.items() if k not in _OUTER}
+        for key in inner:
+            del node[key]
+        node["anyOf"] = [inner, dict(_TEMPLATE_REF)]
+        return
+    branches = node.get("anyOf")
+    if isinstance(branches, list):
+        if any(_constrained(b) for b in branches) and _TEMPLATE_REF not in branches:
+            branches.append(dict(_TEMPLATE_REF))
+        for b in branches:
+            if not _constrained(b):
+                _allow_templates(b)
+    for key, value in node.items():
+        if key in ("properties", "$defs", "patternProperties"):
+            for sub in value.values():
+                _allow_templates(sub)
+        elif key in ("items", "additionalProperties", "prefixItems", "oneOf", "allOf"):
+            _allow_templates(value)
+
+
+def _with_templates(schema: dict[str, Any], defs: dict[str, Any]) -> None:
+    _allow_templates(schema)
+    defs["Template"] = copy.deepcopy(TEMPLATE)
+
+
 def _finish(schema: dict[str, Any], title: str) -> dict[str, Any]:
     """Put `$schema` and `title` first (humans read the top of the file)."""
     _add_markdown(schema)
@@ -160,8 +217,9 @@ def _finish(schema: dict[str, Any], title: str) -> dict[str, Any]:
 def _kind_schema(kind: str, model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(mode="validation", by_alias=True,
                                      schema_generator=GenerateJsonSchema)
+    _with_templates(schema, schema.setdefault("$defs", {}))
     _describe_kind(schema, kind, model)
-    schema["defaultSnippets"] = [_snippet(kind, schema, schema.get("$defs", {}))]
+    schema["defaultSnippets"] = [_snippet(kind, schema, schema["$defs"])]
     title = "specops.yaml" if kind == "project" else f"specops {kind} spec"
     return _finish(schema, title)
 
@@ -172,6 +230,7 @@ def _combined_schema() -> dict[str, Any]:
         (m, "validation") for m in KINDS.values()]
     refs, top = models_json_schema(pairs, by_alias=True, schema_generator=GenerateJsonSchema)
     defs: dict[str, Any] = top.get("$defs", {})
+    _with_templates(top, defs)
     branches = []
     for kind, model in KINDS.items():
         ref = refs[(model, "validation")]["$ref"]

@@ -160,3 +160,18 @@ def test_snippets_start_valid_documents() -> None:
         errors = [e.message for e in validator.iter_errors(doc)]
         assert not errors or snippet["label"] == "specops approval", (snippet["label"], errors)
     assert labels == [f"specops {k}" for k in KINDS]
+
+
+@pytest.mark.parametrize(("doc", "ok"), [
+    ({"kind": "gate", "name": "g", "checks": ["x"], "min_group_size": "{{ n }}"}, True),
+    ({"kind": "gate", "name": "g", "checks": ["x"], "blocking": "{{ strict }}"}, True),
+    ({"kind": "gate", "name": "g", "checks": ["x"], "min_group_size": "fifty"}, False),
+    ({"kind": "gate", "name": "g", "checks": ["x"], "blocking": "yes"}, False),
+    ({"kind": "feature", "name": "f", "source": "s", "features": {}, "ttl": "{{ ttl }}"},
+     True),
+    ({"kind": "feature", "name": "f", "source": "s", "features": {}, "ttl": "90 days"},
+     False),
+])
+def test_whole_value_templates_are_accepted(doc: dict[str, Any], ok: bool) -> None:
+    """Lint renders templates before validating, so the editor must not flag them."""
+    assert (not list(_validator(COMBINED_NAME).iter_errors(doc))) is ok
