@@ -210,12 +210,25 @@ def _check_roles(ctx: Context) -> None:
                               "add people with this role under `people:` in specops.yaml")
 
 
+def _check_replacement(ctx: Context, loaded: LoadedSpec) -> None:
+    """`deprecated: {use: view@3}` must name something that exists: SPEC308 suggests it."""
+    view: FeatureSpec = loaded.spec
+    use = view.deprecated.use if not isinstance(view.deprecated, bool) else None
+    if use is None or loaded.reported("deprecated", "use"):
+        return
+    ref, code, help_text, message = resolve_input(ctx, use)
+    if ref is None and code:
+        ctx.error(code, f"replacement `{use}`: {message}", loaded,
+                  "deprecated", "use", help=help_text)
+
+
 def resolve_refs(ctx: Context) -> None:
     for loaded in ctx.index.sources.values():
         _check_source_columns(ctx, loaded)
     for versions in ctx.index.features.values():
         for loaded in versions.values():
             _check_feature_view(ctx, loaded)
+            _check_replacement(ctx, loaded)
     for loaded in ctx.index.models.values():
         _check_model(ctx, loaded)
     _check_roles(ctx)
