@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,7 @@ def test_report_screenshot_in_headless_chromium(tmp_path):
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     script = Path(__file__).resolve().parents[3] / "docs" / "screenshot_report.py"
     png = tmp_path / "report.png"
-    proc = subprocess.run(["python", str(script), "--out", str(png), "--workdir",
+    proc = subprocess.run([sys.executable, str(script), "--out", str(png), "--workdir",
                            str(tmp_path / "w")], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert png.stat().st_size > 20_000
