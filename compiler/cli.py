@@ -125,7 +125,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands defined in this module: running one of them never imports an extension module,
+# so `specops lint` in a pre-commit hook loads no runtime package at all.
+_CORE_COMMANDS = frozenset({"lint", "rules"})
+
+
+def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="specops", description="Declarative MLOps pipeline compiler and runtime.")
     parser.add_argument("--version", action="version", version=f"specops {version()}")
@@ -149,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.set_defaults(func=cmd_rules)
 
-    for register in _extensions():
+    for register in _extensions() if extensions else ():
         register(sub, _add_common)
     return parser
 
@@ -178,8 +183,10 @@ def _extensions() -> list[Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(extensions=first not in _CORE_COMMANDS)
+    args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
