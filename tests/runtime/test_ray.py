@@ -26,8 +26,8 @@ SPECOPS = str(Path(sys.executable).with_name("specops"))
 def _plan():
     return plan_dict(
         node("a", text="A", metrics={"rows": 3}),
-        node("b", "test.sleep", inputs=["a"], seconds=0.2, text="B"),
-        node("c", "test.sleep", inputs=["a"], seconds=0.2, text="C"),
+        node("b", "test.sleep", inputs=["a"], seconds=0.05, text="B"),
+        node("c", "test.sleep", inputs=["a"], seconds=0.05, text="C"),
         node("d", inputs=["b", "c"], text="D", metrics={"auc": 0.75}),
         node("bad", "test.fail", inputs=["a"], message="gate failed: auc < 0.8"),
         node("after_bad", inputs=["bad"]),
@@ -70,8 +70,8 @@ def test_run_on_a_two_node_cluster(second_ray_node, tmp_path):
     project.mkdir()
     # two 1-CPU nodes at once on two 1-CPU Ray nodes: they can only run side by side
     write_plan(project, plan_dict(
-        node("left", "test.sleep", seconds=1.0, text="L"),
-        node("right", "test.sleep", seconds=1.0, text="R"),
+        node("left", "test.sleep", seconds=0.5, text="L"),
+        node("right", "test.sleep", seconds=0.5, text="R"),
         node("join", inputs=["left", "right"], metrics={"n": 2})))
     r = subprocess.run([SPECOPS, "run", "--plan", "plan.json", "--executor", "ray",
                         "--address", second_ray_node, "--json"], cwd=project,
