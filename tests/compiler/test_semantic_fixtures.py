@@ -22,6 +22,7 @@ import pytest
 from broken_cases import FIXTURES, MINIMAL, UPDATE, Case, materialise, read_case, rewrite
 from specops.compiler.diagnostics import Diagnostic
 from specops.compiler.lint import lint_paths
+from specops.compiler.output import FORMATS, render
 from specops.compiler.rules import RULES
 
 SEMANTIC = FIXTURES / "semantic"
@@ -50,6 +51,8 @@ def _lint(case: Case, tmp_path: Path) -> list[Diagnostic]:
             lines = path.read_bytes().split(b"\n")
             assert 1 <= d.span.line <= len(lines), (d.location(), len(lines))
             assert 1 <= d.span.col <= len(lines[d.span.line - 1]) + 1, d.location()
+    for fmt in FORMATS:  # and every output format can show them
+        assert render(fmt, result.diagnostics, result.sources(), "0", color=True) is not None
     return result.diagnostics
 
 
