@@ -300,10 +300,10 @@ def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version
                               "old_spec_hash": old.spec_hash,
                               "model_digest": model_digest, "spec_hash": spec_hash},
                      at=now)
-    rid = conn.execute(requests.insert().values(
+    inserted = conn.execute(requests.insert().values(
         model=model, version=version, model_digest=model_digest, spec_hash=spec_hash,
-        status="open", plan=plan, trigger=trigger, run_id=run_id, opened_at=now,
-        note="")).inserted_primary_key[0]
+        status="open", plan=plan, trigger=trigger, run_id=run_id, opened_at=now, note=""))
+    rid = int(inserted.inserted_primary_key[0])  # type: ignore[index]
     audit.append(conn, actor=trigger, action="request_approval", target=ref,
                  reason=f"approval {plan['approval']!r} rule {plan['rule']}",
                  details={"request_id": rid, "model_digest": model_digest,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -162,17 +162,16 @@ def append(conn: sa.Connection, *, actor: str, action: str, target: str, reason:
     """Append one entry inside the caller's transaction (which must be a governance
     `transaction()`, so the head lock is held until it commits)."""
     seq, prev = _lock_head(conn)
-    entry = {"seq": seq + 1, "at": _now_iso(at), "actor": actor, "action": action,
-             "target": target, "reason": reason or "", "details": dict(details or {})}
-    digest = entry_hash(prev, entry)
+    made = AuditEntry(seq + 1, _now_iso(at), actor, action, target, reason or "",
+                      dict(details or {}), prev, "")
+    digest = entry_hash(prev, made.entry())
     conn.execute(log.insert().values(
-        seq=entry["seq"], at=entry["at"], actor=actor, action=action, target=target,
-        reason=entry["reason"], details=canonical(entry["details"]).decode("utf-8"),
+        seq=made.seq, at=made.at, actor=actor, action=action, target=target,
+        reason=made.reason, details=canonical(made.details).decode("utf-8"),
         prev_hash=prev, hash=digest))
     conn.execute(head_table.update().where(head_table.c.id == 1)
-                 .values(seq=entry["seq"], hash=digest))
-    return AuditEntry(entry["seq"], entry["at"], actor, action, target, entry["reason"],
-                      entry["details"], prev, digest)
+                 .values(seq=made.seq, hash=digest))
+    return replace(made, hash=digest)
 
 
 def _row_entry(row: Any) -> AuditEntry:
