@@ -28,6 +28,13 @@ def _protected_columns(ctx: Context, model: ModelSpec) -> set[tuple[str, str]]:
     return cols
 
 
+def _joinable(left: str, right: str) -> bool:
+    """Key types that join: any two integer widths, otherwise the same type."""
+    if left in _INT_TYPES or right in _INT_TYPES:
+        return left in _INT_TYPES and right in _INT_TYPES
+    return left == right
+
+
 def _upstream_views(ctx: Context, key: tuple[str, int]) -> list[tuple[str, int]]:
     """The view and every view it is derived from (`source: other_view@1`), in order."""
     chain: list[tuple[str, int]] = []
@@ -101,8 +108,7 @@ def _check_ref(ctx: Context, loaded: LoadedSpec, model: ModelSpec, ref: InputRef
         return
     left = spine_spec.columns[entity].type
     right = src.spec.columns[entity].type if entity in src.spec.columns else left
-    if (left in _INT_TYPES) != (right in _INT_TYPES) or (
-            left not in _INT_TYPES and left != right):
+    if not _joinable(left, right):
         ctx.error("SPEC414", f"entity `{entity}` is {left} in the spine but {right} in "
                   f"`{src.spec.name}`", loaded, *where)
 
@@ -127,6 +133,11 @@ def _check_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
             ctx.error("SPEC414", f"label source `{label.source}` has no key shared with the "
                       f"spine `{model.training.spine}`", loaded, "training", "label", "source",
                       help=f"set `entity` on `{label.source}` to a column the spine also has")
+        elif key in src.spec.columns and not _joinable(spine.spec.columns[key].type,
+                                                       src.spec.columns[key].type):
+            ctx.error("SPEC414", f"label key `{key}` is {spine.spec.columns[key].type} in the "
+                      f"spine but {src.spec.columns[key].type} in `{label.source}`", loaded,
+                      "training", "label", "source")
 
 
 def check_inputs(ctx: Context) -> None:
