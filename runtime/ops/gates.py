@@ -93,10 +93,13 @@ def _champion(ctx: OpContext, model: str) -> tuple[dict[str, Any] | None, dict[s
         return given, {"source": "runtime", "ref": None if given is None else "given"}
     from specops.runtime.registry import Registry, RegistryError
 
+    reg = Registry.for_context(ctx)
     try:
-        v = Registry.for_context(ctx).champion(model)
+        v = reg.champion(model)
     except RegistryError as exc:
         raise OpError(f"cannot read the champion of {model}: {exc}") from exc
+    finally:
+        reg.close()
     if v is None:
         return None, {"source": "registry", "ref": None}
     return dict(v.metrics), {"source": "registry", "ref": v.ref,
@@ -162,8 +165,12 @@ def _record_rejection(ctx: OpContext, model: str, gate_name: str, files: dict[st
 
     evidence = {**files, f"gate_report.{gate_name}.json": report_path}
     parity = results.get("parity") or {}
-    version = Registry.for_context(ctx).register(
-        model, evidence, build_lineage(ctx, results.get("trained")), status="rejected",
-        reasons=reasons, metrics=results["metrics"],
-        model_digest=str(parity.get("model_digest", "")))
+    reg = Registry.for_context(ctx)
+    try:
+        version = reg.register(
+            model, evidence, build_lineage(ctx, results.get("trained")), status="rejected",
+            reasons=reasons, metrics=results["metrics"],
+            model_digest=str(parity.get("model_digest", "")))
+    finally:
+        reg.close()
     return str(version.ref)

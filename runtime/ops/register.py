@@ -92,12 +92,15 @@ def register(ctx: OpContext) -> OpResult:
     common = {"metrics": metrics, "owner": str(ctx.params.get("owner") or ""),
               "risk_tier": str(ctx.params.get("risk_tier") or ""),
               "task": str(ctx.params.get("task") or (trained or {}).get("task") or "")}
-    if reasons:
-        rejected = registry.register(model, files, lineage, status="rejected",
-                                     reasons=reasons, **common)
-        raise OpError(f"{model} not registered: {'; '.join(reasons)} — recorded as "
-                      f"{rejected.ref} (rejected)")
-    v = registry.register(model, files, lineage, **common)
+    try:
+        if reasons:
+            rejected = registry.register(model, files, lineage, status="rejected",
+                                         reasons=reasons, **common)
+            raise OpError(f"{model} not registered: {'; '.join(reasons)} — recorded as "
+                          f"{rejected.ref} (rejected)")
+        v = registry.register(model, files, lineage, **common)
+    finally:
+        registry.close()
     doc = {"model": model, "version": v.version, "ref": v.ref, "created": v.created,
            "content_digest": v.content_digest, "model_digest": v.model_digest,
            "path": str(v.path), "run_id": v.run_id}

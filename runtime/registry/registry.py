@@ -106,7 +106,14 @@ class Registry:
         self.engine = engine
         self.root = root            # <artifacts>/registry
         self.key_dir = key_dir      # <project>/.specops/keys
+        self.owns_engine = False
         T.ensure_schema(engine)
+
+    def close(self) -> None:
+        """Release pooled connections this registry opened (not a borrowed engine). The
+        engine stays usable: SQLAlchemy reconnects on next use."""
+        if self.owns_engine:
+            self.engine.dispose()
 
     @classmethod
     def open(cls, project_root: Path, store_url: str | None = None,
@@ -124,7 +131,9 @@ class Registry:
             kwargs["connect_args"] = {"timeout": 30}
         engine = sa.create_engine(url, **kwargs)
         art = root / (artifacts or ".specops/artifacts")
-        return cls(engine, art / "registry", root / ".specops" / "keys")
+        reg = cls(engine, art / "registry", root / ".specops" / "keys")
+        reg.owns_engine = True
+        return reg
 
     # -- reading -------------------------------------------------------------------------
     def _row_to_version(self, row: Any) -> Version:
