@@ -14,9 +14,13 @@ _NUMERIC = {"int64", "int32", "float64", "float32"}
 
 
 def _owner_principals(model: ModelSpec) -> set[str]:
+    """The ways a grant can name the model's owner: a bare name is a person, so `alice`
+    and `person:alice` are the same principal, but `team:alice` is another one."""
     owner = model.owner
-    bare = owner.split(":", 1)[1] if ":" in owner else owner
-    return {owner, bare, f"team:{bare}", f"person:{bare}"}
+    if owner.startswith(("team:", "role:")):
+        return {owner}
+    bare = owner.removeprefix("person:")
+    return {bare, f"person:{bare}"}
 
 
 def _protected_columns(ctx: Context, model: ModelSpec) -> set[tuple[str, str]]:
