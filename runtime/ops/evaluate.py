@@ -9,13 +9,15 @@ they are never model inputs.
 `model.joblib` comes from the `train` node's directory in the content-addressed store
 (written by specops, hash-verified by the runtime before reuse); no user pickle is loaded.
 
-Outputs: `evaluation.json`, `predictions.parquet` (label, prediction, probability), the
-reference for monitoring and reports.
+Outputs: `evaluation.json`, `predictions.parquet` (label, prediction, probability), and
+`profile/`: the monitoring reference profile of the training inputs, the test-set score and
+these metrics (runtime/monitor/reference.py), which `register` ships with the version.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -43,6 +45,23 @@ def _as_list(value: Any) -> list[str]:
         return [value]
     return [str(v.get("column") or v.get("name")) if isinstance(v, dict) else str(v)
             for v in value]
+
+
+def _write_profile(ctx: OpContext, train_path: Path, features: list[Feature],
+                   score: Any, metrics: dict[str, float]) -> None:
+    """The monitoring reference (bins from the model's `monitoring.drift` when the plan's
+    models table has it; the monitor re-bins from the stored sorted sample otherwise)."""
+    from specops.runtime.monitor.reference import write_reference_profile
+
+    if not train_path.is_file():
+        return
+    model = ctx.node_id.split(":", 1)[-1]
+    drift = ((ctx.extra.get("plan_models") or {}).get(model) or {}).get("monitoring") or {}
+    drift = drift.get("drift") or {}
+    write_reference_profile(ctx.out_dir / "profile", pl.read_parquet(train_path),
+                            [(f.name, f.role) for f in features], score, metrics,
+                            bins=int(drift.get("bins", 10)),
+                            strategy=str(drift.get("binning", "quantile")))
 
 
 def evaluate(ctx: OpContext) -> OpResult:
@@ -125,6 +144,8 @@ def evaluate(ctx: OpContext) -> OpResult:
                     "equalized_odds_difference"):
             if rep.get(key) is not None:
                 metrics[f"{key}:{col}"] = float(rep[key])
+    _write_profile(ctx, test_path.parent / "train.parquet", features,
+                   cols.get("proba", None if classification else y_pred), metrics)
     headline = next((k for k in ("roc_auc", "accuracy", "rmse") if k in metrics), "n")
     return OpResult(metrics=metrics,
                     report={"metrics": doc["metrics"], "slices": sorted(doc["slices"]),

@@ -7,8 +7,8 @@ scheduler never runs it after a failure. With no gate at all, a parity failure s
 records a `rejected` version and fails the node.
 
 Files registered: `model.onnx`, `signature.json`, `params.json`, `search.json`,
-`evaluation.json`, `parity.json`, `benchmark.json` and one `gate_report.<gate>.json` per
-gate. `model.joblib` is *not* registered: the registry ships ONNX only.
+`evaluation.json`, `parity.json`, `benchmark.json`, one `gate_report.<gate>.json` per
+gate, and `profile/` (the monitoring reference profile written by `evaluate`). `model.joblib` is *not* registered: the registry ships ONNX only.
 
 Output: `registration.json` (model, version, whether this run minted it, digests, path).
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from specops.runtime.lineage import build_lineage
+from specops.runtime.monitor.reference import profile_files
 from specops.runtime.ops.base import OpContext, OpError, OpResult
 from specops.runtime.ops.locate import find_input_file, optional_input_file, read_json
 
@@ -56,6 +57,9 @@ def register(ctx: OpContext) -> OpResult:
         path = optional_input_file(ctx, name)
         if path is not None:
             files[name] = path
+    profile = optional_input_file(ctx, "profile/profile.json")
+    if profile is not None:
+        files.update(profile_files(profile.parent))
     parity, parity_path = _parity(ctx)
     if parity_path is not None:
         files["parity.json"] = parity_path
