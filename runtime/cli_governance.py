@@ -24,6 +24,8 @@ from typing import Any
 
 __all__ = ["register"]
 
+ENVIRONMENTS = ("staging", "production")   # governance.deploy.ENVIRONMENTS, kept light
+
 
 class _Usage(Exception):
     pass
@@ -270,9 +272,8 @@ def _common(p: argparse.ArgumentParser, actor: bool = True) -> None:
 
 
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add the governance commands to the `specops` parser."""
-    from specops.runtime.governance.deploy import ENVIRONMENTS
-
+    """Add the governance commands to the `specops` parser (imports nothing heavy: the
+    parser is built for every command, `specops lint` included)."""
     p = sub.add_parser("approvals", help="approval requests and their state")
     ap = p.add_subparsers(dest="approvals_command", metavar="{list}", required=True)
     q = ap.add_parser("list", help="the latest request of every version, recomputed now")

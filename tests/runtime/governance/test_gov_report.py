@@ -106,3 +106,17 @@ def test_report_screenshot_in_headless_chromium(tmp_path):
                            str(tmp_path / "w")], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert png.stat().st_size > 20_000
+
+
+def test_cli_module_stays_light():
+    """Building the parser (done for `specops lint` too) must not import the store."""
+    from specops.runtime import cli_governance
+    from specops.runtime.governance.deploy import ENVIRONMENTS
+
+    assert cli_governance.ENVIRONMENTS == ENVIRONMENTS
+    code = ("import sys; from specops.compiler.cli import build_parser; build_parser(); "
+            "print(any(m.startswith(('sqlalchemy', 'specops.runtime.governance')) "
+            "for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
