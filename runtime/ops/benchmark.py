@@ -18,8 +18,9 @@ gate, whose inputs are `evaluate` and `benchmark`, sees it.
 Params: `rows` (batch size for throughput; single-row calls = rows x repeats),
 `repeats`.
 
-Output: `benchmark.json` with p50/p99/mean single-row latency (µs and ms), batch
-throughput (rows/s), model size (MB), session RSS growth and peak RSS (MB).
+Output: `test_rows.parquet` (the first `test_rows` test rows with the outputs, see
+`onnx.recorded_test_rows`) and `benchmark.json` with p50/p99/mean single-row latency (µs
+and ms), batch throughput (rows/s), model size (MB), session RSS growth and peak RSS (MB).
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from specops.runtime.ops.base import OpContext, OpError, OpResult
 from specops.runtime.ops.locate import find_input_file, read_json
 from specops.runtime.ops.onnx import (
     DEFAULT_TOLERANCE,
+    TEST_ROWS,
     check_parity,
     parity_metrics,
+    recorded_test_rows,
     session,
 )
 from specops.runtime.preprocess import Feature, onnx_feed, prepare_frame
@@ -139,6 +142,9 @@ def benchmark(ctx: OpContext) -> OpResult:
         (ctx.out_dir / "parity.json").write_text(
             json.dumps(parity, indent=2, sort_keys=True) + "\n")
     result["parity"] = parity
+    recorded_test_rows(onnx_path.read_bytes(), frame, features,
+                       int(ctx.params.get("test_rows", 100))).write_parquet(
+        ctx.out_dir / TEST_ROWS)
     (ctx.out_dir / "benchmark.json").write_text(
         json.dumps(result, indent=2, sort_keys=True) + "\n")
     metrics = {k: float(v) for k, v in result.items()

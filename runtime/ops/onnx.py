@@ -35,11 +35,12 @@ from specops.runtime.preprocess import (
     prepare_frame,
 )
 
-__all__ = ["DEFAULT_OPSET", "DEFAULT_TOLERANCE", "check_parity", "convert", "export_onnx",
-           "parity_metrics", "signature"]
+__all__ = ["DEFAULT_OPSET", "DEFAULT_TOLERANCE", "TEST_ROWS", "check_parity", "convert",
+           "export_onnx", "parity_metrics", "recorded_test_rows", "signature"]
 
 DEFAULT_OPSET: dict[str, int] = {"": 17, "ai.onnx.ml": 3}
 DEFAULT_TOLERANCE = 1e-4
+TEST_ROWS = "test_rows.parquet"
 _OIP = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(int64)": "INT64",
         "tensor(string)": "BYTES", "tensor(int32)": "INT32", "tensor(bool)": "BOOL"}
 
@@ -125,6 +126,30 @@ def check_parity(onnx_bytes: bytes, pipe: Any, frame: pl.DataFrame, features: li
         if key in report and not np.isfinite(report[key]):
             report[key] = None   # strict JSON has no Infinity; the reasons say why
     return report
+
+
+def recorded_test_rows(onnx_bytes: bytes, frame: pl.DataFrame, features: list[Feature],
+                       rows: int = 100) -> pl.DataFrame:
+    """The first `rows` test rows (as the model sees them) with this model's outputs.
+
+    Registered as evidence (`test_rows.parquet`), so serving can be checked against the
+    registry itself: a staging endpoint must return these scores within the parity
+    tolerance (runtime/serve/staging.py). Output columns are named `output:<name>`.
+    """
+    head = frame.head(rows)
+    sess = session(onnx_bytes)
+    names = [o.name for o in sess.get_outputs()]
+    values = sess.run(names, onnx_feed(head, features))
+    cols: dict[str, Any] = {}
+    for name, arr in zip(names, values, strict=True):
+        arr = np.asarray(arr)
+        if arr.ndim == 2 and arr.shape[1] > 1:
+            cols[f"output:{name}"] = pl.Series(arr.astype(np.float32).tolist(),
+                                               dtype=pl.List(pl.Float32))
+        else:
+            flat = arr.reshape(-1)
+            cols[f"output:{name}"] = flat.astype(str) if flat.dtype == object else flat
+    return head.with_columns(**cols)
 
 
 def parity_metrics(parity: dict[str, Any]) -> dict[str, float]:

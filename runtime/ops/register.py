@@ -27,7 +27,7 @@ from specops.runtime.ops.locate import find_input_file, optional_input_file, rea
 __all__ = ["register"]
 
 _FILES = ("model.onnx", "signature.json", "params.json", "search.json", "evaluation.json",
-          "benchmark.json")
+          "benchmark.json", "test_rows.parquet")
 
 
 def _model_name(ctx: OpContext) -> str:

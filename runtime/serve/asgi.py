@@ -1,0 +1,206 @@
+"""The HTTP application both servers run: OIP routes, `/predict`, `/metrics`.
+
+Why one `Service.handle(method, path, body)` under two thin adapters: the lean server
+mounts it as a plain ASGI app (`make_app`), the Ray Serve deployment calls it from its
+`__call__(starlette Request)`; routes, validation, status codes, the prediction log and
+the metrics are then the same code in both. Why a plain ASGI callable rather than a
+Starlette or FastAPI router: routing is a handful of fixed paths, and at thousands of
+requests per second on two cores the framework's per-request work (request objects,
+middleware stacks, pydantic) is the largest cost left after the model (Ray Serve + FastAPI
+measured ~10x slower than plain FastAPI, ray-project/ray#46693).
+
+Scoring: `Service.score` runs the session inline for small requests (a few tens of
+microseconds; a thread hop would cost more) and in a worker thread for large ones, where
+onnxruntime releases the GIL. Ray Serve replaces `score` with its `@serve.batch` method.
+
+Status codes: 400 malformed input (reason in `{"error": ...}`), 404 unknown route or
+model/version, 405 wrong method, 413 too large, 500 only for a failure inside the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+from specops.runtime.serve.model import LoadedModel
+from specops.runtime.serve.prediction_log import PredictionLog
+from specops.runtime.serve.prometheus import Metrics
+from specops.runtime.serve.protocol import (
+    ProtocolError,
+    Request,
+    infer_response,
+    metadata,
+    parse_infer,
+    parse_records,
+    predict_response,
+)
+
+__all__ = ["INLINE_ROWS", "MAX_BODY", "Service", "make_app"]
+
+MAX_BODY = 64 * 1024 * 1024
+INLINE_ROWS = 64
+Scorer = Callable[[dict[str, np.ndarray], int], Awaitable[dict[str, np.ndarray]]]
+_JSON = b"application/json"
+
+
+def _dumps(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+
+
+class Service:
+    """Routes and checks for one loaded model (shared by the lean server and Ray Serve)."""
+
+    def __init__(self, model: LoadedModel, log: PredictionLog | None = None,
+                 metrics: Metrics | None = None, scorer: Scorer | None = None) -> None:
+        self.model = model
+        self.log = log
+        self.metrics = metrics or Metrics(model.name, model.version)
+        self.score: Scorer = scorer or self._score
+        self.ready = True
+        self._meta = _dumps(metadata(model.name, model.version, model.inputs, model.outputs))
+        self._model_ready = _dumps({"name": model.name, "ready": True})
+
+    async def _score(self, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+        if rows <= INLINE_ROWS:
+            return self.model.run(feeds)
+        return await asyncio.to_thread(self.model.run, feeds)
+
+    def close(self) -> None:
+        self.ready = False
+        if self.log is not None:
+            self.log.close()
+
+    # -- routing -------------------------------------------------------------------------
+    def _model_route(self, parts: list[str]) -> tuple[str | None, str]:
+        """`v2/models/NAME[/versions/V][/ACTION]` -> (action, error)."""
+        name, rest = parts[2], parts[3:]
+        if name != self.model.name:
+            return None, f"model {name!r} is not served here (this server serves " \
+                         f"{self.model.ref})"
+        if rest[:1] == ["versions"]:
+            if len(rest) < 2:
+                return None, "missing version after /versions/"
+            if rest[1] != str(self.model.version):
+                return None, f"{name} version {rest[1]!r} is not served here (serving " \
+                             f"{self.model.version})"
+            rest = rest[2:]
+        if len(rest) > 1:
+            return None, "unknown route"
+        return (rest[0] if rest else ""), ""
+
+    async def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes, bytes]:
+        """(status, body, content type) for one request; never raises for bad input."""
+        start = time.perf_counter()
+        endpoint, rows = "other", 0
+        try:
+            status, payload, ctype, endpoint, rows = await self._dispatch(method, path, body,
+                                                                         start)
+        except ProtocolError as exc:
+            status, payload, ctype = exc.status, _dumps({"error": exc.reason}), _JSON
+            if endpoint == "other":
+                endpoint = _endpoint_of(path)
+        except Exception as exc:   # a failure inside the model: 500, counted, reported
+            status, ctype = 500, _JSON
+            payload = _dumps({"error": f"model failed: {type(exc).__name__}: {exc}"})
+            endpoint = _endpoint_of(path)
+        self.metrics.observe(endpoint, status, time.perf_counter() - start, rows)
+        return status, payload, ctype
+
+    async def _dispatch(self, method: str, path: str, body: bytes, start: float
+                        ) -> tuple[int, bytes, bytes, str, int]:
+        parts = [p for p in path.split("/") if p]
+        if parts == ["metrics"]:
+            _allow(method, "GET")
+            return 200, self.metrics.render().encode(), \
+                b"text/plain; version=0.0.4; charset=utf-8", "metrics", 0
+        if parts[:1] != ["v2"]:
+            raise ProtocolError(404, f"no route {path}")
+        if parts == ["v2"]:
+            _allow(method, "GET")
+            return 200, _dumps({"name": "specops", "version": "2",
+                                "extensions": ["predict"]}), _JSON, "server", 0
+        if parts[1:2] == ["health"] and len(parts) == 3 and parts[2] in ("live", "ready"):
+            _allow(method, "GET")
+            ok = parts[2] == "live" or self.ready
+            return (200 if ok else 503), _dumps({parts[2]: ok}), _JSON, "health", 0
+        if parts[1:2] != ["models"] or len(parts) < 3:
+            raise ProtocolError(404, f"no route {path}")
+        action, error = self._model_route(parts)
+        if action is None:
+            raise ProtocolError(404, error)
+        if action == "":
+            _allow(method, "GET")
+            return 200, self._meta, _JSON, "metadata", 0
+        if action == "ready":
+            _allow(method, "GET")
+            return 200, self._model_ready, _JSON, "ready", 0
+        if action not in ("infer", "predict"):
+            raise ProtocolError(404, f"no route {path}")
+        _allow(method, "POST")
+        m = self.model
+        req: Request = (parse_infer(body, m.inputs, m.outputs) if action == "infer"
+                        else parse_records(body, m.inputs))
+        result = await self.score(req.feeds, req.rows)
+        doc = (infer_response(m.name, m.version, result, req) if action == "infer"
+               else predict_response(m.name, m.version, result, m.classes))
+        payload = _dumps(doc)
+        if self.log is not None:
+            self.log.append(req.id, time.time(), (time.perf_counter() - start) * 1000,
+                            req.feeds, result, req.rows)
+        return 200, payload, _JSON, action, req.rows
+
+
+def _allow(method: str, allowed: str) -> None:
+    if method != allowed:
+        raise ProtocolError(405, f"method {method} not allowed here (use {allowed})")
+
+
+def _endpoint_of(path: str) -> str:
+    tail = path.rstrip("/").rsplit("/", 1)[-1]
+    return tail if tail in ("infer", "predict", "ready", "metrics") else "other"
+
+
+def make_app(service: Service) -> Callable[..., Awaitable[None]]:
+    """A plain ASGI 3 application around `service` (lifespan shutdown closes the log)."""
+
+    async def app(scope: dict[str, Any], receive: Callable[..., Awaitable[Any]],
+                  send: Callable[..., Awaitable[None]]) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await asyncio.to_thread(service.close)
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                status, payload, ctype = 413, _dumps({"error": "request body too large"}), \
+                    _JSON
+                break
+            chunks.append(chunk)
+            more = msg.get("more_body", False)
+        else:
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            status, payload, ctype = await service.handle(scope["method"], scope["path"],
+                                                          body)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", ctype),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    return app
