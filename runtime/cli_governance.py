@@ -1,5 +1,5 @@
 """`specops approvals list`, `approve`, `reject`, `deploy`, `rollback`, `deployments`,
-`audit verify|export|head`, `report`: the governance commands.
+`audit verify|export`, `policy accept`, `report`: the governance commands.
 
 Why the CLI is thin: permissions, separation of duties, quorum, binding and history are
 enforced in `specops.runtime.governance`; this module only resolves the acting user
@@ -248,6 +248,23 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 @_guarded
+def cmd_policy_accept(args: argparse.Namespace) -> int:
+    from specops.runtime.governance.policy import record_config
+    from specops.runtime.plan import PlanError, load_plan
+
+    try:
+        plan = load_plan(args.plan)
+    except PlanError as exc:
+        raise _fail(str(exc)) from None
+    actor = _actor(args)
+    with _governance(args) as gov:
+        changed = record_config(gov, actor, dict(plan.models), args.reason or "")
+    print(f"{actor} adopted the governance configuration of {args.plan}" if changed
+          else "the governance configuration is unchanged")
+    return 0
+
+
+@_guarded
 def cmd_report(args: argparse.Namespace) -> int:
     from specops.runtime.governance.report import render_report
 
@@ -329,6 +346,15 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     q.add_argument("--target", help="only entries whose target starts with this")
     _common(q, actor=False)
     q.set_defaults(func=cmd_audit_export)
+
+    p = sub.add_parser("policy", help="adopt changed approval rules, permissions or roles")
+    po = p.add_subparsers(dest="policy_command", metavar="{accept}", required=True)
+    q = po.add_parser("accept", help="record a plan's governance configuration (needs "
+                      "change_policy); runs refuse an unadopted change otherwise")
+    q.add_argument("--plan", required=True, help="plan.json from `specops compile -o`")
+    q.add_argument("--reason", help="why, kept in the audit log")
+    _common(q)
+    q.set_defaults(func=cmd_policy_accept)
 
     p = sub.add_parser("report", help="SR 11-7 style model documentation (HTML)")
     p.add_argument("ref", metavar="MODEL@VERSION")

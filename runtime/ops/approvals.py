@@ -43,10 +43,10 @@ def request_approval(ctx: OpContext) -> OpResult:
     reg = read_json(find_input_file(ctx, "registration.json"))
     model, version = str(reg["model"]), int(reg["version"])
     registry = Registry.for_context(ctx)
-    v = registry.get(model, version)
-    lineage = (v.manifest().get("lineage") or {})
-    spec_hash = str(ctx.extra.get("spec_hash") or lineage.get("spec_hash") or "")
     try:
+        v = registry.get(model, version)
+        lineage = (v.manifest().get("lineage") or {})
+        spec_hash = str(ctx.extra.get("spec_hash") or lineage.get("spec_hash") or "")
         actor = resolve_actor(ctx.extra.get("actor"))
         gov = Governance.open(ctx.project_root, ctx.extra.get("store_url"),
                               registry=registry)
@@ -62,6 +62,8 @@ def request_approval(ctx: OpContext) -> OpResult:
             gov.close()
     except (GovernanceError, IdentityError) as exc:
         raise OpError(f"{model}@{version}: {exc}") from None
+    finally:
+        getattr(registry, "close", lambda: None)()
     doc = st.as_json() if st else {"ref": f"{model}@{version}", "state": "not_required"}
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     (ctx.out_dir / "approval.json").write_text(json.dumps(doc, indent=2, sort_keys=True,

@@ -44,6 +44,8 @@ def deploy(ctx: OpContext) -> OpResult:
             gov.close()
     except (GovernanceError, NotFound, ValueError) as exc:
         raise OpError(f"{model}@{version} -> {env}: {exc}") from None
+    finally:
+        getattr(registry, "close", lambda: None)()
     doc = {"model": model, "version": d.version, "environment": env, "changed": d.changed,
            "previous_version": d.previous_version, "actor": d.actor, "at": d.at}
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
