@@ -250,7 +250,8 @@ def status(gov: Governance, model: str, version: int, current_spec: str | None =
 
 def list_status(gov: Governance, model: str | None = None, state: str | None = None
                 ) -> list[ApprovalStatus]:
-    """The latest request of every version (of `model`), recomputed; filter by `state`."""
+    """The latest request of every version (of `model`), recomputed against the registry's
+    current digests; filter by `state`."""
     with gov.engine.connect() as conn:
         q = sa.select(requests)
         if model:
@@ -258,8 +259,18 @@ def list_status(gov: Governance, model: str | None = None, state: str | None = N
         latest: dict[tuple[str, int], Any] = {}
         for r in conn.execute(q.order_by(requests.c.id)):
             latest[(r.model, r.version)] = r
-        out = [_status_of(conn, r, gov.now(), None, None) for _k, r in sorted(latest.items())]
+        out = [_status_of(conn, r, gov.now(), _digest_or_gone(gov, m, v), None)
+               for (m, v), r in sorted(latest.items())]
     return [s for s in out if state is None or s.state == state]
+
+
+def _digest_or_gone(gov: Governance, model: str, version: int) -> str | None:
+    """The registry's digest now (so listings show voided requests), "" when the version
+    is no longer in the registry (which voids it too)."""
+    try:
+        return _current_digest(gov, model, version)
+    except NotFound:
+        return ""
 
 
 # -- opening -------------------------------------------------------------------------------

@@ -97,6 +97,7 @@ def test_changed_digest_voids_the_approval(any_gov, registry):
     registry.versions[("credit", 1)].model_digest = "sha256:" + "f" * 64   # other bytes
     st = status(any_gov, "credit", 1)
     assert st.state == "voided" and "model digest changed" in st.reason
+    assert [s.state for s in list_status(any_gov)] == ["voided"]
     with pytest.raises(GovernanceError, match="voided"):
         approve(any_gov, "erin", "credit", 1, "model_risk_officer")
     assert [e.action for e in A.entries(any_gov.engine)][-1] == "void"
