@@ -126,3 +126,23 @@ def test_directory_from_specops_yaml(tmp_path):
     d = load_directory(tmp_path)
     assert d.roles_of("ann") == {"ml_engineer"} and d.members("team:t") == {"ann"}
     assert matrix(d)["deploy"] == ("ml_engineer",)
+
+
+def test_example_project_matrix_and_principals_match_the_compiler():
+    """The runtime reads specops.yaml itself; it must agree with the compiler on who a
+    principal stands for (the compiler checked satisfiability with its own rules)."""
+    from pathlib import Path
+
+    from specops.compiler.approvals import principal_members
+    from specops.compiler.kinds import Person
+
+    root = Path(__file__).resolve().parents[3] / "examples" / "credit-risk"
+    d = load_directory(root)
+    assert {a: list(r) for a, r in matrix(d).items()} == EXAMPLE
+    people = {n: Person(roles=sorted(p.roles), teams=sorted(p.teams))
+              for n, p in d.people.items()}
+    principals = [f"team:{t}" for p in d.people.values() for t in p.teams]
+    principals += [f"role:{r}" for p in d.people.values() for r in p.roles]
+    principals += [f"person:{n}" for n in d.people] + list(d.people)
+    for pr in principals:
+        assert d.members(pr) == principal_members(pr, people), pr
