@@ -272,10 +272,9 @@ def _packed_join(spine: pl.DataFrame, v: pl.DataFrame, sk: str, vk: str, st: pl.
     # per row group, and gathering across 80 chunks is 5x slower), then null the misses
     result = np.empty(len(order), dtype=np.int64)
     result[order] = np.where(hit, idx, 0)
-    src = v.select(features)
-    if max(src.n_chunks("all")) > 1:
-        src = src.rechunk()
-    gathered = src.select(pl.col(features).gather(pl.Series("idx", result)))
+    take = pl.Series("idx", result)
+    # one column at a time, so at most one rechunked copy is alive (memory at 5M rows)
+    gathered = pl.DataFrame([v.get_column(f).rechunk().gather(take) for f in features])
     if hit.all():
         return gathered
     found = np.empty(len(order), dtype=bool)
