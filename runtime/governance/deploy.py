@@ -19,6 +19,12 @@ one-line reason to refuse. It runs inside the deploy transaction, so it must not
 its own (on SQLite that would wait for the lock this one holds). `require_staging_first`
 is provided, not enabled by default: production only accepts a version that served in
 staging. A future staging smoke test or shadow comparison plugs in the same way.
+
+Second extension point: `register_pre_deploy_hook(hook)`. A hook receives the governance
+context, model, version and environment after the version verified and *before* the
+deploy transaction opens, so it may take time and write its own rows (the serving layer's
+staging contract tests start the model, call it and record the result:
+runtime/serve/staging.py); a returned string refuses the deploy.
 """
 
 from __future__ import annotations
@@ -35,14 +41,25 @@ from specops.runtime.governance.database import transaction
 from specops.runtime.governance.errors import GovernanceError, NotFound
 from specops.runtime.governance.tables import deployments
 
-__all__ = ["ENVIRONMENTS", "PROMOTION_CHECKS", "Deployment", "PromotionCheck", "current",
-           "deploy", "history", "register_promotion_check", "require_staging_first",
+__all__ = ["ENVIRONMENTS", "PRE_DEPLOY_HOOKS", "PROMOTION_CHECKS", "Deployment",
+           "PreDeployHook", "PromotionCheck", "current", "deploy", "history",
+           "register_pre_deploy_hook", "register_promotion_check", "require_staging_first",
            "rollback"]
 
 ENVIRONMENTS = ("staging", "production")
 
 PromotionCheck = Callable[[Governance, str, int, list[dict[str, Any]]], str | None]
 PROMOTION_CHECKS: dict[str, list[PromotionCheck]] = {env: [] for env in ENVIRONMENTS}
+
+
+PreDeployHook = Callable[[Governance, str, int, str], str | None]
+PRE_DEPLOY_HOOKS: list[PreDeployHook] = []
+
+
+def register_pre_deploy_hook(hook: PreDeployHook) -> None:
+    """Run `hook(gov, model, version, environment)` before every deploy transaction."""
+    if hook not in PRE_DEPLOY_HOOKS:
+        PRE_DEPLOY_HOOKS.append(hook)
 
 
 def register_promotion_check(environment: str, check: PromotionCheck) -> None:
@@ -137,6 +154,10 @@ def deploy(gov: Governance, actor: str, model: str, version: int, environment: s
     permissions.require(gov.directory, actor, "deploy")
     v = _verified(gov, model, version)
     ref = f"{model}@{version}"
+    for hook in PRE_DEPLOY_HOOKS:
+        refusal = hook(gov, model, version, environment)
+        if refusal:
+            raise GovernanceError(f"{ref} cannot enter {environment}: {refusal}")
     with transaction(gov.engine) as conn:
         st = require_approved(conn, gov, model, version, environment, v.model_digest,
                               spec_hash)
