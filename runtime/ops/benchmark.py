@@ -37,7 +37,7 @@ import joblib
 import numpy as np
 import polars as pl
 from specops.runtime.ops.base import OpContext, OpError, OpResult
-from specops.runtime.ops.locate import find_input_file, read_json
+from specops.runtime.ops.locate import find_input_file, optional_input_file, read_json
 from specops.runtime.ops.onnx import (
     DEFAULT_TOLERANCE,
     TEST_ROWS,
@@ -142,6 +142,10 @@ def benchmark(ctx: OpContext) -> OpResult:
         (ctx.out_dir / "parity.json").write_text(
             json.dumps(parity, indent=2, sort_keys=True) + "\n")
     result["parity"] = parity
+    result["test_rows"] = frame.height
+    trained_path = optional_input_file(ctx, "params.json")
+    if trained_path is not None:   # so gates on `train_rows` see it (gate inputs: eval, bench)
+        result["train_rows"] = read_json(trained_path).get("n_train")
     recorded_test_rows(onnx_path.read_bytes(), frame, features,
                        int(ctx.params.get("test_rows", 100))).write_parquet(
         ctx.out_dir / TEST_ROWS)
@@ -150,7 +154,6 @@ def benchmark(ctx: OpContext) -> OpResult:
     metrics = {k: float(v) for k, v in result.items()
                if isinstance(v, (int, float)) and k != "threads"}
     metrics["throughput_rps"] = metrics["throughput_rows_s"]
-    metrics["test_rows"] = float(frame.height)
     metrics.update(parity_metrics(parity))
     verdict = "parity ok" if parity.get("passed") else "PARITY FAILED"
     return OpResult(metrics=metrics, report=result,

@@ -39,7 +39,14 @@ def _plan(c: float, auc_min: float) -> Any:
                         "left": {"op": "metric", "name": "roc_auc"},
                         "right": {"op": "lit", "value": auc_min}}},
               {"id": "vs_champion", "text": "roc_auc >= champion.roc_auc - 0.05",
-               "severity": "blocking", "expr": CHAMPION}]
+               "severity": "blocking", "expr": CHAMPION},
+              {"id": "rows", "text": "train_rows >= 100 and latency_p99_ms <= 50",
+               "severity": "blocking", "expr": {"op": "logical", "fn": "and", "args": [
+                   {"op": "compare", "fn": "ge", "left": {"op": "metric", "name": "train_rows"},
+                    "right": {"op": "lit", "value": 100}},
+                   {"op": "compare", "fn": "le",
+                    "left": {"op": "metric", "name": "latency_p99_ms"},
+                    "right": {"op": "lit", "value": 50}}]}}]
     return parse_plan(plan_dict(
         node("training_set:m", "test.ml_dataset"),
         {**node("train:m", "train", ["training_set:m"], task="binary_classification",
