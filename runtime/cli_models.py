@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -40,12 +41,32 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
+def _project_setting(root: Path, key: str) -> str | None:
+    """`store:` / `artifacts:` from the project's specops.yaml, read without the compiler."""
+    cfg = root / "specops.yaml"
+    if not cfg.is_file():
+        return None
+    try:
+        import yaml
+
+        data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+    except Exception:
+        return None
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _store_arg(args: argparse.Namespace, root: Path) -> str | None:
+    return (getattr(args, "store", None) or os.environ.get("SPECOPS_STORE_URL")
+            or _project_setting(root, "store"))
+
+
 def _registry(args: argparse.Namespace) -> Any:
     from specops.runtime.registry import Registry
 
     root = Path(getattr(args, "project", None) or ".").resolve()
-    return Registry.open(root, getattr(args, "store", None),
-                         getattr(args, "artifacts", None))
+    return Registry.open(root, _store_arg(args, root),
+                         getattr(args, "artifacts", None) or _project_setting(root, "artifacts"))
 
 
 def _resolve(reg: Any, ref: str, need_version: bool = False) -> Any:
@@ -213,7 +234,7 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
 
     root = Path(args.project or ".").resolve()
     try:
-        store = Store.from_url(resolve_url(args.store, root), root)
+        store = Store.from_url(resolve_url(_store_arg(args, root), root), root)
     except StoreError as exc:
         raise _fail(str(exc)) from None
     sides = []
@@ -347,8 +368,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _common(q: argparse.ArgumentParser) -> None:
     q.add_argument("--project", help="project folder (default: .)")
-    q.add_argument("--store", help="store URL (default: sqlite:///.specops/store.db)")
-    q.add_argument("--artifacts", help="artifact folder (default: .specops/artifacts)")
+    q.add_argument("--store", help="store URL (default: $SPECOPS_STORE_URL, the project's "
+                   "specops.yaml, else sqlite:///.specops/store.db)")
+    q.add_argument("--artifacts", help="artifact folder (default: the project's, else "
+                   ".specops/artifacts)")
     q.add_argument("--json", action="store_true", help="machine-readable output")
 
 
