@@ -41,7 +41,7 @@ def check_project(project: Project) -> LintResult:
     diags = apply_suppressions(ctx.diagnostics, suppressions)
     if project.selected is not None:
         diags = [d for d in diags if d.file in project.selected]
-    unique = sorted(set(diags), key=sort_key)
+    unique = sorted(dict.fromkeys(diags), key=sort_key)
     return LintResult(project, ctx, unique)
 
 

@@ -35,6 +35,13 @@ class SourceFile:
     text: str
     documents: list[Document] = field(default_factory=list)
     suppressions: list[Suppression] = field(default_factory=list)
+    _lines: list[str] | None = None
+
+    def line(self, number: int) -> str | None:
+        """One source line (1-based), split once per file on first use."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines[number - 1] if 0 < number <= len(self._lines) else None
 
 
 @dataclass(slots=True)

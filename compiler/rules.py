@@ -172,7 +172,7 @@ _TABLE: tuple[Rule, ...] = (
          "A built-in pack or a user policy rule does not hold; the message names the rule id."),
     Rule("SPEC506", "policy-invalid", _E, "A policy rule cannot be evaluated.",
          "The policy's condition uses names or functions that are not defined for policies."),
-    Rule("SPEC507", "missing-fairness", _E, "Protected attributes without a fairness check.",
+    Rule("SPEC507", "missing-fairness", _W, "Protected attributes without a fairness check.",
          "A model that declares protected attributes should gate on a fairness metric."),
     # graph
     Rule("SPEC601", "cycle", _E, "The specs form a cycle.",

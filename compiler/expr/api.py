@@ -72,10 +72,7 @@ def check_spec_expression(ctx: Context, loaded: LoadedSpec, text: str, env: Env,
     """
     span = loaded.span(*path)
     source = ctx.project.files.get(loaded.file)
-    line: str | None = None
-    if source is not None:
-        lines = source.text.splitlines()
-        line = lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    line = source.line(span.line) if source is not None else None
     tree, diags = check_expression(text, env, file=loaded.file, span=span,
                                    offset=text_offset(line, span, text))
     ctx.diagnostics.extend(diags)

@@ -16,6 +16,7 @@ literal `>>` in user text is refused first, so every `>>` the parser sees came f
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 
 from .ir import (
@@ -161,8 +162,12 @@ def _too_deep(tree: ast.AST) -> ast.AST | None:
     return None
 
 
+@functools.lru_cache(maxsize=16384)
 def parse(text: str) -> ParseResult:
-    """Parse one expression; never raises on user input."""
+    """Parse one expression; never raises on user input.
+
+    Cached: a large project repeats the same check text in many specs, and results are
+    immutable."""
     if len(text) > MAX_LENGTH:
         return ParseResult(None, (ExprIssue(
             "SPEC407", f"expression is {len(text)} characters long; the limit is "
