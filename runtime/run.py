@@ -278,6 +278,7 @@ def execute_plan(plan: Plan, project_root: Path | str, *,
     try:
         ex.init()
     except ExecutorError:
+        store.close()
         raise
     except Exception as exc:
         store.close()

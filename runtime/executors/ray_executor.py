@@ -22,6 +22,7 @@ import dataclasses
 import heapq
 import itertools
 import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ import ray
 from ray import exceptions as ray_exceptions
 from specops.runtime.executors.base import (
     Executor,
+    ExecutorError,
     Task,
     TaskOutcome,
     backoff_delay,
@@ -48,6 +50,23 @@ def ray_map(fn: Callable[[Any], Any], items: list[Any], num_cpus: int = 1) -> li
     """Fan `fn` out over `items` as Ray tasks from inside an op (`ctx.extra["map"]`)."""
     remote = ray.remote(num_cpus=num_cpus, max_retries=3)(fn)
     return list(ray.get([remote.remote(item) for item in items]))
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not minutes, when nothing listens at a `host:port` address (Ray
+    itself keeps retrying for several minutes)."""
+    if "://" in address or address in ("auto", "local"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ExecutorError(f"bad Ray address {address!r} (expected host:port or "
+                            "ray://host:10001)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ExecutorError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); "
+                            "start one with `ray start --head` or leave out --address "
+                            "to run on a local Ray") from None
 
 
 def _use_token_if_available() -> None:
@@ -106,6 +125,7 @@ class RayExecutor(Executor):
                     kwargs["num_cpus"] = self.num_cpus
             else:
                 kwargs["address"] = self.address
+                _check_reachable(self.address)
                 _use_token_if_available()
             ray.init(**kwargs)
             self._owned = True

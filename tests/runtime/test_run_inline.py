@@ -170,6 +170,8 @@ def test_cli_exit_codes_and_runs_commands(tmp_path):
     r = _cli("run", "--plan", "plan.json", "--executor", "inline", "--select", "zz",
              cwd=tmp_path)
     assert r.returncode == 2 and "matches no node" in r.stderr
+    r = _cli("run", "--plan", "plan.json", "--address", "127.0.0.1:1", cwd=tmp_path)
+    assert r.returncode == 2 and "no Ray cluster answers at 127.0.0.1:1" in r.stderr
     r = _cli("run", "--plan", "plan.json", "--executor", "inline", "--json", "--select", "a",
              cwd=tmp_path)
     events = [json.loads(line) for line in r.stdout.splitlines()]
