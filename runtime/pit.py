@@ -148,11 +148,19 @@ def index_spine(spine: pl.DataFrame, keys: Sequence[str], ts: str) -> SpineIndex
         tmin, tmax = int(t.min()), int(t.max())  # type: ignore[arg-type]
         tbits = max(1, (tmax - tmin + 1).bit_length())
         if tbits + max(1, (kmax - kmin + 1).bit_length()) <= 62:
-            kk = k.cast(pl.Int64).fill_null(kmin).to_numpy()
-            tt = t.fill_null(tmin).to_numpy()
-            order = pl.Series(((kk - kmin) << tbits) | (tt - tmin)).arg_sort().to_numpy()
-            ok = (k.is_not_null() & t.is_not_null()).to_numpy()
-            return SpineIndex(order, kk[order], tt[order], ok[order])
+            packed = k.cast(pl.Int64).fill_null(kmin).to_numpy() - kmin
+            packed <<= tbits
+            packed |= t.fill_null(tmin).to_numpy() - tmin
+            order = pl.Series(packed).arg_sort().to_numpy()
+            packed = packed[order]      # one random gather; key and time are shifts of it
+            key = packed >> tbits
+            key += kmin
+            packed &= (1 << tbits) - 1
+            packed += tmin
+            has_null = k.null_count() or t.null_count()
+            ok = ((k.is_not_null() & t.is_not_null()).to_numpy()[order] if has_null
+                  else np.ones(len(order), dtype=bool))
+            return SpineIndex(order, key, packed, ok)
     order = spine.select(pl.arg_sort_by([*keys, t], nulls_last=True)).to_series().to_numpy()
     return SpineIndex(order)
 
