@@ -165,6 +165,7 @@ _EXTENSION_MODULES = (
     "specops.runtime.cli",              # run, runs, models, ... (runtime extra)
     "specops.runtime.cli_governance",   # approvals, approve, deploy, rollback, audit, report
     "specops.runtime.cli_serve",        # serve, predict (+ the staging check on deploy)
+    "specops.runtime.cli_monitor",      # monitor
 )
 
 

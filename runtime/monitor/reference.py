@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
+from specops.runtime.preprocess import MISSING_CATEGORY
 
 from .profile import ReferenceProfile, build_profile
 
@@ -40,8 +41,10 @@ def profile_columns(df: pl.DataFrame, features: Iterable[tuple[str, str]]
         col = df.get_column(name)
         if role == "numeric" and (col.dtype.is_numeric() or col.dtype == pl.Boolean):
             out[name] = col.cast(pl.Float64, strict=False).to_numpy()
-        else:
-            out[name] = np.asarray(col.cast(pl.Utf8, strict=False).to_list(), dtype=object)
+        else:   # the serving log writes a null category as MISSING_CATEGORY: undo that
+            text = pl.col(name).cast(pl.Utf8, strict=False)
+            fixed = df.select(pl.when(text == MISSING_CATEGORY).then(None).otherwise(text))
+            out[name] = np.asarray(fixed.to_series().to_list(), dtype=object)
     return out
 
 

@@ -8,7 +8,8 @@ records a `rejected` version and fails the node.
 
 Files registered: `model.onnx`, `signature.json`, `params.json`, `search.json`,
 `evaluation.json`, `parity.json`, `benchmark.json`, one `gate_report.<gate>.json` per
-gate, and `profile/` (the monitoring reference profile written by `evaluate`). `model.joblib` is *not* registered: the registry ships ONNX only.
+gate, and `profile/` (the monitoring reference profile written by `evaluate`).
+`model.joblib` is *not* registered: the registry ships ONNX only.
 
 Output: `registration.json` (model, version, whether this run minted it, digests, path).
 """
