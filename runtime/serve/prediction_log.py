@@ -43,8 +43,7 @@ class PredictionLog:
         self.dir = log_dir(root, model)
         self.model, self.version, self.digest = model, version, digest
         self.batch_rows, self.flush_s, self.max_rows = batch_rows, flush_s, max_rows
-        self._chunks: list[tuple[str, float, float, dict[str, np.ndarray],
-                                 dict[str, np.ndarray], int]] = []
+        self._cols: dict[str, list[Any]] = {}
         self._rows = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -57,13 +56,32 @@ class PredictionLog:
 
     def append(self, request_id: str | None, at: float, latency_ms: float,
                feeds: dict[str, np.ndarray], outputs: dict[str, np.ndarray], rows: int) -> None:
-        """Queue one request's rows (blocks while `max_rows` are already waiting)."""
+        """Queue one request's rows (blocks while `max_rows` are already waiting).
+
+        Columns are accumulated as Python lists here, a few `extend` calls per request, so
+        that the writer thread only hands finished lists to polars: a writer that rebuilt
+        thousands of small arrays would hold the GIL long enough to show in tail latency.
+        """
         rid = request_id or uuid.uuid4().hex
         with self._cond:
             while self._rows >= self.max_rows and not self._closed:
                 self._cond.notify_all()
                 self._cond.wait(0.5)
-            self._chunks.append((rid, at, latency_ms, feeds, outputs, rows))
+            cols = self._cols
+            if not cols:
+                cols.update({k: [] for k in ("request_id", "row", "time", "latency_ms")})
+                cols.update({f"in:{k}": [] for k in feeds})
+                cols.update({f"out:{k}": [] for k in outputs})
+            cols["request_id"].extend([rid] * rows)
+            cols["row"].extend(range(rows))
+            cols["time"].extend([int(at * 1e6)] * rows)
+            cols["latency_ms"].extend([latency_ms] * rows)
+            for k, arr in feeds.items():
+                cols[f"in:{k}"].extend(arr.reshape(-1).tolist())
+            for k, arr in outputs.items():
+                a = np.asarray(arr)
+                cols[f"out:{k}"].extend(a.tolist() if a.ndim == 2 and a.shape[1] > 1
+                                        else a.reshape(-1).tolist())
             self._rows += rows
             if self._rows >= self.batch_rows:
                 self._cond.notify_all()
@@ -77,48 +95,37 @@ class PredictionLog:
                     if left <= 0:
                         break
                     self._cond.wait(left)
-                chunks, self._chunks, self._rows = self._chunks, [], 0
+                cols, self._cols, self._rows = self._cols, {}, 0
                 closed = self._closed
                 self._cond.notify_all()   # wake appenders blocked on a full buffer
-            if chunks:
+            if cols and cols["request_id"]:
                 try:
-                    self._write(chunks)
+                    self._write(cols)
                 except Exception as exc:   # keep serving; the error is reported on close
                     self.error = f"{type(exc).__name__}: {exc}"
             if closed:
                 return
 
-    def _frame(self, chunks: list[Any]) -> pl.DataFrame:
-        rids, rows_idx, times, lats = [], [], [], []
-        for rid, at, lat, _f, _o, n in chunks:
-            rids += [rid] * n
-            rows_idx += list(range(n))
-            times += [at] * n
-            lats += [lat] * n
-        cols: dict[str, Any] = {
-            "request_id": rids, "row": pl.Series(rows_idx, dtype=pl.Int32),
-            "time": pl.Series([int(t * 1e6) for t in times], dtype=pl.Int64)
-            .cast(pl.Datetime("us", "UTC")),
-            "model": [self.model] * len(rids),
-            "version": pl.Series([self.version] * len(rids), dtype=pl.Int32),
-            "digest": [self.digest] * len(rids), "latency_ms": lats}
-        first_feeds, first_out = chunks[0][3], chunks[0][4]
-        for name in first_feeds:
-            arr = np.concatenate([c[3][name].reshape(-1) for c in chunks])
-            cols[name] = arr.astype(str) if arr.dtype == object else arr
-        for name in first_out:
-            parts = [np.asarray(c[4][name]) for c in chunks]
-            arr = np.concatenate(parts)
-            if arr.ndim == 2 and arr.shape[1] > 1:
-                cols[name] = pl.Series(name, arr.astype(np.float32).tolist(),
-                                       dtype=pl.List(pl.Float32))
-            else:
-                flat = arr.reshape(-1)
-                cols[name] = flat.astype(str) if flat.dtype == object else flat
-        return pl.DataFrame(cols)
+    def _frame(self, cols: dict[str, list[Any]]) -> pl.DataFrame:
+        n = len(cols["request_id"])
+        data: dict[str, Any] = {
+            "request_id": pl.Series(cols["request_id"], dtype=pl.Utf8),
+            "row": pl.Series(cols["row"], dtype=pl.Int32),
+            "time": pl.Series(cols["time"], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+            "model": pl.repeat(self.model, n, eager=True),
+            "version": pl.repeat(self.version, n, dtype=pl.Int32, eager=True),
+            "digest": pl.repeat(self.digest, n, eager=True),
+            "latency_ms": pl.Series(cols["latency_ms"], dtype=pl.Float64)}
+        for key, values in cols.items():
+            if key.startswith("in:"):
+                data[key[3:]] = pl.Series(values, strict=False)
+            elif key.startswith("out:"):
+                dtype = pl.List(pl.Float32) if values and isinstance(values[0], list) else None
+                data[key[4:]] = pl.Series(values, dtype=dtype, strict=False)
+        return pl.DataFrame(data)
 
-    def _write(self, chunks: list[Any]) -> None:
-        frame = self._frame(chunks)
+    def _write(self, cols: dict[str, list[Any]]) -> None:
+        frame = self._frame(cols)
         dates = frame.get_column("time").dt.strftime("%Y-%m-%d")
         frame = frame.with_columns(dates.alias("__date"))
         for (date,), part in frame.group_by(["__date"], maintain_order=True):
