@@ -79,6 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.path and not Path(args.path).exists():
         raise _fail(f"no such file or directory: {args.path}")
+    if getattr(args, "actor", None):
+        os.environ["SPECOPS_USER"] = args.actor   # read by run.py into every op's context
     root = Path(args.path or ".").resolve()
     if root.is_file():
         root = root.parent
@@ -186,6 +188,8 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
                    "instead of starting a local one")
     p.add_argument("--store", help="store URL (default: the project's, else "
                    "sqlite:///.specops/store.db)")
+    p.add_argument("--as", dest="actor", help="who triggers the run (default: SPECOPS_USER, "
+                   "else the OS user); recorded with registrations and approvals")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--quiet", "-q", action="store_true",
                      help="print only failures and the summary")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -185,7 +186,9 @@ class _Run:
             run_id=self.run_id, fingerprint=node.fingerprint,
             resources=dict(node.resources),
             extra={"store_url": self.store.engine.url.render_as_string(hide_password=False),
-                   "plan_models": dict(self.plan.models), "spec": dict(node.spec)})
+                   "plan_models": dict(self.plan.models), "spec": dict(node.spec),
+                   "spec_hash": self.plan.spec_hash,
+                   "actor": os.environ.get("SPECOPS_USER") or None})
         self.sched.start(nid)
         self.store.node_started(self.run_id, nid, node.op, node.fingerprint)
         self.progress.node_started(nid)
