@@ -22,7 +22,6 @@ Rules (each failure is a `ProtocolError(400, reason)` naming the field, never a 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ MAX_ROWS = 100_000
 _NUMERIC = {"FP32", "FP64", "FP16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16",
             "UINT32", "UINT64"}
 _NUM_TYPES = (int, float)
+_FP32_MAX = float(np.finfo(np.float32).max)
 
 
 class ProtocolError(Exception):
@@ -104,12 +104,10 @@ def _column(values: list[Any], datatype: str, where: str) -> np.ndarray:
         if type(v) not in _NUM_TYPES and v is not None:   # bool is not a number here
             raise ProtocolError(400, f"{where}: numeric values must be numbers or null, "
                                 f"got {type(v).__name__} {v!r:.40}")
-    arr = np.array(values, dtype=np.float32)   # None -> nan
-    if not np.isfinite(arr).all():
-        finite = [v for v in values if v is not None]
-        if any(isinstance(v, float) and math.isinf(v) for v in finite) or \
-                any(abs(v) > 3.4e38 for v in finite):
-            raise ProtocolError(400, f"{where}: value out of FP32 range")
+    wide = np.array(values, dtype=np.float64)   # None -> nan
+    if np.isinf(wide).any() or (np.abs(wide) > _FP32_MAX).any():
+        raise ProtocolError(400, f"{where}: value out of FP32 range")
+    arr = wide.astype(np.float32)
     return arr.reshape(-1, 1)
 
 
