@@ -15,7 +15,8 @@ test_fraction, seed}; optional `protected` [column] and `inputs` [{name, type, r
 (the compiler's model inputs) to label columns in schema.json.
 
 Split: `time` puts the latest `test_fraction` of rows (by spine time) in test, moving rows
-that share the boundary timestamp into test too, so no instant straddles the split;
+that share the boundary timestamp into test too, so no instant straddles the split (rows
+with a null spine time stay in train);
 `random` draws exactly round(n * test_fraction) test rows with numpy's
 `default_rng(seed)`. Both are deterministic, so every executor builds identical sets.
 
