@@ -159,8 +159,16 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     protected = list((ev.params.get("protected") if ev else None) or [])
     min_group = int((ev.params.get("min_group_size") if ev else None) or 30)
     now = (datetime.fromisoformat(args.now).timestamp() if args.now else time.time())
+    if args.export_inputs:
+        out = Path(args.export_inputs)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(out)
     engine = open_engine(store_url, root)
     try:
+        if args.reset_state:
+            from specops.runtime.monitor.alerts import reset_state
+
+            reset_state(engine, model)
         hygiene = Hygiene(engine, model, settings.consecutive_windows, settings.cooldown_s,
                           clock=lambda: now)
         doc, fired = run_pass(info, frame, settings, hygiene=hygiene,
@@ -264,6 +272,11 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     p.add_argument("--as", dest="actor", help="who triggers (default: SPECOPS_USER)")
     p.add_argument("--now", help="ISO time to evaluate label delay and cooldowns at "
                    "(default: the clock; for backfills and tests)")
+    p.add_argument("--reset-state", action="store_true", help="forget the consecutive-window "
+                   "counts and alert cooldowns of this model first (not the retrain cooldown, "
+                   "which the audit log keeps)")
+    p.add_argument("--export-inputs", metavar="PATH", help="also write the monitored rows "
+                   "with their model inputs to this parquet file (e.g. to replay as traffic)")
     p.add_argument("--store", help="store URL (default: the project's)")
     p.add_argument("--fail-on-alert", action="store_true", help="exit 1 when an alert fired")
     p.add_argument("--json", action="store_true", help="print the report document as JSON")

@@ -30,7 +30,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 __all__ = ["SIGNALS", "Alert", "AlertState", "Hygiene", "Signal", "deliver", "ensure_schema",
-           "json_file_sink", "metadata", "post_webhook", "terminal_sink"]
+           "json_file_sink", "metadata", "post_webhook", "reset_state", "terminal_sink"]
 
 SIGNALS = ("data_drift", "prediction_drift", "performance", "fairness", "operational")
 _LEVEL = {"ok": 0, "insufficient_data": 0, "warn": 1, "alert": 2}
@@ -62,6 +62,13 @@ alerts_table = sa.Table(
 def ensure_schema(engine: sa.Engine) -> None:
     """Create the monitor tables if missing (safe on every open)."""
     metadata.create_all(engine, checkfirst=True)
+
+
+def reset_state(engine: sa.Engine, model: str) -> None:
+    """Forget `model`'s consecutive counts, seen windows and cooldowns (fired alerts stay)."""
+    ensure_schema(engine)
+    with engine.begin() as c:
+        c.execute(state_table.delete().where(state_table.c.model == model))
 
 
 @dataclass(frozen=True)

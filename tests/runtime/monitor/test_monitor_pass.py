@@ -1,0 +1,195 @@
+"""The reference profile travels with the version; one monitoring pass over current data
+(drift, prediction drift, realised performance with label delay, fairness, the serving
+log's operational metrics) and its reports."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from ml_helpers import make_ctx, make_frame, run_pipeline
+from specops.runtime.monitor.alerts import Hygiene
+from specops.runtime.monitor.job import (
+    LabelSource,
+    ModelInfo,
+    MonitorSettings,
+    load_model_info,
+    run_pass,
+)
+from specops.runtime.monitor.report import render_html, write_reports
+from specops.runtime.monitor.windows import parse_duration, split_windows
+from specops.runtime.ops.register import register
+from specops.runtime.registry import Registry
+
+START = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def version(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelInfo, Registry]:
+    root = tmp_path_factory.mktemp("mon")
+    dirs = run_pipeline(root)
+    reg = Registry.open(root)
+    ctx = make_ctx(root / "reg", "register:m", "register",
+                   {"model": "m", "owner": "team:risk", "risk_tier": "high"},
+                   {"train:m": dirs["train"], "export_onnx:m": dirs["export"],
+                    "evaluate:m": dirs["evaluate"], "benchmark:m": dirs["benchmark"]},
+                   extra={"registry": reg})
+    register(ctx)
+    return load_model_info(reg.resolve("m@1")), reg
+
+
+def _current(n: int, seed: int, shift: float = 0.0, days: int = 21) -> pl.DataFrame:
+    df = make_frame(n, seed)
+    if shift:
+        df = df.with_columns(pl.col("income") + shift * 15, pl.col("age") + int(shift * 15))
+    t = [START + timedelta(minutes=int(m))
+         for m in np.sort(np.random.default_rng(seed).integers(0, days * 1440, n))]
+    return df.with_columns(pl.Series("ts", t))
+
+
+def test_profile_is_signed_into_the_version(version: tuple[ModelInfo, Registry]) -> None:
+    info, reg = version
+    manifest = reg.resolve("m@1").manifest()
+    names = set(manifest["artifacts"])
+    assert "profile/profile.json" in names
+    assert {"profile/samples/income.npy", "profile/samples/__prediction__.npy"} <= names
+    assert reg.verify("m", 1)["ok"]
+    prof = info.profile
+    assert set(prof.features) == {"income", "age", "region"}
+    assert prof.features["region"].kind == "categorical"
+    assert prof.prediction is not None and "roc_auc" in prof.metrics
+    assert info.inputs == [("income", "numeric"), ("age", "numeric"),
+                           ("region", "categorical")]
+
+
+def test_windows_end_at_the_newest_row() -> None:
+    df = _current(300, 1, days=21)
+    ws = split_windows(df, "ts", parse_duration("7d"))
+    assert len(ws) in (3, 4) and sum(w.frame.height for w in ws) == 300
+    assert ws[-1].end == df.get_column("ts").max()
+    assert all(a.end == b.start for a, b in itertools.pairwise(ws))
+    assert split_windows(df, None, 604800)[0].frame.height == 300
+    assert parse_duration("36h") == 129600 and parse_duration(None) is None
+
+
+def test_drift_and_performance_per_window(version: tuple[ModelInfo, Registry],
+                                          tmp_path: Path) -> None:
+    info, _ = version
+    settings = MonitorSettings.from_plan({
+        "drift": {"method": "psi", "warn": 0.1, "alert": 0.25, "min_samples": 50},
+        "window_s": 7 * 86400, "label_delay_s": 10 * 86400, "consecutive_windows": 1,
+        "performance": {"roc_auc": 0.99, "disparate_impact:sex": 0.0}})
+    df = _current(900, 5, shift=1.5)
+    labels = df.select("id", "y")
+    now = (START + timedelta(days=25)).timestamp()   # the last window's labels are not due
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    doc, fired = run_pass(info, df.drop("y"), settings, hygiene=Hygiene(engine, "m"),
+                          labels=LabelSource("y", "id", labels), protected=["sex"],
+                          time_column="ts", now=now, min_group_size=5)
+    ws = doc["windows"]
+    last = ws[-1]
+    feats = {f["feature"]: f for f in last["drift"]["features"]}
+    assert feats["income"]["status"] == "alert" and feats["age"]["status"] == "alert"
+    assert last["drift"]["dataset_drift"] is True
+    assert last["drift"]["prediction"]["status"] in ("warn", "alert")
+    assert last["performance"]["status"] == "awaiting_labels"
+    assert ws[0]["performance"]["status"] == "labelled"
+    assert 0.5 < ws[0]["performance"]["metrics"]["roc_auc"] <= 1.0
+    assert {s["name"]: s["level"] for s in ws[0]["signals"]}["performance"] == "alert"
+    assert ws[0]["fairness"]["sex"]["labelled"] is True
+    assert last["fairness"]["sex"]["labelled"] is False     # selection rates only
+    assert {a["signal"] for a in doc["alerts"]} >= {"data_drift", "performance"}
+    assert {a.signal for a in fired} == {a["signal"] for a in doc["alerts"]}
+    assert set(last["histograms"]["income"]) == {"labels", "reference", "current"}
+
+
+def test_stable_data_does_not_drift(version: tuple[ModelInfo, Registry]) -> None:
+    info, _ = version
+    settings = MonitorSettings(window_s=None)
+    doc, _ = run_pass(info, _current(2000, 11), settings)
+    (w,) = doc["windows"]
+    assert w["drift"]["dataset_drift"] is False
+    assert all(f["status"] == "ok" for f in w["drift"]["features"])
+
+
+def test_prediction_log_frame(version: tuple[ModelInfo, Registry], tmp_path: Path) -> None:
+    """The serving log's layout: inputs as the model saw them, `probabilities` lists,
+    `latency_ms`, `time`; read back from its hive-partitioned folder."""
+    from specops.runtime.monitor.windows import read_prediction_log
+
+    info, _ = version
+    df = _current(400, 3)
+    p = np.random.default_rng(0).random(400)
+    log = pl.DataFrame({
+        "request_id": [str(i) for i in df.get_column("id")], "row": [0] * 400,
+        "time": df.get_column("ts"), "model": ["m"] * 400, "version": [1] * 400,
+        "latency_ms": np.linspace(1, 10, 400),
+        "income": df.get_column("income").cast(pl.Float32),
+        "age": df.get_column("age").cast(pl.Float32),
+        "region": df.get_column("region").fill_null("__missing__"),
+        "label": (p > 0.5).astype(np.int64),
+        "probabilities": pl.Series([[1 - x, x] for x in p], dtype=pl.List(pl.Float32))})
+    part = tmp_path / ".specops/predictions/model=m/date=2025-03-01"
+    part.mkdir(parents=True)
+    log.write_parquet(part / "part-1.parquet")
+    frame = read_prediction_log(tmp_path, "m")
+    assert frame.height == 400
+    doc, _ = run_pass(info, frame, MonitorSettings(), from_log=True,
+                      labels=LabelSource("y", "id", df.select("id", "y")),
+                      now=(START + timedelta(days=60)).timestamp())
+    assert doc["columns"]["score"] == "probabilities"
+    assert doc["columns"]["latency"] == "latency_ms"
+    ops = doc["windows"][-1]["operational"]
+    assert ops["requests"] > 0 and ops["latency_p99_ms"] >= ops["latency_p50_ms"]
+    region = {f["feature"]: f for f in doc["windows"][-1]["drift"]["features"]}["region"]
+    assert region["null_share"] > 0     # "__missing__" read back as a null, not a category
+    labelled = [w for w in doc["windows"] if w["performance"]["status"] == "labelled"]
+    assert labelled, "labels join on request_id when the log lacks the key column"
+
+
+def test_html_report_is_self_contained(version: tuple[ModelInfo, Registry],
+                                       tmp_path: Path) -> None:
+    info, _ = version
+    settings = MonitorSettings(label_delay_s=0)
+    df = _current(600, 9, shift=1.0)
+    doc, _ = run_pass(info, df, settings, labels=LabelSource("y"), protected=["sex"],
+                      time_column="ts", min_group_size=5)
+    paths = write_reports(doc, tmp_path)
+    html = paths["html"].read_text()
+    assert json.loads(paths["json"].read_text())["model"] == "m"
+    assert "<svg" in html and html.count("<svg") >= 5
+    assert "<script" not in html and "<link" not in html and "@import" not in html
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", html))
+    assert urls <= {"http://www.w3.org/2000/svg"}
+    assert "Performance over time" in html and "Fairness over time" in html
+    assert "income" in html and "alert" in html
+    assert render_html(doc) == html
+    assert len(html) < 400_000      # binned shares, never the rows
+
+
+def test_settings_from_the_plan() -> None:
+    s = MonitorSettings.from_plan({"drift": {"method": "ks", "bins": 20, "binning": "uniform",
+                                             "alert": 0.3}, "window_s": 86400,
+                                   "retrain_on": ["data_drift"], "cooldown_s": 3600})
+    assert s.drift.method == "ks" and s.drift.alert == 0.3 and s.bins == 20
+    assert s.to_json()["window"] == "1d" and s.to_json()["cooldown"] == "1h"
+    assert s.retrain_on == ("data_drift",)
+
+
+def test_rebinning_from_the_stored_sample(version: tuple[ModelInfo, Registry]) -> None:
+    from specops.runtime.monitor.job import _rebin
+
+    info, _ = version
+    again = _rebin(info.profile, 20, "uniform")
+    assert again.bins == 20 and len(again.features["income"].edges) == 19
+    assert again.features["income"].count == info.profile.features["income"].count
+    assert _rebin(info.profile, info.profile.bins, info.profile.strategy) is info.profile
+
+
