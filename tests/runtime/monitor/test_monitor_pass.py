@@ -193,3 +193,27 @@ def test_rebinning_from_the_stored_sample(version: tuple[ModelInfo, Registry]) -
     assert _rebin(info.profile, info.profile.bins, info.profile.strategy) is info.profile
 
 
+
+
+def test_monitor_op_reads_the_log(version: tuple[ModelInfo, Registry], tmp_path: Path) -> None:
+    """The manual `monitor:<model>` node: a pass over the log with the node's params."""
+    from specops.runtime.ops.monitor import monitor
+
+    _, reg = version
+    df = _current(300, 4, shift=2.0)
+    part = tmp_path / ".specops/predictions/model=m/date=2025-03-01"
+    part.mkdir(parents=True)
+    df.select("ts", "income", "age", "region").rename({"ts": "time"}).with_columns(
+        pl.lit(2.0).alias("latency_ms")).write_parquet(part / "part-1.parquet")
+    params = {"model": "m", "drift": {"method": "psi", "warn": 0.1, "alert": 0.25,
+                                      "min_samples": 30},
+              "window_s": 7 * 86400, "consecutive_windows": 1, "cooldown_s": 0,
+              "retrain_on": [], "performance": {}, "webhook": None}
+    ctx = make_ctx(tmp_path, "monitor:m", "monitor", params, {},
+                   extra={"registry": reg,
+                          "store_url": f"sqlite:///{tmp_path / 'store.db'}"})
+    result = monitor(ctx)
+    assert result.metrics["alerts"] >= 1 and result.metrics["drift_share"] > 0.5
+    assert (ctx.out_dir / "monitor.html").is_file()
+    doc = json.loads((ctx.out_dir / "monitor.json").read_text())
+    assert doc["source"]["kind"] == "log" and doc["version"] == "m@1"
