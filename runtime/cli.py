@@ -70,6 +70,18 @@ def _compile(path: Path, args: argparse.Namespace) -> dict[str, Any] | int:
     return data
 
 
+def _configured_run_as(root: Path) -> str | None:
+    """specops.yaml's `run_as` service account, if the project names one."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((root / "specops.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    value = config.get("run_as") if isinstance(config, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from specops.runtime.executors import ExecutorError
     from specops.runtime.plan import PlanError, load_plan, parse_plan
@@ -79,11 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.path and not Path(args.path).exists():
         raise _fail(f"no such file or directory: {args.path}")
-    if getattr(args, "actor", None):
-        os.environ["SPECOPS_USER"] = args.actor   # read by run.py into every op's context
     root = Path(args.path or ".").resolve()
     if root.is_file():
         root = root.parent
+    actor = getattr(args, "actor", None) or os.environ.get("SPECOPS_USER") or \
+        _configured_run_as(root)
+    if actor:
+        os.environ["SPECOPS_USER"] = actor   # read by run.py into every op's context
     try:
         if args.plan:
             plan = load_plan(args.plan)

@@ -83,7 +83,8 @@ def features_from(params: dict[str, Any], schema: dict[str, Any]) -> tuple[list[
         raise OpError("no model inputs declared (params.inputs or schema.json inputs)")
     if not label:
         raise OpError("no label column declared (params.label or schema.json label)")
-    protected = set(schema.get("protected") or [])
+    protected = {p.get("name") if isinstance(p, dict) else p
+                 for p in (schema.get("protected") or [])}
     leaked = sorted(f.name for f in features if f.name in protected)
     if leaked:
         raise OpError(f"protected attribute(s) {', '.join(leaked)} used as model inputs")

@@ -40,5 +40,9 @@ class ProjectSpec(SpecModel):
     permissions: dict[Action, list[Name]] = Field(
         default_factory=dict, description="action -> roles allowed (overrides the defaults)")
     vars: dict[Name, str | int | float | bool] = Field(default_factory=dict)
+    run_as: Name | None = Field(
+        None, description="who `specops run` acts as when neither --as nor SPECOPS_USER is "
+                          "given: a service account listed under `people` (e.g. the CI "
+                          "pipeline); unset means the operating-system user")
     review_cadence: Duration | None = None
     extra: dict[str, Any] = Field(default_factory=dict, description="free-form metadata")

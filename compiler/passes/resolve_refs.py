@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ..context import Context, InputRef
-from ..diagnostics import Severity
+from ..diagnostics import Diagnostic, Severity
 from ..kinds import FeatureSpec, ModelSpec, SourceSpec
 from ..suggest import did_you_mean
 from ..validate import LoadedSpec
@@ -199,6 +199,14 @@ def _check_model(ctx: Context, loaded: LoadedSpec) -> None:
 def _check_roles(ctx: Context) -> None:
     if ctx.config is None:
         return
+    run_as = ctx.config.run_as
+    cfg = ctx.project.config_file
+    if run_as is not None and run_as not in ctx.config.people and cfg is not None \
+            and cfg.documents:
+        doc = cfg.documents[0]
+        ctx.diagnostics.append(Diagnostic(
+            "SPEC307", f"run_as `{run_as}` is not a person under `people`", doc.file,
+            doc.value_span(("run_as",)), help=did_you_mean(run_as, ctx.config.people)))
     roles = {r for person in ctx.config.people.values() for r in person.roles}
     for loaded, approval in ctx.approvals():
         for i, rule in enumerate(approval.rules):
