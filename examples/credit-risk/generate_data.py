@@ -2,6 +2,7 @@
 
     python examples/credit-risk/generate_data.py              # data/ for `specops run`
     python examples/credit-risk/generate_data.py --month next --drift   # data/next_month.parquet
+    python examples/credit-risk/generate_data.py --month next --drift --append  # + outcomes
 
 Why synthetic: the example must run anywhere with no download, and its quirks are the
 ones the runtime must handle: bureau snapshots in monthly partitions (`bureau/*.parquet`),
@@ -17,8 +18,10 @@ Files (columns exactly as declared in specs/sources.yaml):
   mild dependence on sex (kept small so the example's fairness gates pass); default
   rate about 15%.
 `--month next` writes one more month of applications to data/next_month.parquet, and
-`--drift` shifts it (lower incomes, bigger loans, more applicants from the south) for
-the monitoring walkthrough.
+`--drift` shifts it (incomes 25% lower, loans 40% bigger, a third of applicants moved to
+the south: PSI well above 0.25 on income, loan-to-income and region) for the monitoring
+walkthrough. `--append` also appends that month to applications.parquet with its
+outcomes (the labels "arrived"), which is what a drift-triggered retrain trains on.
 """
 
 from __future__ import annotations
@@ -68,15 +71,15 @@ def applications(rng: np.random.Generator, people: pl.DataFrame, n: int, t0_us: 
     when = t0_us + (rng.random(n) * span_days * DAY_US).astype(np.int64)
     income = p["income0"].to_numpy() * np.exp(rng.normal(0, 0.08, n))
     if drift:
-        income *= 0.85
+        income *= 0.75
     loan = np.maximum(1000.0, income * np.exp(rng.normal(np.log(0.3), 0.55, n))
-                      * (1.25 if drift else 1.0))
+                      * (1.4 if drift else 1.0))
     years = (when - _start_us()) / (365.25 * DAY_US)
     age = np.clip(p["age0"].to_numpy() + np.floor(np.maximum(years, 0)), 18, 100)
     emp = np.minimum(p["emp0"].to_numpy() + np.maximum(years, 0), age - 18)
     region = p["region_i"].to_numpy()
     if drift:
-        move = rng.random(n) < 0.2
+        move = rng.random(n) < 0.35
         region = np.where(move, 1, region)
     df = pl.DataFrame({
         "application_id": np.arange(first_id, first_id + n, dtype=np.int64),
@@ -188,7 +191,8 @@ def generate(out: Path, seed: int = 7, n_apps: int = 20_000) -> dict[str, int]:
             "default_rate_pct": round(100 * float(outs["defaulted"].mean() or 0), 2)}
 
 
-def next_month(out: Path, seed: int = 7, drift: bool = False, n_apps: int = 1200) -> int:
+def next_month(out: Path, seed: int = 7, drift: bool = False, n_apps: int = 1200,
+               append: bool = False) -> int:
     rng = np.random.default_rng(seed)
     people = applicants(rng, 16_000)  # same applicant population as generate()
     rng2 = np.random.default_rng(seed + 1000 + int(drift))
@@ -196,7 +200,22 @@ def next_month(out: Path, seed: int = 7, drift: bool = False, n_apps: int = 1200
     apps = applications(rng2, people, n_apps, t0, 30.44, 900_001, drift=drift)
     out.mkdir(parents=True, exist_ok=True)
     apps.drop("risk").write_parquet(out / "next_month.parquet")
+    if append:
+        _append(out, apps, np.random.default_rng(seed + 2000))
     return apps.height
+
+
+def _append(out: Path, apps: pl.DataFrame, rng: np.random.Generator) -> None:
+    """Add the month and its outcomes to the training sources (idempotent by id)."""
+    bur = pl.read_parquet(out / "bureau" / "*.parquet")
+    outs = outcomes(rng, apps, bur)
+    old_apps = pl.read_parquet(out / "applications.parquet")
+    old_outs = pl.read_parquet(out / "outcomes.parquet")
+    new_ids = apps.get_column("application_id")
+    pl.concat([old_apps.filter(~pl.col("application_id").is_in(new_ids)),
+               apps.drop("risk")]).write_parquet(out / "applications.parquet")
+    pl.concat([old_outs.filter(~pl.col("application_id").is_in(new_ids)),
+               outs]).write_parquet(out / "outcomes.parquet")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,11 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=20_000, help="applications")
     ap.add_argument("--month", choices=["next"], help="write data/next_month.parquet only")
     ap.add_argument("--drift", action="store_true", help="with --month next: shift it")
+    ap.add_argument("--append", action="store_true", help="with --month next: also append "
+                    "it, with outcomes, to applications.parquet and outcomes.parquet")
     a = ap.parse_args(argv)
     if a.month == "next":
-        n = next_month(a.out, a.seed, a.drift)
+        n = next_month(a.out, a.seed, a.drift, append=a.append)
         print(f"wrote {n} applications to {a.out / 'next_month.parquet'}"
-              f"{' (drifted)' if a.drift else ''}")
+              f"{' (drifted)' if a.drift else ''}"
+              f"{'; appended with outcomes to the sources' if a.append else ''}")
         return 0
     stats = generate(a.out, a.seed, a.rows)
     print("wrote", a.out, " ".join(f"{k}={v}" for k, v in stats.items()))
