@@ -1,0 +1,356 @@
+"""Benchmark: single-row OIP requests against the lean server, Ray Serve and MLflow.
+
+Workload: a HistGradientBoostingClassifier (income, age, region) trained, exported,
+benchmarked and registered through specops' own ops in a temporary project. Each server
+runs as its own process on 127.0.0.1; this process is the load generator: `--clients`
+(32) keep-alive connections on raw asyncio sockets (a Python HTTP client would be the
+bottleneck), each sending one single-row request after the previous answer, for
+`--seconds` (20) or `--max-requests`, whichever comes first. Requests cycle through 256
+real test rows. Latency is measured per request from send to the last byte received.
+
+Servers:
+- `lean`: `specops serve --server lean` (uvicorn + onnxruntime, prediction log on);
+- `ray`: `specops serve --server ray` (Ray Serve, local Ray, one replica; `--ray-variants`
+  adds `throughput` = RAY_SERVE_THROUGHPUT_OPTIMIZED=1 and `batch` = @serve.batch 16/2 ms);
+- baseline: `mlflow models serve --env-manager local` with the same fitted scikit-learn
+  pipeline, from its own virtualenv `bench/.venvs/mlflow` (never a project dependency:
+  `uv venv bench/.venvs/mlflow && VIRTUAL_ENV=bench/.venvs/mlflow uv pip install mlflow
+  scikit-learn`); `/invocations` with `dataframe_split`. Missing: `baseline_error`.
+
+Prints one JSON line: `rps`, `p50_ms`, `p99_ms`, `errors` (lean server, the OIP
+endpoint), `baseline_rps`, `ratio`, and `ray_*` / `<server>_*` for each server measured.
+
+    uv run python bench/serve_load.py [--seconds 20] [--clients 32] [--skip-ray]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+MLFLOW_PY = HERE / ".venvs" / "mlflow" / "bin" / "python"
+LOOPBACK = "127.0.0.1"
+
+
+# -- the model -------------------------------------------------------------------------
+def build_model(root: Path) -> dict[str, Any]:
+    """Train -> export -> benchmark -> register through the real ops."""
+    import polars as pl
+    from specops.runtime.ops.base import OpContext
+    from specops.runtime.ops.benchmark import benchmark
+    from specops.runtime.ops.onnx import export_onnx
+    from specops.runtime.ops.register import register
+    from specops.runtime.ops.train import train
+    from specops.runtime.registry import Registry
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    income = rng.normal(50, 15, n)
+    age = rng.integers(18, 80, n)
+    region = rng.choice(["north", "south", "east", "west"], n)
+    y = ((income - 50) / 15 + (age - 50) / 30 + (region == "north") * 0.8
+         + rng.normal(0, 0.7, n) > 0.3).astype(np.int64)
+    df = pl.DataFrame({"id": np.arange(n), "ts": np.arange(n), "income": income, "age": age,
+                       "region": region, "y": y})
+    data = root / "training_set"
+    data.mkdir(parents=True)
+    df[:3000].write_parquet(data / "train.parquet")
+    df[3000:].write_parquet(data / "test.parquet")
+    inputs = [{"name": "income", "type": "float64", "role": "numeric"},
+              {"name": "age", "type": "int64", "role": "numeric"},
+              {"name": "region", "type": "string", "role": "categorical"}]
+    (data / "schema.json").write_text(json.dumps({"inputs": inputs, "label": "y",
+                                                  "entity": "id", "timestamp": "ts"}))
+
+    def ctx(node: str, op: str, params: dict[str, Any], ins: dict[str, Path],
+            extra: dict[str, Any] | None = None) -> OpContext:
+        out = root / "work" / node.replace(":", "_")
+        out.mkdir(parents=True, exist_ok=True)
+        return OpContext(node, op, params, root, out, ins, "bench", "sha256:" + "0" * 64,
+                         {}, extra or {})
+
+    tr = ctx("train:credit", "train", {
+        "task": "binary_classification", "label": "y", "inputs": inputs,
+        "estimator": {"class": "HistGradientBoostingClassifier",
+                      "params": {"max_iter": 100}, "search": None, "cv": 3, "seed": 7}},
+        {"training_set:credit": data})
+    train(tr)
+    ex = ctx("export_onnx:credit", "export_onnx", {"target_opset": 17},
+             {"train:credit": tr.out_dir, "training_set:credit": data})
+    export_onnx(ex)
+    bm = ctx("benchmark:credit", "benchmark", {"rows": 200, "repeats": 1},
+             {"export_onnx:credit": ex.out_dir, "train:credit": tr.out_dir,
+              "training_set:credit": data})
+    benchmark(bm)
+    proj = root / "proj"
+    reg = Registry.open(proj)
+    register(ctx("register:credit", "register", {"model": "credit"},
+                 {"train:credit": tr.out_dir, "export_onnx:credit": ex.out_dir,
+                  "benchmark:credit": bm.out_dir}, {"registry": reg}))
+    reg.engine.dispose()
+    rows = pl.read_parquet(data / "test.parquet").head(256)
+    return {"project": proj, "joblib": tr.out_dir / "model.joblib", "rows": rows}
+
+
+# -- requests --------------------------------------------------------------------------
+def _http(path: str, body: bytes, port: int) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+
+def oip_requests(rows: Any, port: int) -> list[bytes]:
+    out = []
+    for r in rows.iter_rows(named=True):
+        inc = None if r["income"] is None or r["income"] != r["income"] else r["income"]
+        body = {"inputs": [
+            {"name": "income", "datatype": "FP32", "shape": [1, 1], "data": [inc]},
+            {"name": "age", "datatype": "FP32", "shape": [1, 1], "data": [float(r["age"])]},
+            {"name": "region", "datatype": "BYTES", "shape": [1, 1], "data": [r["region"]]}]}
+        out.append(_http("/v2/models/credit/infer", json.dumps(body).encode(), port))
+    return out
+
+
+def mlflow_requests(rows: Any, port: int) -> list[bytes]:
+    out = []
+    for r in rows.iter_rows(named=True):
+        body = {"dataframe_split": {"columns": ["income", "age", "region"],
+                                    "data": [[r["income"], float(r["age"]), r["region"]]]}}
+        out.append(_http("/invocations", json.dumps(body).encode(), port))
+    return out
+
+
+# -- the load generator ----------------------------------------------------------------
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = None
+    chunked = False
+    for line in head.split(b"\r\n")[1:]:
+        low = line.lower()
+        if low.startswith(b"content-length:"):
+            length = int(low.split(b":", 1)[1])
+        elif low.startswith(b"transfer-encoding:") and b"chunked" in low:
+            chunked = True
+    if length is not None:
+        await reader.readexactly(length)
+    elif chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def _client(port: int, reqs: list[bytes], offset: int, stop_at: float,
+                  budget: list[int], lat: list[float], errors: list[int]) -> None:
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+    i = offset
+    try:
+        while time.perf_counter() < stop_at and budget[0] > 0:
+            budget[0] -= 1
+            req = reqs[i % len(reqs)]
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                writer.write(req)
+                status = await _read_response(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                errors[0] += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(LOOPBACK, port)
+                continue
+            lat.append(time.perf_counter() - t0)
+            if status >= 300:
+                errors[0] += 1
+    finally:
+        writer.close()
+
+
+async def _load(port: int, reqs: list[bytes], clients: int, seconds: float,
+                max_requests: int) -> dict[str, Any]:
+    lat: list[float] = []
+    errors, budget = [0], [max_requests]
+    start = time.perf_counter()
+    await asyncio.gather(*[_client(port, reqs, k * 7, start + seconds, budget, lat, errors)
+                           for k in range(clients)])
+    elapsed = time.perf_counter() - start
+    ms = np.asarray(lat) * 1000 if lat else np.asarray([np.nan])
+    return {"rps": round(len(lat) / elapsed, 1), "p50_ms": round(float(np.percentile(ms, 50)), 3),
+            "p99_ms": round(float(np.percentile(ms, 99)), 3), "errors": errors[0],
+            "requests": len(lat)}
+
+
+def run_load(port: int, reqs: list[bytes], clients: int, seconds: float,
+             max_requests: int) -> dict[str, Any]:
+    try:
+        import uvloop
+        runner: Any = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    warm = runner(_load(port, reqs, 4, 1.0, 2000))   # connections, caches, JIT-free warmup
+    del warm
+    out: dict[str, Any] = runner(_load(port, reqs, clients, seconds, max_requests))
+    return out
+
+
+# -- servers ---------------------------------------------------------------------------
+def _wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://{LOOPBACK}:{port}{path}", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"server not ready after {timeout:.0f} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def measure_specops(project: Path, rows: Any, args: argparse.Namespace, server: str,
+                    env: dict[str, str] | None = None, extra: list[str] | None = None,
+                    log: Path | None = None) -> dict[str, Any]:
+    port = _free_port()
+    cmd = [sys.executable, "-c", "import sys; from specops.compiler.cli import main; "
+           "sys.exit(main())", "serve", "credit", "--project", str(project), "--port",
+           str(port), "--server", server, *(extra or [])]
+    with open(log or os.devnull, "wb") as out:
+        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT)
+        try:
+            t0 = time.monotonic()
+            _wait_ready(port, "/v2/models/credit/ready", proc, 180)
+            started = time.monotonic() - t0
+            result = run_load(port, oip_requests(rows, port), args.clients, args.seconds,
+                              args.max_requests)
+            result["start_s"] = round(started, 1)
+            return result
+        finally:
+            _stop(proc)
+
+
+def measure_mlflow(joblib_path: Path, rows: Any, args: argparse.Namespace,
+                   tmp: Path) -> dict[str, Any]:
+    if not MLFLOW_PY.exists():
+        return {"baseline_error": f"{MLFLOW_PY} not found (see the module docstring)"}
+    model_dir = tmp / "mlflow_model"
+    # skops (MLflow 3's default format) refuses HistGradientBoosting's TreePredictor unless
+    # it is trusted explicitly; this is our own freshly trained model, so trust its types.
+    save = ("import joblib, mlflow.sklearn, skops.io as sio, sys; "
+            "m = joblib.load(sys.argv[1]); "
+            "mlflow.sklearn.save_model(m, sys.argv[2], serialization_format='skops', "
+            "skops_trusted_types=sio.get_untrusted_types(data=sio.dumps(m)))")
+    done = subprocess.run([str(MLFLOW_PY), "-c", save, str(joblib_path), str(model_dir)],
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        return {"baseline_error": "saving the model failed: " + done.stderr[-300:]}
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"file:{tmp}/mlruns"}
+    env.pop("VIRTUAL_ENV", None)
+    # MLflow execs `uvicorn` from PATH: it must be its venv's, not this project's
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p]
+    env["PATH"] = os.pathsep.join([str(MLFLOW_PY.parent), *path])
+    cmd = [str(MLFLOW_PY.parent / "mlflow"), "models", "serve", "-m", str(model_dir),
+           "-h", LOOPBACK, "-p", str(port), "--env-manager", "local"]
+    with open(tmp / "mlflow.log", "wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            _wait_ready(port, "/ping", proc, 180)
+            return run_load(port, mlflow_requests(rows, port), args.clients, args.seconds,
+                            args.max_requests)
+        except RuntimeError as exc:
+            tail = (tmp / "mlflow.log").read_text(errors="replace")[-300:]
+            return {"baseline_error": f"{exc}: {tail}"}
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--max-requests", type=int, default=2_000_000)
+    ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--ray-variants", default="default",
+                    help="comma-separated: default, throughput, batch")
+    args = ap.parse_args()
+    report: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds,
+                              "cpus": os.cpu_count(), "model": "HistGradientBoosting(100)"}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        built = build_model(tmp)
+        lean = measure_specops(built["project"], built["rows"], args, "lean",
+                               log=tmp / "lean.log")
+        report.update(lean)
+        logged = 0
+        with contextlib.suppress(Exception):
+            import polars as pl
+
+            logged = pl.scan_parquet(str(built["project"] / ".specops" / "predictions" /
+                                         "**" / "*.parquet")).select(pl.len()).collect().item()
+        report["logged_rows"] = logged
+        if not args.skip_ray:
+            variants = {"default": ({}, []),
+                        "throughput": ({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}, []),
+                        "batch": ({}, ["--max-batch-size", "16", "--batch-wait-ms", "2"])}
+            for name in args.ray_variants.split(","):
+                env, extra = variants[name]
+                key = "ray" if name == "default" else f"ray_{name}"
+                try:
+                    r = measure_specops(built["project"], built["rows"], args, "ray", env,
+                                        extra, log=tmp / f"{key}.log")
+                except RuntimeError as exc:
+                    r = {"error": str(exc)}
+                report.update({f"{key}_{k}": v for k, v in r.items()})
+        if not args.skip_baseline:
+            base = measure_mlflow(built["joblib"], built["rows"], args, tmp)
+            if "baseline_error" in base:
+                report["baseline_error"] = base["baseline_error"]
+            else:
+                report.update({"baseline_rps": base["rps"], "baseline_p50_ms": base["p50_ms"],
+                               "baseline_p99_ms": base["p99_ms"],
+                               "baseline_errors": base["errors"]})
+                report["ratio"] = round(report["rps"] / base["rps"], 1) if base["rps"] else None
+    print(json.dumps(report, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
