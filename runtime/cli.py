@@ -70,15 +70,20 @@ def _compile(path: Path, args: argparse.Namespace) -> dict[str, Any] | int:
     return data
 
 
-def _configured_run_as(root: Path) -> str | None:
-    """specops.yaml's `run_as` service account, if the project names one."""
+def _project_config(root: Path) -> dict[str, Any]:
+    """specops.yaml as plain data, read without the compiler (which already checked it)."""
     import yaml
 
     try:
         config = yaml.safe_load((root / "specops.yaml").read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        return None
-    value = config.get("run_as") if isinstance(config, dict) else None
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _configured_run_as(root: Path) -> str | None:
+    """specops.yaml's `run_as` service account, if the project names one."""
+    value = _project_config(root).get("run_as")
     return value if isinstance(value, str) and value else None
 
 
@@ -108,6 +113,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             plan = parse_plan(compiled)
         else:
             raise _fail("nothing to run: give a project folder or --plan plan.json")
+        from specops.runtime.prepare import PrepareError, run_prepare
+
+        try:
+            run_prepare(root, _project_config(root),
+                        notice=lambda m: print(m, file=sys.stderr))
+        except PrepareError as exc:
+            print(f"specops: {exc}", file=sys.stderr)
+            return 1
         mode = "json" if args.json else "quiet" if args.quiet else "rich"
         result = execute_plan(
             plan, root, executor=args.executor, address=args.address, select=args.select,

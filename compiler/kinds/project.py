@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .common import Duration, Name, SpecModel
 
-__all__ = ["Person", "ProjectSpec", "RayConfig"]
+__all__ = ["Person", "PrepareStep", "ProjectSpec", "RayConfig"]
 
 
 class Person(SpecModel):
@@ -23,6 +23,19 @@ class RayConfig(SpecModel):
 
 
 Action = Literal["register", "approve", "reject", "deploy", "rollback", "change_policy"]
+
+
+class PrepareStep(SpecModel):
+    """A command that creates local inputs (e.g. an example's synthetic data) when missing.
+
+    Runs only from `specops run`, never from lint or compile, as an argument list without a
+    shell, in the project root; `python` means the interpreter running specops.
+    """
+
+    run: list[str] = Field(min_length=1, description="argv, e.g. [python, generate_data.py]")
+    creates: str = Field(description="path or glob, relative to the project root; the step "
+                                     "runs only when it matches nothing")
+    timeout_s: int = Field(600, ge=1, le=86400)
 
 
 class ProjectSpec(SpecModel):
@@ -40,6 +53,9 @@ class ProjectSpec(SpecModel):
     permissions: dict[Action, list[Name]] = Field(
         default_factory=dict, description="action -> roles allowed (overrides the defaults)")
     vars: dict[Name, str | int | float | bool] = Field(default_factory=dict)
+    prepare: list[PrepareStep] = Field(
+        default_factory=list, description="commands `specops run` runs first when the files "
+                                          "they create are missing")
     run_as: Name | None = Field(
         None, description="who `specops run` acts as when neither --as nor SPECOPS_USER is "
                           "given: a service account listed under `people` (e.g. the CI "
