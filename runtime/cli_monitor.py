@@ -192,7 +192,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
         actor = resolve_actor(args.actor)
         try:
-            doc["retrain"] = retrain(plan, root, model, fired,
+            doc["retrain"] = retrain(plan, root, model, doc["in_breach"], fired,
                                      retrain_on=settings.retrain_on,
                                      cooldown_s=settings.cooldown_s, actor=actor,
                                      store_url=store_url, executor=args.executor,

@@ -18,9 +18,9 @@ Files (columns exactly as declared in specs/sources.yaml):
   mild dependence on sex (kept small so the example's fairness gates pass); default
   rate about 15%.
 `--month next` writes one more month of applications to data/next_month.parquet, and
-`--drift` shifts it (incomes 25% lower, loans 40% bigger, a third of applicants moved to
-the south: PSI well above 0.25 on income, loan-to-income and region) for the monitoring
-walkthrough. `--append` also appends that month to applications.parquet with its
+`--drift` shifts it (incomes 25% lower, loans 40% bigger and longer, a third of
+applicants moved to the south: PSI above 0.25 on half the model inputs) for the
+monitoring walkthrough. `--append` also appends that month to applications.parquet with its
 outcomes (the labels "arrived"), which is what a drift-triggered retrain trains on.
 """
 
@@ -87,7 +87,8 @@ def applications(rng: np.random.Generator, people: pl.DataFrame, n: int, t0_us: 
         "applied_at": pl.Series(when).cast(TS),
         "income": np.round(income, 2),
         "loan_amount": np.round(loan, 2),
-        "term_months": rng.choice(TERMS, n, p=[0.1, 0.2, 0.35, 0.2, 0.15]).astype(np.int64),
+        "term_months": rng.choice(TERMS, n, p=[0.05, 0.1, 0.25, 0.25, 0.35] if drift
+                                  else [0.1, 0.2, 0.35, 0.2, 0.15]).astype(np.int64),
         "age": age.astype(np.int64),
         "sex": p["sex"],
         "region": REGIONS[region],
@@ -212,9 +213,9 @@ def _append(out: Path, apps: pl.DataFrame, rng: np.random.Generator) -> None:
     old_apps = pl.read_parquet(out / "applications.parquet")
     old_outs = pl.read_parquet(out / "outcomes.parquet")
     new_ids = apps.get_column("application_id")
-    pl.concat([old_apps.filter(~pl.col("application_id").is_in(new_ids)),
+    pl.concat([old_apps.filter(~pl.col("application_id").is_in(new_ids.to_list())),
                apps.drop("risk")]).write_parquet(out / "applications.parquet")
-    pl.concat([old_outs.filter(~pl.col("application_id").is_in(new_ids)),
+    pl.concat([old_outs.filter(~pl.col("application_id").is_in(new_ids.to_list())),
                outs]).write_parquet(out / "outcomes.parquet")
 
 

@@ -173,6 +173,14 @@ class Hygiene:
                 self._save(conn, sig.name, st)
         return fired
 
+    def active(self) -> list[str]:
+        """Signals in breach now: their current run of breaching windows is at least
+        `consecutive_windows` long (whether or not the alert cooldown let one fire)."""
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(state_table.c.signal, state_table.c.consecutive)
+                             .where(state_table.c.model == self.model)).all()
+        return sorted(r.signal for r in rows if int(r.consecutive) >= self.n)
+
     def history(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(alerts_table).where(alerts_table.c.model == self.model)

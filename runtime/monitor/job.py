@@ -198,9 +198,9 @@ def _histograms(profile: ReferenceProfile, cols: Mapping[str, np.ndarray]
             edges = np.asarray(fp.edges, dtype=np.float64)
             counts = bin_counts(cur, edges)
             labels = [f"<{edges[0]:.3g}"] if len(edges) else ["all"]
-            labels += [f"{a:.3g} to {b:.3g}" for a, b in itertools.pairwise(edges)]
+            labels += [f"{a:.3g}..{b:.3g}" for a, b in itertools.pairwise(edges)]
             if len(edges):
-                labels.append(f"≥{edges[-1]:.3g}")
+                labels.append(f">={edges[-1]:.3g}")
             out[name] = {"labels": labels, "reference": [float(s) for s in fp.shares],
                          "current": [float(c) / len(cur) for c in counts]}
         else:
@@ -321,7 +321,8 @@ def run_pass(info: ModelInfo, frame: pl.DataFrame, settings: MonitorSettings, *,
                                                        "bins": profile.bins,
                                                        "strategy": profile.strategy},
            "columns": asdict(cols), "windows": doc_windows,
-           "alerts": [a.to_json() for a in fired]}
+           "alerts": [a.to_json() for a in fired],
+           "in_breach": hygiene.active() if hygiene is not None else []}
     return doc, fired
 
 

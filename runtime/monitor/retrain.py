@@ -7,11 +7,13 @@ or deploys anything itself; the run's `register` and `request_approval` nodes do
 high-risk model still waits for its four-eyes approval and only a rule with
 `auto_approve` (and passed gates) approves without a person.
 
-When it fires: some alert that fired in this pass (after consecutive-window hygiene) is
-for a signal listed in the spec's `retrain_on`, and the retrain cooldown has passed since
-the last trigger. The cooldown is wall-clock time read back from the audit log (the last
-`retrain_trigger` entry for the model), so it holds across processes and machines that
-share the store, and nobody can reset it by deleting a state file.
+When it fires: a signal listed in the spec's `retrain_on` is in breach after hygiene (its
+current run of breaching windows is at least `consecutive_windows` long, whether or not
+the *alert* cooldown let an alert fire in this pass: paging and retraining have separate
+cooldowns), and the retrain cooldown has passed since the last trigger. That cooldown is
+wall-clock time read back from the audit log (the last `retrain_trigger` entry for the
+model), so it holds across processes and machines that share the store, and nobody can
+reset it by deleting a state file.
 
 What it trains on: the model's sources as the spec declares them, at the time of the
 retrain (new months land there). Cache keys include the sources' content hashes, so new
@@ -68,19 +70,20 @@ def last_trigger_at(engine: sa.Engine, model: str) -> float | None:
         tzinfo=UTC).timestamp()
 
 
-def decide(alerts: Sequence[Alert], retrain_on: Sequence[str], cooldown_s: float,
+def decide(in_breach: Sequence[str], retrain_on: Sequence[str], cooldown_s: float,
            last_at: float | None, now: float) -> RetrainDecision:
-    """Whether this pass's fired alerts start a retrain (see the module doc)."""
-    hits = sorted({a.signal for a in alerts if a.signal in set(retrain_on)})
+    """Whether the signals in breach start a retrain (see the module doc)."""
+    hits = sorted(set(in_breach) & set(retrain_on))
     if not retrain_on:
         return RetrainDecision(False, "the spec has no retrain_on conditions")
     if not hits:
-        return RetrainDecision(False, f"no alert for {', '.join(retrain_on)} fired")
+        return RetrainDecision(False, f"no {' or '.join(retrain_on)} breach "
+                               "(after consecutive-window hygiene)")
     if last_at is not None and now - last_at < cooldown_s:
         left = (cooldown_s - (now - last_at)) / 3600
-        return RetrainDecision(False, f"{', '.join(hits)} fired but the retrain cooldown "
+        return RetrainDecision(False, f"{', '.join(hits)} in breach but the retrain cooldown "
                                f"has {left:.1f} h left", hits, True)
-    return RetrainDecision(True, f"{', '.join(hits)} fired", hits)
+    return RetrainDecision(True, f"{', '.join(hits)} in breach", hits)
 
 
 def audit_event(engine: sa.Engine, *, actor: str, action: str, target: str, reason: str,
@@ -121,8 +124,9 @@ def _salted(plan: Any, node_id: str, salt: str) -> Any:
     return replace(plan, nodes=tuple(nodes))
 
 
-def retrain(plan: Any, project_root: Path, model: str, alerts: Sequence[Alert], *,
-            retrain_on: Sequence[str], cooldown_s: float, actor: str,
+def retrain(plan: Any, project_root: Path, model: str, in_breach: Sequence[str],
+            alerts: Sequence[Alert] = (), *, retrain_on: Sequence[str], cooldown_s: float,
+            actor: str,
             store_url: str | None = None, executor: str = "inline",
             progress: Any = None, fresh: bool = True, now: float | None = None,
             reference: str = "") -> dict[str, Any]:
@@ -137,7 +141,8 @@ def retrain(plan: Any, project_root: Path, model: str, alerts: Sequence[Alert], 
         from specops.runtime.governance.tables import ensure_schema
 
         ensure_schema(engine)
-        decision = decide(alerts, retrain_on, cooldown_s, last_trigger_at(engine, model), now)
+        decision = decide(in_breach, retrain_on, cooldown_s, last_trigger_at(engine, model),
+                          now)
         fired = [a.to_json() for a in alerts if a.signal in decision.signals]
         out: dict[str, Any] = {"status": "not_needed", "reason": decision.reason,
                                "signals": decision.signals}

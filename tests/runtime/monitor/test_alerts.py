@@ -165,3 +165,12 @@ def test_webhook_gives_up_after_bounded_retries(server: Any) -> None:
     # nothing listening: connection errors are retried too, and never raise
     down = post_webhook(s.url, {"x": 1}, retries=1, timeout_s=0.5, sleep=lambda _s: None)
     assert not down["ok"] and down["attempts"] == 2 and down["status"] is None
+
+
+def test_active_signals_outlive_the_alert_cooldown(tmp_path: Path) -> None:
+    """Retraining reads the breach, not whether the pager fired this time."""
+    h = Hygiene(_engine(tmp_path), "m", consecutive_windows=2, cooldown_s=30 * DAY)
+    assert _feed(h, ["alert", "alert", "alert"]) == [1]
+    assert h.active() == ["data_drift"]
+    h.observe(_drift("ok"), "w9", 100 * DAY)
+    assert h.active() == []

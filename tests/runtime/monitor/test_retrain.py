@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from specops.runtime.monitor.alerts import Alert
 from specops.runtime.monitor.retrain import decide
 
 SPECOPS_YAML = """\
@@ -181,16 +180,12 @@ def test_drift_retrains_into_a_version_that_still_needs_approval(
     assert "Retraining" in report
 
 
-def _alert(signal: str) -> Alert:
-    return Alert("m", signal, "alert", "r", "w", 1.0, 2)
-
-
 def test_retrain_decision() -> None:
     day = 86400.0
-    assert not decide([_alert("data_drift")], [], 7 * day, None, 0).fire
-    assert not decide([_alert("prediction_drift")], ["data_drift"], 7 * day, None, 0).fire
-    go = decide([_alert("data_drift")], ["data_drift", "performance"], 7 * day, None, 0)
+    assert not decide(["data_drift"], [], 7 * day, None, 0).fire
+    assert not decide(["prediction_drift"], ["data_drift"], 7 * day, None, 0).fire
+    go = decide(["data_drift"], ["data_drift", "performance"], 7 * day, None, 0)
     assert go.fire and go.signals == ["data_drift"]
-    held = decide([_alert("data_drift")], ["data_drift"], 7 * day, 0.0, 6 * day)
+    held = decide(["data_drift"], ["data_drift"], 7 * day, 0.0, 6 * day)
     assert not held.fire and held.held_by_cooldown and "cooldown" in held.reason
-    assert decide([_alert("data_drift")], ["data_drift"], 7 * day, 0.0, 7 * day).fire
+    assert decide(["data_drift"], ["data_drift"], 7 * day, 0.0, 7 * day).fire
