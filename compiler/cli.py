@@ -163,6 +163,7 @@ _EXTENSION_MODULES = (
     "specops.compiler.commands",        # compile, graph, explain, diff
     "specops.compiler.commands_schema",  # schema
     "specops.runtime.cli",              # run, runs, models, ... (runtime extra)
+    "specops.runtime.cli_models",       # models list|show|verify|alias, runs compare, reproduce
     "specops.runtime.cli_governance",   # approvals, approve, deploy, rollback, audit, report
     "specops.runtime.cli_serve",        # serve, predict (+ the staging check on deploy)
     "specops.runtime.cli_monitor",      # monitor

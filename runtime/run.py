@@ -31,6 +31,8 @@ from specops.runtime.ops import check_ops
 from specops.runtime.ops.base import OpContext
 from specops.runtime.plan import Node, Plan, PlanError
 from specops.runtime.progress import Progress
+from specops.runtime.registry.registry import Registry
+from specops.runtime.registry.state import STATEFUL_OPS, registry_state
 from specops.runtime.scheduler import NodeState, Scheduler
 from specops.runtime.store import Store
 
@@ -110,11 +112,22 @@ class _Run:
         self.outcomes: dict[str, NodeOutcome] = {}
         self.staging: dict[str, Path] = {}
         self.memo = HashMemo()
+        self.registry: Registry | None = None
+        self.artifacts_root = Path(artifacts.root)
 
     # -- cache ---------------------------------------------------------------------------
     def _key(self, node: Node) -> tuple[str, dict[str, str]]:
         inputs = {i: self.digests[i] for i in node.inputs}
-        return cache_key(node.fingerprint, inputs), inputs
+        keyed = dict(inputs)
+        if node.op in STATEFUL_OPS:   # results depend on the registry, not just inputs
+            keyed["registry:state"] = registry_state(self._registry(), node.id.split(":")[1])
+        return cache_key(node.fingerprint, keyed), inputs
+
+    def _registry(self) -> Registry:
+        if self.registry is None:
+            self.registry = Registry(self.store.engine, self.artifacts_root / "registry",
+                                     self.root / ".specops" / "keys")
+        return self.registry
 
     def _lookup(self, node: Node, key: str) -> dict[str, Any] | None:
         for cand in self.store.cache_candidates(key):
@@ -188,6 +201,7 @@ class _Run:
             extra={"store_url": self.store.engine.url.render_as_string(hide_password=False),
                    "plan_models": dict(self.plan.models), "spec": dict(node.spec),
                    "spec_hash": self.plan.spec_hash,
+                   "artifacts_dir": str(self.artifacts_root),
                    "actor": os.environ.get("SPECOPS_USER") or None})
         self.sched.start(nid)
         self.store.node_started(self.run_id, nid, node.op, node.fingerprint)
