@@ -12,6 +12,9 @@ Servers:
 - `lean`: `specops serve --server lean` (uvicorn + onnxruntime, prediction log on);
 - `ray`: `specops serve --server ray` (Ray Serve, local Ray, one replica; `--ray-variants`
   adds `throughput` = RAY_SERVE_THROUGHPUT_OPTIMIZED=1 and `batch` = @serve.batch 16/2 ms);
+- each specops server's line has `cpu_cores`: cores used during the load per process
+  group (loadgen, server, proxy, replica, controller, ray_system), read from /proc, to
+  show where the time goes;
 - baseline: `mlflow models serve --env-manager local` with the same fitted scikit-learn
   pipeline, from its own virtualenv `bench/.venvs/mlflow` (never a project dependency:
   `uv venv bench/.venvs/mlflow && VIRTUAL_ENV=bench/.venvs/mlflow uv pip install mlflow
@@ -208,6 +211,45 @@ def run_load(port: int, reqs: list[bytes], clients: int, seconds: float,
     return out
 
 
+# -- where the CPU goes ----------------------------------------------------------------
+_GROUPS = (("proxy", "ProxyActor"), ("replica", "ServeReplica"),
+           ("controller", "ServeController"),
+           ("ray_system", ("raylet", "gcs_server", "log_monitor", "dashboard", "monitor.py",
+                           "runtime_env")))
+
+
+def _cpu_snapshot(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far per group of processes (from /proc; Linux only)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(d.name)
+        group = ("loadgen" if pid == os.getpid() else "server" if pid == server_pid
+                 else None)
+        for name, pats in _GROUPS:
+            if group is None and any(p in cmd for p in ((pats,) if isinstance(pats, str)
+                                                         else pats)):
+                group = name
+        if group is None:
+            continue
+        out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float
+              ) -> dict[str, float]:
+    """Cores used per group during the measurement (1.0 = one core busy)."""
+    return {k: round((after.get(k, 0.0) - before.get(k, 0.0)) / seconds, 2)
+            for k in sorted(after) if after.get(k, 0.0) - before.get(k, 0.0) > 0.01}
+
+
 # -- servers ---------------------------------------------------------------------------
 def _wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
     import httpx
@@ -255,8 +297,11 @@ def measure_specops(project: Path, rows: Any, args: argparse.Namespace, server: 
             t0 = time.monotonic()
             _wait_ready(port, "/v2/models/credit/ready", proc, 180)
             started = time.monotonic() - t0
+            before, t1 = _cpu_snapshot(proc.pid), time.monotonic()
             result = run_load(port, oip_requests(rows, port), args.clients, args.seconds,
                               args.max_requests)
+            result["cpu_cores"] = cpu_share(before, _cpu_snapshot(proc.pid),
+                                            time.monotonic() - t1)
             result["start_s"] = round(started, 1)
             return result
         finally:

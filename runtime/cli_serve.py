@@ -37,7 +37,8 @@ def _fail(message: str) -> Exception:
         from specops.compiler.cli import UsageError
     except ImportError:
         return _Usage(message)
-    return UsageError(message)
+    err: Exception = UsageError(message)
+    return err
 
 
 def _config(root: Path) -> dict[str, Any]:

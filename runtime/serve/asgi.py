@@ -65,9 +65,12 @@ class Service:
         self._model_ready = _dumps({"name": model.name, "ready": True})
 
     async def _score(self, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray]
         if rows <= INLINE_ROWS:
-            return self.model.run(feeds)
-        return await asyncio.to_thread(self.model.run, feeds)
+            out = self.model.run(feeds)
+        else:
+            out = await asyncio.to_thread(self.model.run, feeds)
+        return out
 
     def close(self) -> None:
         self.ready = False

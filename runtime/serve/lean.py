@@ -85,7 +85,6 @@ class LeanServer:
         self.service = service
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(_config(service, self.host, self.port))
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, name="lean-server", daemon=True)
 
     @property

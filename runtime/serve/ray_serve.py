@@ -62,8 +62,9 @@ def build_deployment(source: ModelSource, serving: dict[str, Any] | None = None,
 
             self.service = build_service(source, log=log)
             if max_batch > 1:
-                self._batched.set_max_batch_size(max_batch)
-                self._batched.set_batch_wait_timeout_s(wait_s)
+                batched: Any = self._batched   # serve.batch adds the setters
+                batched.set_max_batch_size(max_batch)
+                batched.set_batch_wait_timeout_s(wait_s)
                 self.service.score = self._score_batched
 
         @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
@@ -90,7 +91,8 @@ def build_deployment(source: ModelSource, serving: dict[str, Any] | None = None,
             if service is not None:
                 service.close()
 
-    return SpecopsModel.bind(source, log, max_batch, wait_s)
+    deployment: Any = SpecopsModel   # @serve.deployment made it a Deployment
+    return deployment.bind(source, log, max_batch, wait_s)
 
 
 def run_ray_serve(source: ModelSource, serving: dict[str, Any] | None, host: str, port: int,
@@ -111,4 +113,4 @@ def run_ray_serve(source: ModelSource, serving: dict[str, Any] | None, host: str
     except KeyboardInterrupt:
         pass
     finally:
-        serve.shutdown()
+        serve.shutdown()  # type: ignore[no-untyped-call]
