@@ -16,43 +16,23 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from specops.runtime.cli_common import project_config, project_setting, usage_error, when
 
 __all__ = ["cmd_run", "cmd_runs_list", "cmd_runs_show", "register"]
 
 
-def _usage_error() -> type[Exception]:
-    from specops.compiler.cli import UsageError
-
-    return UsageError
-
-
 def _fail(message: str) -> Exception:
-    return _usage_error()(message)
-
-
-def _project_store(root: Path) -> str | None:
-    """The `store:` of the project's specops.yaml, read without the compiler."""
-    cfg = root / "specops.yaml"
-    if not cfg.is_file():
-        return None
-    try:
-        import yaml
-
-        data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-    except Exception:
-        return None
-    store = data.get("store") if isinstance(data, dict) else None
-    return store if isinstance(store, str) else None
+    return usage_error(message)
 
 
 def _store_url(args: argparse.Namespace, root: Path, plan_store: str | None = None) -> str:
     from specops.runtime.store import resolve_url
 
     url = (args.store or os.environ.get("SPECOPS_STORE_URL") or plan_store
-           or _project_store(root))
+           or project_setting(root, "store"))
     return resolve_url(url, root)
 
 
@@ -70,21 +50,10 @@ def _compile(path: Path, args: argparse.Namespace) -> dict[str, Any] | int:
     return data
 
 
-def _project_config(root: Path) -> dict[str, Any]:
-    """specops.yaml as plain data, read without the compiler (which already checked it)."""
-    import yaml
-
-    try:
-        config = yaml.safe_load((root / "specops.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return config if isinstance(config, dict) else {}
-
 
 def _configured_run_as(root: Path) -> str | None:
     """specops.yaml's `run_as` service account, if the project names one."""
-    value = _project_config(root).get("run_as")
-    return value if isinstance(value, str) and value else None
+    return project_setting(root, "run_as")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -116,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from specops.runtime.prepare import PrepareError, run_prepare
 
         try:
-            run_prepare(root, _project_config(root),
+            run_prepare(root, project_config(root),
                         notice=lambda m: print(m, file=sys.stderr))
         except PrepareError as exc:
             print(f"specops: {exc}", file=sys.stderr)
@@ -135,9 +104,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     return 0
 
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
 def _secs(v: float | None) -> str:
@@ -170,7 +136,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         nodes = ", ".join(f"{s[k]} {k}" for k in ("done", "cached", "failed", "skipped")
                           if s.get(k))
         dur = s.get("duration_s")
-        print(f"{r['run_id']:<24} {r['status']:<12} {_when(r['started_at']):<20} "
+        print(f"{r['run_id']:<24} {r['status']:<12} {when(r['started_at']):<20} "
               f"{_secs(dur):>9}  {nodes}")
     return 0
 
@@ -190,7 +156,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         return 0
     print(f"run {run['run_id']}  {run['status']}  project {run['project'] or '-'}  "
           f"executor {run['executor']}")
-    print(f"started {_when(run['started_at'])}  finished {_when(run['finished_at'])}")
+    print(f"started {when(run['started_at'])}  finished {when(run['finished_at'])}")
     print(f"\n{'NODE':<40} {'STATUS':<12} {'TIME':>8} {'TRIES':>5}  DIGEST")
     for n in nodes:
         status = "cached" if n["cache_hit"] else n["status"]

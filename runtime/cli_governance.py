@@ -18,47 +18,22 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from specops.runtime.cli_common import project_config, usage_error, when
 
 __all__ = ["register"]
 
 ENVIRONMENTS = ("staging", "production")   # governance.deploy.ENVIRONMENTS, kept light
 
 
-class _Usage(Exception):
-    pass
-
-
 def _fail(message: str) -> Exception:
-    try:
-        from specops.compiler.cli import UsageError
-    except ImportError:   # a runtime-only install: still exit 2 with the message
-        return _Usage(message)
-    return UsageError(message)
-
+    return usage_error(message)
 
 def _refused(message: str) -> int:
     print(f"specops: refused: {message}", file=sys.stderr)
     return 1
-
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ") if ts else "-"
-
-
-def _project_config(root: Path) -> dict[str, Any]:
-    cfg = root / "specops.yaml"
-    if not cfg.is_file():
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @contextmanager
@@ -71,7 +46,7 @@ def _governance(args: argparse.Namespace) -> Iterator[Any]:
     root = Path(args.project or ".").resolve()
     if not root.is_dir():
         raise _fail(f"no such project folder: {args.project}")
-    cfg = _project_config(root)
+    cfg = project_config(root)
     url = args.store or os.environ.get("SPECOPS_STORE_URL") or cfg.get("store")
     try:
         gov = Governance.open(root, url if isinstance(url, str) else None,
@@ -216,7 +191,7 @@ def cmd_deployments(args: argparse.Namespace) -> int:
     print(f"{'ENV':<11} {'VERSION':>7} {'ACTION':<9} {'FROM':<21} {'UNTIL':<21} ACTOR")
     for r in rows:
         print(f"{r['environment']:<11} {r['version']:>7} {r['action']:<9} "
-              f"{_when(r['at']):<21} {_when(r['until']):<21} {r['actor']}"
+              f"{when(r['at']):<21} {when(r['until']):<21} {r['actor']}"
               + (f"  ({r['reason']})" if r["reason"] else ""))
     return 0
 

@@ -16,49 +16,21 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from specops.runtime.cli_common import project_setting, usage_error, when
 
 __all__ = ["cmd_models_alias", "cmd_models_list", "cmd_models_show", "cmd_models_verify",
            "cmd_reproduce", "cmd_runs_compare", "register"]
 
 
-class _Usage(Exception):
-    pass
-
-
 def _fail(message: str) -> Exception:
-    try:
-        from specops.compiler.cli import UsageError
-    except ImportError:   # a runtime-only install: still exit 2 with the message
-        return _Usage(message)
-    error: Exception = UsageError(message)
-    return error
-
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
-
-
-def _project_setting(root: Path, key: str) -> str | None:
-    """`store:` / `artifacts:` from the project's specops.yaml, read without the compiler."""
-    cfg = root / "specops.yaml"
-    if not cfg.is_file():
-        return None
-    try:
-        import yaml
-
-        data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-    except Exception:
-        return None
-    value = data.get(key) if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
+    return usage_error(message)
 
 def _store_arg(args: argparse.Namespace, root: Path) -> str | None:
     return (getattr(args, "store", None) or os.environ.get("SPECOPS_STORE_URL")
-            or _project_setting(root, "store"))
+            or project_setting(root, "store"))
 
 
 def _registry(args: argparse.Namespace) -> Any:
@@ -66,7 +38,7 @@ def _registry(args: argparse.Namespace) -> Any:
 
     root = Path(getattr(args, "project", None) or ".").resolve()
     return Registry.open(root, _store_arg(args, root),
-                         getattr(args, "artifacts", None) or _project_setting(root, "artifacts"))
+                         getattr(args, "artifacts", None) or project_setting(root, "artifacts"))
 
 
 def _resolve(reg: Any, ref: str, need_version: bool = False) -> Any:
@@ -113,7 +85,7 @@ def _show_version(reg: Any, v: Any, as_json: bool) -> int:
                "manifest": manifest, "verify": check})
         return 0
     lin = manifest.get("lineage", {})
-    print(f"{v.ref}  {v.status}  created {_when(v.created_at)}  run {v.run_id or '-'}")
+    print(f"{v.ref}  {v.status}  created {when(v.created_at)}  run {v.run_id or '-'}")
     print(f"model digest   {v.model_digest}")
     print(f"content digest {v.content_digest}")
     print(f"signature      {manifest.get('signing', {}).get('algorithm')} key "
@@ -176,7 +148,7 @@ def cmd_models_show(args: argparse.Namespace) -> int:
         headline = ", ".join(f"{k}={_fmt(m[k])}" for k in ("roc_auc", "rmse",
                                                            "latency_p99_ms") if k in m)
         tags = ",".join(sorted(by_version.get(v.version, []))) or "-"
-        print(f"{v.version:>7} {v.status:<10} {_when(v.created_at):<20} "
+        print(f"{v.version:>7} {v.status:<10} {when(v.created_at):<20} "
               f"{(v.run_id or '-')[:24]:<24} {tags:<18} {headline}")
         for r in v.reasons:
             print(f"{'':>8} rejected: {r}")
@@ -185,7 +157,7 @@ def cmd_models_show(args: argparse.Namespace) -> int:
         for h in history:
             frm = f"@{h['from']}" if h["from"] is not None else "(none)"
             to = f"@{h['to']}" if h["to"] is not None else "(removed)"
-            print(f"  {_when(h['at'])}  {h['alias']}: {frm} -> {to}  by {h['actor'] or '-'}"
+            print(f"  {when(h['at'])}  {h['alias']}: {frm} -> {to}  by {h['actor'] or '-'}"
                   f"{'  (' + h['reason'] + ')' if h['reason'] else ''}")
     return 0
 
