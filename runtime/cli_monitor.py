@@ -30,7 +30,8 @@ __all__ = ["cmd_monitor", "register"]
 def _fail(message: str) -> Exception:
     from specops.runtime.cli import _fail as fail
 
-    return fail(message)
+    err: Exception = fail(message)
+    return err
 
 
 def _plan(args: argparse.Namespace, root: Path) -> Any:

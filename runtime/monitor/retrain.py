@@ -96,7 +96,7 @@ def audit_event(engine: sa.Engine, *, actor: str, action: str, target: str, reas
         entry = audit.append(conn, actor=actor, action=action, target=target, reason=reason,
                              details=json.loads(json.dumps(details, default=str)),
                              at=time.time() if at is None else at)
-    return entry.seq
+    return int(entry.seq)
 
 
 @contextlib.contextmanager

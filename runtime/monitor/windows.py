@@ -153,7 +153,7 @@ def split_windows(df: pl.DataFrame, time_column: str | None, window_s: float | N
         end = datetime.fromtimestamp(now, UTC) if now is not None else None
         return [Window(0, None, end, df)]
     ts = _as_datetime(df.get_column(time_column))
-    if ts.dtype.time_zone is None:                          # type: ignore[union-attr]
+    if getattr(ts.dtype, "time_zone", None) is None:
         ts = ts.dt.replace_time_zone("UTC")
     us = ts.dt.epoch("us").to_numpy()
     df = df.with_columns(pl.Series("__t_us", us))
@@ -211,8 +211,9 @@ def performance(y_true: np.ndarray, y_pred: np.ndarray | None, score: np.ndarray
         pred = score if score is not None else y_pred
         if pred is None:
             return {}
-        return regression_metrics(np.asarray(y_true, dtype=np.float64),
-                                  np.asarray(pred, dtype=np.float64))
+        reg: dict[str, float] = regression_metrics(np.asarray(y_true, dtype=np.float64),
+                                                   np.asarray(pred, dtype=np.float64))
+        return reg
     if y_pred is None and score is not None and len(classes) == 2:
         y_pred = np.where(np.asarray(score) >= 0.5, classes[1], classes[0])
     if y_pred is None:
@@ -224,7 +225,8 @@ def performance(y_true: np.ndarray, y_pred: np.ndarray | None, score: np.ndarray
         proba = np.column_stack([1 - s, s])
         if yt.dtype.kind in "if" and yp.dtype.kind not in "if":
             yp = yp.astype(yt.dtype)
-        return classification_metrics(yt, yp, proba, classes)
+        cls: dict[str, float] = classification_metrics(yt, yp, proba, classes)
+        return cls
     from sklearn.metrics import accuracy_score
 
     return {"accuracy": float(accuracy_score(yt.astype(str), yp.astype(str))),
