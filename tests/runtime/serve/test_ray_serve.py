@@ -53,3 +53,19 @@ def test_ray_serve_round_trip_with_batching(ray_local: str, served_project: dict
         time.sleep(0.5)
     log = pl.read_parquet(pattern, hive_partitioning=True)
     assert log.height == 8 + 4   # flushed when Serve shut the replica down
+
+
+def test_batch_partitions_score_as_ray_tasks(ray_local: str, served_project: dict[str, Any],
+                                             tmp_path: Path) -> None:
+    from specops.runtime.executors.ray_executor import ray_map
+    from specops.runtime.serve.batch import predict_file
+
+    source = resolve(served_project["root"], None, "credit", None)
+    src = tmp_path / "in.parquet"
+    served_project["test"].write_parquet(src)
+    inline = predict_file(source, src, tmp_path / "inline.parquet", keep=["id", "ts"])
+    tasks = predict_file(source, src, tmp_path / "ray.parquet", keep=["id", "ts"],
+                         partitions=3, mapper=ray_map)
+    assert tasks["partitions"] == 3 and tasks["rows"] == inline["rows"]
+    assert pl.read_parquet(tmp_path / "ray.parquet").equals(
+        pl.read_parquet(tmp_path / "inline.parquet"))
