@@ -61,11 +61,25 @@ def _version(registry: Any, model: str, ref: str | None) -> Any:
         raise _fail(str(exc)) from None
 
 
-def _labels(plan: Any, root: Path, model: str, path: str | None) -> Any:
-    """Realised labels: `--labels PATH`, else the spec's label source."""
-    from specops.runtime.monitor.job import LabelSource
+def _source_frame(plan: Any, root: Path, name: str | None) -> Any:
     from specops.runtime.monitor.windows import read_table
     from specops.runtime.ops.sources import resolve_files
+
+    src = plan.by_id.get(f"source:{name}") if name else None
+    files = resolve_files(root, str(src.params.get("path", ""))) if src else []
+    if not files:
+        return None
+    import polars as pl
+
+    return pl.concat([read_table(f) for f in files], how="diagonal_relaxed")
+
+
+def _labels(plan: Any, root: Path, model: str, path: str | None,
+            protected: list[str]) -> Any:
+    """Realised labels (`--labels PATH`, else the spec's label source) and, for rows
+    without them (the log), the protected attributes from the spine source by the key."""
+    from specops.runtime.monitor.job import LabelSource
+    from specops.runtime.monitor.windows import read_table
 
     ts = plan.by_id.get(f"training_set:{model}")
     label = dict((ts.params.get("label") if ts else None) or {})
@@ -73,18 +87,12 @@ def _labels(plan: Any, root: Path, model: str, path: str | None) -> Any:
     if not column:
         return None
     key = label.get("key")
-    if path:
-        return LabelSource(column, key, read_table(path))
     if not key:
         return LabelSource(column)                 # the label is a column of the rows
-    src = plan.by_id.get(f"source:{label.get('source')}")
-    files = resolve_files(root, str(src.params.get("path", ""))) if src else []
-    if not files:
-        return LabelSource(column, key)
-    import polars as pl
-
-    return LabelSource(column, key, pl.concat([read_table(f) for f in files],
-                                              how="diagonal_relaxed"))
+    spine = (ts.params.get("spine") or {}).get("source") if ts else None
+    attributes = _source_frame(plan, root, spine) if protected else None
+    frame = read_table(path) if path else _source_frame(plan, root, label.get("source"))
+    return LabelSource(column, key, frame, attributes)
 
 
 def _current(args: argparse.Namespace, plan: Any, root: Path, model: str, info: Any,
@@ -173,7 +181,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         hygiene = Hygiene(engine, model, settings.consecutive_windows, settings.cooldown_s,
                           clock=lambda: now)
         doc, fired = run_pass(info, frame, settings, hygiene=hygiene,
-                              labels=_labels(plan, root, model, args.labels),
+                              labels=_labels(plan, root, model, args.labels, protected),
                               protected=protected, time_column=time_col,
                               max_windows=args.windows, source=source,
                               from_log=bool(args.from_log), now=now,

@@ -129,10 +129,30 @@ def load_model_info(version: Any) -> ModelInfo:
 
 @dataclass(frozen=True)
 class LabelSource:
-    """Where realised labels come from: a frame keyed by `key` (or a column of the data)."""
+    """Where realised labels come from: a frame keyed by `key` (or a column of the data).
+
+    `attributes` (optional) is a frame with `key` and protected attributes (e.g. the spine
+    source): the serving log holds model inputs only, so fairness over time needs them
+    joined back; they are known at request time, unlike the label."""
     column: str
     key: str | None = None
     frame: pl.DataFrame | None = None
+    attributes: pl.DataFrame | None = None
+
+
+def _join_side(frame: pl.DataFrame, side: pl.DataFrame, key: str, columns: Sequence[str]
+               ) -> pl.DataFrame:
+    """Left-join `columns` of `side` (keyed by `key`) onto `frame`: on `key` when the frame
+    has it, else on the log's `request_id` (sent as the key). Columns already there stay."""
+    want = [c for c in columns if c in side.columns and c not in frame.columns]
+    on = key if key in frame.columns else ("request_id" if "request_id" in frame.columns
+                                           else None)
+    if not want or on is None or key not in side.columns:
+        return frame
+    tab = side.select(pl.col(key).alias(on), *want).unique(on, keep="last")
+    if tab.schema[on] != frame.schema[on]:
+        tab = tab.with_columns(pl.col(on).cast(pl.Utf8).cast(frame.schema[on], strict=False))
+    return frame.join(tab, on=on, how="left", maintain_order="left")
 
 
 def _rebin(profile: ReferenceProfile, bins: int, strategy: str) -> ReferenceProfile:
@@ -289,17 +309,11 @@ def run_pass(info: ModelInfo, frame: pl.DataFrame, settings: MonitorSettings, *,
                 *([pl.Series("__pred", pred)] if pred is not None else []))
             cols = replace(cols, score="__score" if sc is not None else None,
                            prediction="__pred" if pred is not None else None)
-    if labels is not None and labels.frame is not None and labels.key \
-            and labels.column not in frame.columns:
-        on = labels.key if labels.key in frame.columns else (
-            "request_id" if "request_id" in frame.columns else None)
-        if on is not None:
-            lab = labels.frame.select(pl.col(labels.key).alias(on), labels.column).unique(
-                on, keep="last")
-            if lab.schema[on] != frame.schema[on]:
-                lab = lab.with_columns(pl.col(on).cast(pl.Utf8).cast(frame.schema[on],
-                                                                     strict=False))
-            frame = frame.join(lab, on=on, how="left", maintain_order="left")
+    if labels is not None and labels.key:
+        if labels.attributes is not None:
+            frame = _join_side(frame, labels.attributes, labels.key, protected)
+        if labels.frame is not None:
+            frame = _join_side(frame, labels.frame, labels.key, [labels.column])
     label_col = labels.column if labels is not None and labels.column in frame.columns else None
     windows = split_windows(frame, cols.time, settings.window_s, max_windows, now)
     bands = {}

@@ -142,7 +142,9 @@ def test_prediction_log_frame(version: tuple[ModelInfo, Registry], tmp_path: Pat
     frame = read_prediction_log(tmp_path, "m")
     assert frame.height == 400
     doc, _ = run_pass(info, frame, MonitorSettings(), from_log=True,
-                      labels=LabelSource("y", "id", df.select("id", "y")),
+                      labels=LabelSource("y", "id", df.select("id", "y"),
+                                         attributes=df.select("id", "sex")),
+                      protected=["sex"], min_group_size=5,
                       now=(START + timedelta(days=60)).timestamp())
     assert doc["columns"]["score"] == "probabilities"
     assert doc["columns"]["latency"] == "latency_ms"
@@ -152,6 +154,9 @@ def test_prediction_log_frame(version: tuple[ModelInfo, Registry], tmp_path: Pat
     assert region["null_share"] > 0     # "__missing__" read back as a null, not a category
     labelled = [w for w in doc["windows"] if w["performance"]["status"] == "labelled"]
     assert labelled, "labels join on request_id when the log lacks the key column"
+    # protected attributes come back from the spine source the same way: fairness per window
+    assert labelled[-1]["fairness"]["sex"]["labelled"] is True
+    assert labelled[-1]["fairness"]["sex"]["groups"] == ["F", "M"]
 
 
 def test_html_report_is_self_contained(version: tuple[ModelInfo, Registry],
