@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -28,9 +29,9 @@ __all__ = ["cmd_monitor", "register"]
 
 
 def _fail(message: str) -> Exception:
-    from specops.runtime.cli import _fail as fail
+    from specops.runtime.cli_common import usage_error
 
-    err: Exception = fail(message)
+    err: Exception = usage_error(message)
     return err
 
 
@@ -196,10 +197,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                               webhook_retries=args.webhook_retries)
     code = 0
     if args.retrain:
+        from specops.runtime.cli_common import project_setting
         from specops.runtime.monitor.retrain import retrain
         from specops.runtime.progress import make_progress
 
-        actor = resolve_actor(args.actor)
+        # like `specops run`: --as, else SPECOPS_USER, else the project's run_as account
+        actor = resolve_actor(args.actor or os.environ.get("SPECOPS_USER")
+                              or project_setting(root, "run_as"))
         try:
             doc["retrain"] = retrain(plan, root, model, doc["in_breach"], fired,
                                      retrain_on=settings.retrain_on,
