@@ -259,6 +259,14 @@ def _bands(frame: pl.DataFrame, protected: Sequence[str]) -> dict[str, np.ndarra
     return out
 
 
+def _is_positive(values: np.ndarray, positive: Any) -> np.ndarray:
+    """values == the positive class, numerically when both are numbers (a label read back
+    as 1.0 is still class 1), else as text."""
+    if values.dtype.kind in "iuf" and isinstance(positive, (int, float)):
+        return np.asarray(values == positive, dtype=bool)
+    return np.asarray(values.astype(str) == str(positive), dtype=bool)
+
+
 def _data_signal(rep: DriftReport) -> Signal:
     decided = [f for f in rep.features if f.status in ("ok", "warn", "alert")]
     if not decided:
@@ -374,11 +382,10 @@ def _one_window(info: ModelInfo, profile: ReferenceProfile, w: Window, cols: Log
             perf = {"status": "labelled", "labelled": int(mask.sum()), "metrics": m}
     fairness: dict[str, Any] = {}
     if pred is not None and len(info.classes) == 2:
-        pos = np.asarray(pred).astype(str) == str(info.classes[1])
+        pos = _is_positive(np.asarray(pred), info.classes[1])
         for attr, groups in bands.items():
-            if y_true is not None:
-                mask = ~pl.Series(y_true).is_null().to_numpy()
-                yt = (np.asarray(y_true[mask]).astype(str) == str(info.classes[1]))
+            if y_true is not None:             # `mask`: the rows whose label arrived
+                yt = _is_positive(np.asarray(y_true[mask]), info.classes[1])
                 fairness[attr] = window_fairness(yt.astype(np.int64), pos[mask].astype(
                     np.int64), groups[mask], min_group_size)
             else:

@@ -265,5 +265,6 @@ def window_fairness(y_true: np.ndarray | None, y_pred_pos: np.ndarray, groups: n
         keys += ["equalized_odds_difference", "equal_opportunity_difference"]
     out = {k: rep.get(k) for k in keys}
     out["groups"] = rep.get("compared_groups", [])
+    out["n"] = {str(g): int(v["n"]) for g, v in (rep.get("groups") or {}).items()}
     out["labelled"] = y_true is not None
     return out

@@ -142,7 +142,7 @@ def test_prediction_log_frame(version: tuple[ModelInfo, Registry], tmp_path: Pat
     frame = read_prediction_log(tmp_path, "m")
     assert frame.height == 400
     doc, _ = run_pass(info, frame, MonitorSettings(), from_log=True,
-                      labels=LabelSource("y", "id", df.select("id", "y"),
+                      labels=LabelSource("y", "id", df.select("id", "y").head(300),
                                          attributes=df.select("id", "sex")),
                       protected=["sex"], min_group_size=5,
                       now=(START + timedelta(days=60)).timestamp())
@@ -157,6 +157,9 @@ def test_prediction_log_frame(version: tuple[ModelInfo, Registry], tmp_path: Pat
     # protected attributes come back from the spine source the same way: fairness per window
     assert labelled[-1]["fairness"]["sex"]["labelled"] is True
     assert labelled[-1]["fairness"]["sex"]["groups"] == ["F", "M"]
+    for w in labelled:     # fairness on labelled windows counts only rows with a label
+        assert sum(w["fairness"]["sex"]["n"].values()) == w["performance"]["labelled"]
+    assert sum(w["performance"]["labelled"] for w in labelled) <= 300
 
 
 def test_html_report_is_self_contained(version: tuple[ModelInfo, Registry],
