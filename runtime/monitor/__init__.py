@@ -1,4 +1,11 @@
-"""Monitoring: reference profiles, drift statistics and drift reports."""
+"""Monitoring: reference profiles, drift statistics and drift reports (docs/monitoring.md).
+
+This package exports the statistics core. The rest is imported on use, so that
+`specops --help` stays light: `reference` (the profile `evaluate` writes and `register`
+ships), `windows` (current data, windows, performance, fairness, operations), `job`
+(one monitoring pass), `alerts` (hygiene and sinks), `report` (JSON and HTML),
+`retrain` (drift-triggered retraining) and `features` (model inputs for raw rows).
+"""
 
 from __future__ import annotations
 
