@@ -103,7 +103,7 @@ def build_model(root: Path) -> dict[str, Any]:
     register(ctx("register:credit", "register", {"model": "credit"},
                  {"train:credit": tr.out_dir, "export_onnx:credit": ex.out_dir,
                   "benchmark:credit": bm.out_dir}, {"registry": reg}))
-    reg.engine.dispose()
+    reg.close()
     rows = pl.read_parquet(data / "test.parquet").head(256)
     return {"project": proj, "joblib": tr.out_dir / "model.joblib", "rows": rows}
 

@@ -25,33 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from specops.runtime.cli_common import project_setting, usage_error
+
 __all__ = ["cmd_predict", "cmd_serve", "register"]
-
-
-class _Usage(Exception):
-    pass
-
-
-def _fail(message: str) -> Exception:
-    try:
-        from specops.compiler.cli import UsageError
-    except ImportError:
-        return _Usage(message)
-    err: Exception = UsageError(message)
-    return err
-
-
-def _config(root: Path) -> dict[str, Any]:
-    cfg = root / "specops.yaml"
-    if not cfg.is_file():
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _plan(root: Path, args: argparse.Namespace) -> Any:
@@ -78,15 +54,15 @@ def _source(args: argparse.Namespace, root: Path, threads: int) -> Any:
     from specops.runtime.serve.model import ModelRefused, resolve
     from specops.runtime.store import resolve_url
 
-    cfg = _config(root)
-    url = args.store or os.environ.get("SPECOPS_STORE_URL") or cfg.get("store")
-    store_url = resolve_url(url if isinstance(url, str) else None, root)
+    url = args.store or os.environ.get("SPECOPS_STORE_URL") or project_setting(root, "store")
+    store_url = resolve_url(url, root)
     try:
-        return resolve(root, store_url, args.ref, args.env, cfg.get("artifacts"), threads)
+        return resolve(root, store_url, args.ref, args.env, project_setting(root, "artifacts"),
+                       threads)
     except ModelRefused:
         raise
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise usage_error(str(exc)) from None
 
 
 def _refused(message: str) -> int:
@@ -153,7 +129,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except ModelRefused as exc:
         return _refused(str(exc))
     except BatchError as exc:
-        raise _fail(str(exc)) from None
+        raise usage_error(str(exc)) from None
     print(json.dumps(summary, sort_keys=True))
     return 0
 

@@ -126,7 +126,7 @@ def resolve(project_root: Path, store_url: str | None, ref: str, environment: st
     except RegistryError as exc:
         raise ModelRefused(str(exc)) from None
     finally:
-        registry.engine.dispose()
+        registry.close()
     return ModelSource(str(project_root), store_url, name, version, artifacts, threads)
 
 
@@ -154,7 +154,7 @@ def load_model(source: ModelSource, registry: Any | None = None) -> LoadedModel:
         raise ModelRefused(f"{ref}: {exc}") from None
     finally:
         if registry is None:
-            reg.engine.dispose()
+            reg.close()
     if report["problems"]:
         raise ModelRefused(f"{ref} refused: registry verification failed: "
                            + "; ".join(report["problems"]))

@@ -28,7 +28,7 @@ def build_project(root: Path, cls: str = "HistGradientBoostingClassifier") -> di
                     "evaluate:credit": dirs["evaluate"], "benchmark:credit": dirs["benchmark"]},
                    extra={"registry": reg})
     register(ctx)
-    reg.engine.dispose()
+    reg.close()
     return {"root": proj, "data": data, "dirs": dirs,
             "test": pl.read_parquet(data / "test.parquet")}
 
