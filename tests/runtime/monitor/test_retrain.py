@@ -189,3 +189,26 @@ def test_retrain_decision() -> None:
     held = decide(["data_drift"], ["data_drift"], 7 * day, 0.0, 6 * day)
     assert not held.fire and held.held_by_cooldown and "cooldown" in held.reason
     assert decide(["data_drift"], ["data_drift"], 7 * day, 0.0, 7 * day).fire
+
+
+def test_retrain_outcome_kinds(tmp_path: Path) -> None:
+    """A cached register node replays the first registration: not a new version."""
+    from types import SimpleNamespace
+
+    from specops.runtime.monitor.retrain import _outcome
+
+    reg_dir = tmp_path / "reg"
+    reg_dir.mkdir()
+    (reg_dir / "registration.json").write_text(json.dumps({"ref": "m@3", "created": True}))
+
+    def result(cache_hit: bool, ok: bool = True) -> Any:
+        reg = SimpleNamespace(status="done", path=reg_dir, cache_hit=cache_hit)
+        failed = [] if ok else [SimpleNamespace(node_id="gate:m:q", cause="auc < 0.7")]
+        return SimpleNamespace(nodes={"register:m": reg}, status="succeeded" if ok
+                               else "failed", failed=failed, ok=ok)
+
+    assert _outcome(result(False), "m")["status"] == "new_version"
+    same = _outcome(result(True), "m")
+    assert same["status"] == "unchanged" and "m@3" in same["reason"]
+    bad = _outcome(result(False, ok=False), "m")
+    assert bad["status"] == "failed" and "auc < 0.7" in bad["reason"]
