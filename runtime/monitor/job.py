@@ -323,12 +323,16 @@ def run_pass(info: ModelInfo, frame: pl.DataFrame, settings: MonitorSettings, *,
         if labels.frame is not None:
             frame = _join_side(frame, labels.frame, labels.key, [labels.column])
     label_col = labels.column if labels is not None and labels.column in frame.columns else None
+    # groups per protected attribute, fit once on all rows: stable bands across windows
+    groups = _bands(frame, protected)
+    frame = frame.with_columns([pl.Series(f"__group_{a}", g.tolist(), dtype=pl.Utf8)
+                                for a, g in groups.items()])
     windows = split_windows(frame, cols.time, settings.window_s, max_windows, now)
-    bands = {}
     doc_windows: list[dict[str, Any]] = []
     fired: list[Alert] = []
     for w in windows:
-        bands = _bands(w.frame, protected)
+        bands = {a: np.asarray(w.frame.get_column(f"__group_{a}").to_list(), dtype=object)
+                 for a in groups}
         doc_windows.append(_one_window(info, profile, w, cols, settings, label_col, bands,
                                        from_log, now, min_group_size))
         signals = [Signal(**s) for s in doc_windows[-1]["signals"]]

@@ -91,7 +91,7 @@ def test_drift_and_performance_per_window(version: tuple[ModelInfo, Registry],
     now = (START + timedelta(days=25)).timestamp()   # the last window's labels are not due
     engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
     doc, fired = run_pass(info, df.drop("y"), settings, hygiene=Hygiene(engine, "m"),
-                          labels=LabelSource("y", "id", labels), protected=["sex"],
+                          labels=LabelSource("y", "id", labels), protected=["sex", "age"],
                           time_column="ts", now=now, min_group_size=5)
     ws = doc["windows"]
     last = ws[-1]
@@ -108,6 +108,9 @@ def test_drift_and_performance_per_window(version: tuple[ModelInfo, Registry],
     assert {a["signal"] for a in doc["alerts"]} >= {"data_drift", "performance"}
     assert {a.signal for a in fired} == {a["signal"] for a in doc["alerts"]}
     assert set(last["histograms"]["income"]) == {"labels", "reference", "current"}
+    # a numeric protected attribute gets quartile bands fit once: the same in every window
+    bands = [tuple(sorted(w["fairness"]["age"]["n"])) for w in ws]
+    assert len(set(bands)) == 1 and len(bands[0]) == 4
 
 
 def test_stable_data_does_not_drift(version: tuple[ModelInfo, Registry]) -> None:
