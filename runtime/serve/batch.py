@@ -1,9 +1,11 @@
 """`specops predict`: score a file with a registry version, partitions in parallel.
 
 Why features come from the plan: a batch input usually holds the entity and an "as of"
-time, not the model's feature columns. Missing inputs are computed the way the training
-set got them: the model's `training_set:<model>` node says which feature views provide
-which columns and how they join; those view nodes run through the normal runtime
+time (or raw source rows), not the model's feature columns. When any model input is
+missing, the input is raw data, and every input a feature view provides is computed (a
+raw column of the same name is not the feature: `coalesce(employment_years, 0.0)`) the
+way the training set got it: the model's `training_set:<model>` node says which feature
+views provide which columns and how they join; those view nodes run through the normal runtime
 (`execute_plan`, so they are cache hits when training already computed them), and each
 view is joined point-in-time onto the input with the training set's own `_join_view`
 (same TTL, created-time cutoff and renames), so a score here equals the score the model
@@ -137,7 +139,7 @@ def add_features(df: pl.DataFrame, missing: list[str], plan: Any, model: str,
         rename = v.get("rename") or {}
         joined = joined.rename({c: rename.get(c, c) for c in joined.columns})
         out = out.with_columns([joined.get_column(c) for c in joined.columns
-                                if c in missing])
+                                if c in missing])   # replaces same-named raw columns
     return out
 
 
@@ -151,6 +153,14 @@ def predict_file(source: ModelSource, input_path: Path, output_path: Path, *,
     features: list[Feature] = model.features
     missing = [f.name for f in features if f.name not in df.columns]
     if missing:
+        # raw input: every input a feature view provides is computed by the view, also
+        # when a raw column has its name (`coalesce(employment_years, 0.0)` is not the
+        # raw `employment_years`); inputs no view provides are taken from the input
+        names = {f.name for f in features}
+        from_views = {(v.get("rename") or {}).get(f, f) for v in _feature_views(
+            plan, model.name)[1] if str(v["node"]).startswith("features:")
+            for f in v["features"]}
+        missing = sorted(set(missing) | (from_views & names))
         df = add_features(df, missing, plan, model.name, Path(source.project_root), store_url)
     params, _ = _feature_views(plan, model.name)
     if keep is None:

@@ -15,7 +15,10 @@ from specops.runtime.serve.model import resolve
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "credit-risk"
 
 
-def test_missing_features_are_computed_as_the_training_set_did(tmp_path: Path) -> None:
+def test_scores_from_raw_rows_equal_scores_of_the_training_set(tmp_path: Path) -> None:
+    """The credit-risk example end to end: features computed from the plan for the raw
+    applications equal the training set's, and so do the scores of its test rows (a raw
+    `employment_years` column is not the `coalesce(employment_years, 0.0)` feature)."""
     from specops.compiler.compile import compile_project
     from specops.runtime.plan import parse_plan
     from specops.runtime.run import execute_plan
@@ -27,14 +30,15 @@ def test_missing_features_are_computed_as_the_training_set_did(tmp_path: Path) -
     assert spec and spec.loader
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    gen.generate(root / "data", seed=7, n_apps=1500)
+    gen.generate(root / "data")   # the example's own size: its gates pass on it
     compiled = compile_project(root)
     assert compiled.plan is not None
     plan = parse_plan(compiled.plan.data)
     model = next(iter(plan.models))
     ts_node = plan.by_id[f"training_set:{model}"]
-    result = execute_plan(plan, root, select=[ts_node.id])
+    result = execute_plan(plan, root, select=[f"register:{model}"])
     assert result.ok, [o.cause for o in result.failed]
+    test_path = result.nodes[ts_node.id].path / "test.parquet"
     train = pl.read_parquet(result.nodes[ts_node.id].path / "train.parquet")
     spine = ts_node.params["spine"]
     views = ts_node.params["views"]
@@ -46,6 +50,19 @@ def test_missing_features_are_computed_as_the_training_set_did(tmp_path: Path) -
     got = add_features(train.select(*keys, *others), computed, plan, model, root, None)
     for col in computed:
         assert got.get_column(col).equals(train.get_column(col), check_names=False), col
+
+    store = f"sqlite:///{root / '.specops/store.db'}"
+    source = resolve(root, store, model, None)
+    raw = predict_file(source, root / "data" / "applications.parquet",
+                       tmp_path / "raw.parquet", plan=plan, store_url=store)
+    assert "employment_years" in raw["features_computed"]
+    direct = predict_file(source, test_path, tmp_path / "test.parquet", plan=plan)
+    assert direct["features_computed"] == []
+    joined = pl.read_parquet(tmp_path / "test.parquet").join(
+        pl.read_parquet(tmp_path / "raw.parquet"), on=keys, how="left", suffix="_raw")
+    assert joined.height == pl.read_parquet(test_path).height
+    assert joined.get_column("probability_1").equals(joined.get_column("probability_1_raw"),
+                                                     check_names=False)
 
 
 def test_predict_keeps_keys_scores_partitions_and_refuses_missing_inputs(
