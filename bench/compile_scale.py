@@ -20,16 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lint_scale import generate  # the shared project generator (bench/lint_scale.py)
+from lint_scale import generate, scale_project  # the shared project generator (bench/lint_scale.py)
 
 __all__ = ["main", "measure"]
 
@@ -94,26 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best)")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     args = parser.parse_args(argv)
-    tmp = None
-    if args.keep:
-        root = Path(args.keep).resolve()
-        if root.exists():
-            shutil.rmtree(root)
-        root.mkdir(parents=True)
-    else:
-        tmp = tempfile.mkdtemp(prefix="specops-compile-scale-")
-        root = Path(tmp)
-    try:
+    with scale_project(args.keep, "specops-compile-scale-") as root:
         shape = generate(root)
         result = {**measure(root, max(args.repeat, 1)), "features": shape["features"],
                   "gates": shape["gates"], "cpus": os.cpu_count(),
                   "python": sys.version.split()[0]}
         print(json.dumps(result))
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,6 +22,7 @@ Prints one JSON line. Usage: `uv run python bench/lint_scale.py [--repeat 3] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -294,28 +296,34 @@ def measure(root: Path, repeat: int) -> dict[str, Any]:
     return out
 
 
+@contextlib.contextmanager
+def scale_project(keep: str | None, prefix: str) -> Iterator[Path]:
+    """A folder for the generated project: `keep` (emptied first, left behind) or a temp
+    dir removed afterwards. Shared with bench/compile_scale.py."""
+    if keep:
+        root = Path(keep).resolve()
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        yield root
+        return
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield Path(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best)")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     args = parser.parse_args(argv)
-    tmp = None
-    if args.keep:
-        root = Path(args.keep).resolve()
-        if root.exists():
-            shutil.rmtree(root)
-        root.mkdir(parents=True)
-    else:
-        tmp = tempfile.mkdtemp(prefix="specops-lint-scale-")
-        root = Path(tmp)
-    try:
+    with scale_project(args.keep, "specops-lint-scale-") as root:
         shape = generate(root)
         result = {**measure(root, max(args.repeat, 1)), **shape,
                   "cpus": os.cpu_count(), "python": sys.version.split()[0]}
         print(json.dumps(result))
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
