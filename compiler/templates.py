@@ -22,6 +22,7 @@ import contextlib
 import functools
 import operator
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -120,7 +121,14 @@ class SpecEnvironment(ImmutableSandboxedEnvironment):
 
 @contextlib.contextmanager
 def memory_cap(extra: int = MAX_RENDER_MEMORY) -> Iterator[None]:
-    """Cap the address space at current use + `extra` (Linux; elsewhere no cap)."""
+    """Cap the address space at current use + `extra` (Linux; elsewhere no cap).
+
+    The limit is process-wide, so it is set only while this is the process's only thread:
+    inside a server or a Ray driver another thread could hit it. There the template
+    sandbox's own size checks still apply."""
+    if threading.active_count() > 1:
+        yield
+        return
     try:
         import resource
 
