@@ -407,15 +407,7 @@ def approve(gov: Governance, actor: str, model: str, version: int, role: str,
             result = GovernanceError(reason)
         else:
             now = gov.now()
-            entry = audit.append(conn, actor=actor, action="approve", target=ref,
-                                 reason=comment, details={
-                                     "request_id": req.id, "role": role,
-                                     "model_digest": req.model_digest,
-                                     "spec_hash": req.spec_hash}, at=now)
-            conn.execute(votes.insert().values(
-                request_id=req.id, actor=actor, role=role, decision="approve",
-                comment=comment, model_digest=req.model_digest, spec_hash=req.spec_hash,
-                at=now, audit_seq=entry.seq))
+            _record_vote(conn, req, ref, actor, role, "approve", comment, now)
             result = _status_of(conn, req, now, None, None)
             if result.state == "approved":
                 conn.execute(requests.update().where(requests.c.id == req.id)
@@ -423,6 +415,20 @@ def approve(gov: Governance, actor: str, model: str, version: int, role: str,
     if isinstance(result, GovernanceError):
         raise result
     return result
+
+
+def _record_vote(conn: Any, req: Any, ref: str, actor: str, role: str | None,
+                 decision: str, comment: str, now: float) -> None:
+    """One signature: the audit entry first (its sequence number is stored with the vote),
+    then the vote row, both bound to the request's model digest and spec hash."""
+    entry = audit.append(conn, actor=actor, action=decision, target=ref, reason=comment,
+                         details={"request_id": req.id, "role": role,
+                                  "model_digest": req.model_digest,
+                                  "spec_hash": req.spec_hash}, at=now)
+    conn.execute(votes.insert().values(
+        request_id=req.id, actor=actor, role=role, decision=decision, comment=comment,
+        model_digest=req.model_digest, spec_hash=req.spec_hash, at=now,
+        audit_seq=entry.seq))
 
 
 def reject(gov: Governance, actor: str, model: str, version: int, role: str | None = None,
@@ -437,15 +443,7 @@ def reject(gov: Governance, actor: str, model: str, version: int, role: str | No
             result = GovernanceError(f"{ref} is {st.state}: {st.reason}")
         else:
             now = gov.now()
-            entry = audit.append(conn, actor=actor, action="reject", target=ref,
-                                 reason=comment, details={
-                                     "request_id": req.id, "role": acting,
-                                     "model_digest": req.model_digest,
-                                     "spec_hash": req.spec_hash}, at=now)
-            conn.execute(votes.insert().values(
-                request_id=req.id, actor=actor, role=acting, decision="reject",
-                comment=comment, model_digest=req.model_digest, spec_hash=req.spec_hash,
-                at=now, audit_seq=entry.seq))
+            _record_vote(conn, req, ref, actor, acting, "reject", comment, now)
             conn.execute(requests.update().where(requests.c.id == req.id)
                          .values(status="rejected", closed_at=now))
             result = _status_of(conn, req, now, None, None)
