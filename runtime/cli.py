@@ -50,12 +50,6 @@ def _compile(path: Path, args: argparse.Namespace) -> dict[str, Any] | int:
     return data
 
 
-
-def _configured_run_as(root: Path) -> str | None:
-    """specops.yaml's `run_as` service account, if the project names one."""
-    return project_setting(root, "run_as")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from specops.runtime.executors import ExecutorError
     from specops.runtime.plan import PlanError, load_plan, parse_plan
@@ -68,8 +62,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     root = Path(args.path or ".").resolve()
     if root.is_file():
         root = root.parent
-    actor = getattr(args, "actor", None) or os.environ.get("SPECOPS_USER") or \
-        _configured_run_as(root)
+    config = project_config(root)   # read once: run_as here, prepare steps below
+    run_as = config.get("run_as") if isinstance(config.get("run_as"), str) else None
+    actor = getattr(args, "actor", None) or os.environ.get("SPECOPS_USER") or run_as
     if actor:
         os.environ["SPECOPS_USER"] = actor   # read by run.py into every op's context
     try:
@@ -85,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from specops.runtime.prepare import PrepareError, run_prepare
 
         try:
-            run_prepare(root, project_config(root),
+            run_prepare(root, config,
                         notice=lambda m: print(m, file=sys.stderr))
         except PrepareError as exc:
             print(f"specops: {exc}", file=sys.stderr)
