@@ -36,7 +36,7 @@ TARGET_S = 3.0
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from specops.compiler.compile import compile_project
+from specops.compiler.plan.compile import compile_project
 root = Path(sys.argv[1])
 t, cpu = time.perf_counter(), time.process_time()
 result = compile_project(root, base=root)
@@ -61,7 +61,7 @@ def _child(root: Path) -> dict[str, Any]:
 
 def _cli(root: Path) -> float:
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "specops.compiler.cli", "compile", str(root), "-o",
+    subprocess.run([sys.executable, "-m", "specops.compiler.cli.main", "compile", str(root), "-o",
                     str(root / "plan.json")], cwd=root, capture_output=True, check=False)
     return time.perf_counter() - t
 

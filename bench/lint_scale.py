@@ -224,7 +224,7 @@ def generate(root: Path) -> dict[str, int]:
 _LINT_CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from specops.compiler.lint import lint_paths
+from specops.compiler.passes.lint import lint_paths
 root = Path(sys.argv[1])
 t, c = time.perf_counter(), time.process_time()
 result = lint_paths([root], base=root)
@@ -262,7 +262,7 @@ def _cli(root: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of one `specops lint` process, interpreter start included."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "specops.compiler.cli", "lint", "-q", "--format",
+    subprocess.run([sys.executable, "-m", "specops.compiler.cli.main", "lint", "-q", "--format",
                     "concise", str(root)], cwd=root, capture_output=True, check=False,
                    env={**os.environ, "NO_COLOR": "1"})
     wall = time.perf_counter() - t

@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from specops.runtime.estimators import build_estimator, is_tree
-from specops.runtime.ops.benchmark import measure
-from specops.runtime.ops.onnx import DEFAULT_OPSET, check_parity, convert
-from specops.runtime.preprocess import Feature, build_pipeline, prepare_frame
+
+from specops.runtime.training.benchmark import measure
+from specops.runtime.training.estimator_classes import build_estimator, is_tree
+from specops.runtime.training.export_onnx import DEFAULT_OPSET, check_parity, convert
+from specops.runtime.training.preprocess import Feature, build_pipeline, prepare_frame
 
 MODELS = {"logreg": ("LogisticRegression", {"max_iter": 500}),
           "hgb": ("HistGradientBoostingClassifier", {"max_iter": 100})}

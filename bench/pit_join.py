@@ -39,7 +39,8 @@ THREADS = int(os.environ.get("SPECOPS_PIT_THREADS", "2"))
 def generate(n: int, out: Path, seed: int) -> None:
     import numpy as np
     import polars as pl
-    from specops.runtime.tables import COMPRESSION
+
+    from specops.runtime.data.table_files import COMPRESSION
 
     rng = np.random.default_rng(seed)
     n_ent = max(1, n // 10)
@@ -62,7 +63,8 @@ def generate(n: int, out: Path, seed: int) -> None:
 def run_specops(data: Path) -> dict[str, float | int | str]:
     """The timed retrieval, as build_training_set does it: read, join each view, hstack."""
     import polars as pl
-    from specops.runtime.pit import index_spine, pit_join
+
+    from specops.runtime.data.pit import index_spine, pit_join
 
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()

@@ -52,12 +52,13 @@ LOOPBACK = "127.0.0.1"
 def build_model(root: Path) -> dict[str, Any]:
     """Train -> export -> benchmark -> register through the real ops."""
     import polars as pl
-    from specops.runtime.ops.base import OpContext
-    from specops.runtime.ops.benchmark import benchmark
-    from specops.runtime.ops.onnx import export_onnx
-    from specops.runtime.ops.register import register
-    from specops.runtime.ops.train import train
+
+    from specops.runtime.engine.op_interface import OpContext
     from specops.runtime.registry import Registry
+    from specops.runtime.registry.register import register
+    from specops.runtime.training.benchmark import benchmark
+    from specops.runtime.training.export_onnx import export_onnx
+    from specops.runtime.training.train import train
 
     rng = np.random.default_rng(0)
     n = 4000
@@ -287,7 +288,7 @@ def measure_specops(project: Path, rows: Any, args: argparse.Namespace, server: 
                     env: dict[str, str] | None = None, extra: list[str] | None = None,
                     log: Path | None = None) -> dict[str, Any]:
     port = _free_port()
-    cmd = [sys.executable, "-c", "import sys; from specops.compiler.cli import main; "
+    cmd = [sys.executable, "-c", "import sys; from specops.compiler.cli.main import main; "
            "sys.exit(main())", "serve", "credit", "--project", str(project), "--port",
            str(port), "--server", server, *(extra or [])]
     with open(log or os.devnull, "wb") as out:

@@ -67,7 +67,8 @@ def params(d: Path) -> dict[str, Any]:
 
 def _warm(_: int) -> int:
     import sklearn.ensemble  # noqa: F401
-    import specops.runtime.search  # noqa: F401
+
+    import specops.runtime.training.search  # noqa: F401
 
     time.sleep(0.2)   # keep the worker busy so every worker gets one
     return os.getpid()
@@ -75,9 +76,10 @@ def _warm(_: int) -> int:
 
 def run_ray(d: Path, cpus: int, repeats: int) -> tuple[float, dict[str, Any]]:
     import ray
-    from specops.runtime.executors.ray_executor import ray_map
-    from specops.runtime.ops.base import OpContext
-    from specops.runtime.ops.train import train
+
+    from specops.runtime.engine.executors.ray_executor import ray_map
+    from specops.runtime.engine.op_interface import OpContext
+    from specops.runtime.training.train import train
 
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
@@ -101,8 +103,9 @@ def run_ray(d: Path, cpus: int, repeats: int) -> tuple[float, dict[str, Any]]:
 def run_gridsearchcv(d: Path, repeats: int) -> tuple[float, dict[str, Any]]:
     from joblib import Parallel, delayed
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    from specops.runtime.estimators import build_estimator
-    from specops.runtime.preprocess import build_pipeline, features_from, prepare_frame
+
+    from specops.runtime.training.estimator_classes import build_estimator
+    from specops.runtime.training.preprocess import build_pipeline, features_from, prepare_frame
 
     p = params(d)
     features, label = features_from(p, {})

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sys.path.insert(0, str(ROOT / "tests" / "runtime" / "governance"))
     from report_fixture import build
-    from specops.runtime.governance.report import render_report
+
+    from specops.runtime.reports.model_report import render_report
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specops-report-"))
     gov, model, version = build(work / "project")

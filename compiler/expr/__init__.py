@@ -8,15 +8,15 @@ See docs/expressions.md.
 
 from __future__ import annotations
 
-from .api import (
+from specops.compiler.expr.api import (
     check_expression,
     check_spec_expression,
     compile_expression,
     issue_span,
     text_offset,
 )
-from .check import CheckResult, Tree, check
-from .env import (
+from specops.compiler.expr.check import CheckResult, Tree, check
+from specops.compiler.expr.env import (
     Env,
     ObjectSchema,
     approval_env,
@@ -25,11 +25,11 @@ from .env import (
     metrics_for_task,
     policy_env,
 )
-from .evaluate import EvaluationError, evaluate
-from .functions import FAIRNESS_FUNCTIONS, FUNCTIONS, Function
-from .issues import ExprIssue
-from .parse import MAX_DEPTH, MAX_LENGTH, ParseResult, parse
-from .types import ExprType, column_type
+from specops.compiler.expr.functions import FAIRNESS_FUNCTIONS, FUNCTIONS, Function
+from specops.compiler.expr.issues import ExprIssue
+from specops.compiler.expr.parse import MAX_DEPTH, MAX_LENGTH, ParseResult, parse
+from specops.compiler.expr.types import ExprType, column_type
+from specops.contract.interpret import EvaluationError, evaluate
 
 __all__ = [
     "FAIRNESS_FUNCTIONS",

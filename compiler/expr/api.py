@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..diagnostics import Diagnostic, Span
-from ..rules import RULES
-from .check import CheckResult, Tree, check
-from .env import Env
-from .issues import ExprIssue
-from .parse import parse
+from specops.compiler.diagnostics.diagnostic import Diagnostic, Span
+from specops.compiler.diagnostics.rules import RULES
+from specops.compiler.expr.check import CheckResult, Tree, check
+from specops.compiler.expr.env import Env
+from specops.compiler.expr.issues import ExprIssue
+from specops.compiler.expr.parse import parse
 
 if TYPE_CHECKING:  # only attributes are read; importing would couple expr to the passes
-    from ..context import Context
-    from ..validate import LoadedSpec
+    from specops.compiler.frontend.validate_specs import LoadedSpec
+    from specops.compiler.passes.context import Context
 
 __all__ = [
     "check_expression",

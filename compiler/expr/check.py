@@ -16,10 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from ..suggest import did_you_mean
-from .env import Env
-from .functions import FAIRNESS_FUNCTIONS, FUNCTIONS, SLICE_FUNCTIONS, Function, ParamKind
-from .ir import (
+from specops.compiler.diagnostics.suggest import did_you_mean
+from specops.compiler.expr.env import Env
+from specops.compiler.expr.functions import (
+    FAIRNESS_FUNCTIONS,
+    FUNCTIONS,
+    SLICE_FUNCTIONS,
+    Function,
+    ParamKind,
+)
+from specops.compiler.expr.ir import (
     Attr,
     Binary,
     Call,
@@ -32,8 +38,8 @@ from .ir import (
     SliceOf,
     Unary,
 )
-from .issues import ExprIssue
-from .types import ExprType, is_numeric, is_temporal, unify
+from specops.compiler.expr.issues import ExprIssue
+from specops.compiler.expr.types import ExprType, is_numeric, is_temporal, unify
 
 __all__ = ["CheckResult", "Tree", "check"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .functions import EnvKind
-from .types import ExprType, column_type
+from specops.compiler.expr.functions import EnvKind
+from specops.compiler.expr.types import ExprType, column_type
 
 __all__ = [
     "CLASSIFICATION_METRICS",

@@ -19,7 +19,7 @@ import ast
 import functools
 from dataclasses import dataclass
 
-from .ir import (
+from specops.compiler.expr.ir import (
     Attr,
     Binary,
     Call,
@@ -32,7 +32,7 @@ from .ir import (
     SliceOf,
     Unary,
 )
-from .issues import ExprIssue
+from specops.compiler.expr.issues import ExprIssue
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParseResult", "parse"]
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .approval import ApprovalRule, ApprovalSpec
-from .feature import FeatureDef, FeatureSpec
-from .gate import Check, GateSpec
-from .model import ModelSpec
-from .policy import PolicyRule, PolicySpec
-from .project import Person, ProjectSpec
-from .source import Column, SourceSpec
+from specops.compiler.kinds.approval_kind import ApprovalRule, ApprovalSpec
+from specops.compiler.kinds.feature_kind import FeatureDef, FeatureSpec
+from specops.compiler.kinds.gate_kind import Check, GateSpec
+from specops.compiler.kinds.model_kind import ModelSpec
+from specops.compiler.kinds.policy_kind import PolicyRule, PolicySpec
+from specops.compiler.kinds.project_kind import Person, ProjectSpec
+from specops.compiler.kinds.source_kind import Column, SourceSpec
 
 __all__ = [
     "KINDS",

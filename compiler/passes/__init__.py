@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..context import Context
-from .check_approvals import check_approvals
-from .check_cycles import check_cycles
-from .check_deploy_gates import check_deploy_gates
-from .check_estimator import check_estimator
-from .check_features import check_features
-from .check_gates import check_gates
-from .check_inputs import check_inputs
-from .check_policies import check_policies
-from .index_specs import index_specs
-from .resolve_refs import resolve_refs
+from specops.compiler.passes.check_approvals import check_approvals
+from specops.compiler.passes.check_cycles import check_cycles
+from specops.compiler.passes.check_deploy_gates import check_deploy_gates
+from specops.compiler.passes.check_estimator import check_estimator
+from specops.compiler.passes.check_features import check_features
+from specops.compiler.passes.check_gates import check_gates
+from specops.compiler.passes.check_inputs import check_inputs
+from specops.compiler.passes.check_policies import check_policies
+from specops.compiler.passes.context import Context
+from specops.compiler.passes.index_specs import index_specs
+from specops.compiler.passes.resolve_refs import resolve_refs
 
 __all__ = ["LINT_PASSES", "Pass", "run_passes"]
 

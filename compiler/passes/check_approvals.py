@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..approvals import competing_roles, conflicted_people, eligible_people, fill_roles
-from ..context import Context
-from ..expr import EvaluationError, approval_env, check_spec_expression, evaluate
-from ..kinds import ApprovalSpec, ModelSpec
-from ..kinds.common import duration_seconds
-from ..validate import LoadedSpec
+from specops.compiler.expr import EvaluationError, approval_env, check_spec_expression
+from specops.compiler.facts.eligibility import (
+    competing_roles,
+    conflicted_people,
+    eligible_people,
+    fill_roles,
+)
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import ApprovalSpec, ModelSpec
+from specops.compiler.kinds.common import duration_seconds
+from specops.compiler.passes.context import Context
+from specops.contract.interpret import evaluate
 
 __all__ = ["check_approvals"]
 

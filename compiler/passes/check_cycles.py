@@ -6,7 +6,7 @@ imports networkx.
 
 from __future__ import annotations
 
-from ..context import Context
+from specops.compiler.passes.context import Context
 
 __all__ = ["check_cycles"]
 

@@ -6,8 +6,8 @@ notices (tfx#5148). Here a model without a blocking check does not compile.
 
 from __future__ import annotations
 
-from ..context import Context
-from ..kinds import GateSpec
+from specops.compiler.kinds import GateSpec
+from specops.compiler.passes.context import Context
 
 __all__ = ["blocking_checks", "check_deploy_gates"]
 

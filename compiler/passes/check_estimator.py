@@ -3,16 +3,16 @@ the task, and search spaces that are not empty."""
 
 from __future__ import annotations
 
-from ..context import Context
-from ..estimators import ESTIMATORS
-from ..kinds import ModelSpec
-from ..suggest import did_you_mean
-from ..validate import LoadedSpec
+from specops.compiler.diagnostics.suggest import did_you_mean
+from specops.compiler.facts.estimator_allowlist import ESTIMATORS
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import ModelSpec
+from specops.compiler.passes.context import Context
 
 __all__ = ["BINARY_ONLY_SCORERS", "CLASSIFICATION_SCORERS", "REGRESSION_SCORERS",
            "check_estimator"]
 
-# scikit-learn scorer names (`estimator.scoring`) by task; tests/compiler/test_estimators.py
+# scikit-learn scorer names (`estimator.scoring`) by task; tests/compiler/passes/test_estimators.py
 # checks them against the installed sklearn.metrics.get_scorer_names(). Clustering and
 # multilabel (`*_samples`) scorers are left out: no task here can use them.
 CLASSIFICATION_SCORERS = frozenset({

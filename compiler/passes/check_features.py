@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import Context
-from ..expr import Env, ExprType, check_spec_expression, column_type
-from ..kinds import FeatureDef, FeatureSpec, SourceSpec
-from ..validate import LoadedSpec
+from specops.compiler.expr import Env, ExprType, check_spec_expression, column_type
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import FeatureDef, FeatureSpec, SourceSpec
+from specops.compiler.passes.context import Context
 
 __all__ = ["check_features"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..context import Context
-from ..diagnostics import Severity
-from ..expr import check_spec_expression, gate_env
-from ..kinds import GateSpec
-from ..model_facts import check_categories
+from specops.compiler.diagnostics.diagnostic import Severity
+from specops.compiler.expr import check_spec_expression, gate_env
+from specops.compiler.facts.model_facts import check_categories
+from specops.compiler.kinds import GateSpec
+from specops.compiler.passes.context import Context
 
 __all__ = ["check_gates"]
 

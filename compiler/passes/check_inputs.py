@@ -3,9 +3,9 @@ entities that can actually join, labels that fit the task."""
 
 from __future__ import annotations
 
-from ..context import Context, InputRef
-from ..kinds import FeatureSpec, ModelSpec, SourceSpec
-from ..validate import LoadedSpec
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import FeatureSpec, ModelSpec, SourceSpec
+from specops.compiler.passes.context import Context, InputRef
 
 __all__ = ["check_inputs"]
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import Context
-from ..diagnostics import Severity
-from ..expr import EvaluationError, check_spec_expression, evaluate, policy_env
-from ..kinds import FeatureSpec, PolicySpec, SourceSpec
-from ..model_facts import model_facts
-from ..packs import available_packs, load_pack
-from ..suggest import did_you_mean
-from ..validate import LoadedSpec
+from specops.compiler.diagnostics.diagnostic import Severity
+from specops.compiler.diagnostics.suggest import did_you_mean
+from specops.compiler.expr import EvaluationError, check_spec_expression, policy_env
+from specops.compiler.facts.model_facts import model_facts
+from specops.compiler.frontend.packs import available_packs, load_pack
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import FeatureSpec, PolicySpec, SourceSpec
+from specops.compiler.passes.context import Context
+from specops.contract.interpret import evaluate
 
 __all__ = ["check_policies"]
 
@@ -30,7 +31,7 @@ def _policies(ctx: Context) -> list[LoadedSpec]:
             specs, diags = load_pack(name)
             ctx.diagnostics.extend(diags)
             if not specs:
-                from ..diagnostics import Diagnostic
+                from specops.compiler.diagnostics.diagnostic import Diagnostic
 
                 ctx.diagnostics.append(Diagnostic(
                     "SPEC309", f"unknown policy pack `{name}`", cfg_doc.file,

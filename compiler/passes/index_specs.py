@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..context import Context
+from specops.compiler.passes.context import Context
 
 __all__ = ["index_specs"]
 

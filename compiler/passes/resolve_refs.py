@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from ..context import Context, InputRef
-from ..diagnostics import Diagnostic, Severity
-from ..kinds import FeatureSpec, ModelSpec, SourceSpec
-from ..suggest import did_you_mean
-from ..validate import LoadedSpec
+from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity
+from specops.compiler.diagnostics.suggest import did_you_mean
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import FeatureSpec, ModelSpec, SourceSpec
+from specops.compiler.passes.context import Context, InputRef
 
 __all__ = ["parse_feature_ref", "resolve_refs"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .build import FORMAT_VERSION, Plan, build_plan, fingerprint, spec_hash
-from .canonical import canonical_json, compact_json, sha256_of
-from .params import Dep
+from specops.compiler.plan.build import FORMAT_VERSION, Plan, build_plan, fingerprint, spec_hash
+from specops.compiler.plan.params import Dep
+from specops.contract.canonical import canonical_json, compact_json, sha256_of
 
 __all__ = [
     "FORMAT_VERSION",

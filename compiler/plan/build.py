@@ -16,12 +16,12 @@ from typing import Any
 
 import networkx as nx
 
-from ..context import Context
-from ..diagnostics import Diagnostic
-from ..ops import OPS
-from .canonical import canonical_json, sha256_of
-from .governance import models_table
-from .params import Dep, ParamBuilder
+from specops.compiler.diagnostics.diagnostic import Diagnostic
+from specops.compiler.passes.context import Context
+from specops.compiler.plan.governance_facts import models_table
+from specops.compiler.plan.params import Dep, ParamBuilder
+from specops.contract.canonical import canonical_json, sha256_of
+from specops.contract.op_catalog import OPS
 
 __all__ = ["FORMAT_VERSION", "Plan", "build_plan", "fingerprint", "spec_hash"]
 

@@ -17,14 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..context import Context, InputRef
-from ..diagnostics import Diagnostic
-from ..expr import Env, approval_env, feature_env, gate_env
-from ..kinds import ApprovalSpec, Check, FeatureDef, FeatureSpec, GateSpec, ModelSpec, SourceSpec
-from ..kinds.common import duration_seconds
-from ..validate import LoadedSpec
-from .governance import approval_rules, monitoring_params, serving_params
-from .trees import compile_tree, tree_type
+from specops.compiler.diagnostics.diagnostic import Diagnostic
+from specops.compiler.expr import Env, approval_env, feature_env, gate_env
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import (
+    ApprovalSpec,
+    Check,
+    FeatureDef,
+    FeatureSpec,
+    GateSpec,
+    ModelSpec,
+    SourceSpec,
+)
+from specops.compiler.kinds.common import duration_seconds
+from specops.compiler.passes.context import Context, InputRef
+from specops.compiler.plan.governance_facts import approval_rules, monitoring_params, serving_params
+from specops.compiler.plan.trees import compile_tree, tree_type
 
 __all__ = ["TASK_METRICS", "Dep", "ParamBuilder"]
 

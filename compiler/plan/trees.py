@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..diagnostics import Diagnostic, Span
-from ..expr import Env, check_expression
+from specops.compiler.diagnostics.diagnostic import Diagnostic, Span
+from specops.compiler.expr import Env, check_expression
 
 __all__ = ["compile_tree", "tree_type"]
 

@@ -6,10 +6,10 @@ be tested with hand-written inputs and stay free of graph-library details.
 
 from __future__ import annotations
 
-from ..graph import NodeInfo
-from .dot import render_dot
-from .json_graph import render_json_graph
-from .mermaid import MAX_CHARS, MAX_EDGES, render_mermaid
+from specops.compiler.plan.dag import NodeInfo
+from specops.compiler.render.dot import render_dot
+from specops.compiler.render.json_graph import render_json_graph
+from specops.compiler.render.mermaid import MAX_CHARS, MAX_EDGES, render_mermaid
 
 __all__ = ["GRAPH_FORMATS", "MAX_CHARS", "MAX_EDGES", "render_dot", "render_graph",
            "render_json_graph", "render_mermaid"]

@@ -7,8 +7,8 @@ bury the comment thread.
 
 from __future__ import annotations
 
-from ..diff import IMPACT_LABELS, NodeChange, PlanDiff
-from ..plan.canonical import canonical_json
+from specops.compiler.plan.plan_diff import IMPACT_LABELS, NodeChange, PlanDiff
+from specops.contract.canonical import canonical_json
 
 __all__ = ["DIFF_FORMATS", "headline", "render_diff"]
 

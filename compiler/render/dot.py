@@ -6,8 +6,8 @@ Why by hand: DOT is a small grammar, and quoting every id as a string (escaping 
 
 from __future__ import annotations
 
-from ..graph import NodeInfo
-from ..ops import STAGES
+from specops.compiler.plan.dag import NodeInfo
+from specops.contract.op_catalog import STAGES
 
 __all__ = ["quote", "render_dot"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..graph import NodeInfo
-from ..plan.canonical import canonical_json
+from specops.compiler.plan.dag import NodeInfo
+from specops.contract.canonical import canonical_json
 
 __all__ = ["render_json_graph"]
 

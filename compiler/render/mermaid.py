@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..graph import NodeInfo
-from ..ops import STAGES
+from specops.compiler.plan.dag import NodeInfo
+from specops.contract.op_catalog import STAGES
 
 __all__ = ["MAX_CHARS", "MAX_EDGES", "label", "render_mermaid", "sanitize"]
 

@@ -6,10 +6,10 @@ caller (CLI, ops inside a run, notebooks) gets the same rules. Submodules are im
 use; this package imports only the light ones.
 """
 
-from specops.runtime.governance.context import Governance, RegistryLike
 from specops.runtime.governance.errors import GovernanceError, NotFound
 from specops.runtime.governance.identity import Directory, load_directory, resolve_actor
 from specops.runtime.governance.permissions import PermissionDenied
+from specops.runtime.governance.service import Governance, RegistryLike
 
 __all__ = ["Directory", "Governance", "GovernanceError", "NotFound", "PermissionDenied",
            "RegistryLike", "load_directory", "resolve_actor"]

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+
 from specops.runtime.governance import audit, permissions
-from specops.runtime.governance.context import Governance
 from specops.runtime.governance.database import transaction
 from specops.runtime.governance.errors import GovernanceError, NotFound
+from specops.runtime.governance.governance_tables import requests, votes
 from specops.runtime.governance.identity import SYSTEM_ACTOR
-from specops.runtime.governance.tables import requests, votes
+from specops.runtime.governance.service import Governance
 
 __all__ = ["AUTO_ROLE", "ApprovalStatus", "RoleStatus", "approval_plan", "approve",
            "conflicts", "list_status", "open_request", "open_request_in", "reject",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
 from specops.runtime.store import resolve_url
 
 __all__ = ["LOCK_KEY", "open_engine", "transaction"]

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+
 from specops.runtime.governance import audit, permissions
 from specops.runtime.governance.approvals import ApprovalStatus, open_request_in
-from specops.runtime.governance.context import Governance
 from specops.runtime.governance.database import transaction
+from specops.runtime.governance.service import Governance
 
 __all__ = ["record_registration"]
 

@@ -9,9 +9,21 @@ ships), `windows` (current data, windows, performance, fairness, operations), `j
 
 from __future__ import annotations
 
-from .drift import DriftConfig, DriftReport, FeatureDrift, compute_drift
-from .profile import FeatureProfile, ReferenceProfile, bin_counts, build_profile
-from .stats import chi_square, js_distance, ks_pvalue, ks_statistic, psi, wasserstein_normed
+from specops.runtime.monitor.drift import DriftConfig, DriftReport, FeatureDrift, compute_drift
+from specops.runtime.monitor.profile import (
+    FeatureProfile,
+    ReferenceProfile,
+    bin_counts,
+    build_profile,
+)
+from specops.runtime.monitor.stats import (
+    chi_square,
+    js_distance,
+    ks_pvalue,
+    ks_statistic,
+    psi,
+    wasserstein_normed,
+)
 
 __all__ = [
     "DriftConfig",

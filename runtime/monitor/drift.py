@@ -20,8 +20,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .profile import FeatureProfile, ReferenceProfile, bin_counts
-from .stats import chi_square, js_distance, ks_pvalue, ks_statistic, psi, wasserstein_normed
+from specops.runtime.monitor.profile import FeatureProfile, ReferenceProfile, bin_counts
+from specops.runtime.monitor.stats import (
+    chi_square,
+    js_distance,
+    ks_pvalue,
+    ks_statistic,
+    psi,
+    wasserstein_normed,
+)
 
 __all__ = ["DriftConfig", "DriftReport", "FeatureDrift", "compute_drift"]
 

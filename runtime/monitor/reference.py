@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
-from specops.runtime.preprocess import MISSING_CATEGORY
 
-from .profile import ReferenceProfile, build_profile
+from specops.runtime.monitor.profile import ReferenceProfile, build_profile
+from specops.runtime.training.preprocess import MISSING_CATEGORY
 
 __all__ = ["PROFILE_DIR", "load_profile", "profile_columns", "profile_files",
            "write_reference_profile"]

@@ -41,7 +41,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .alerts import Alert
+from specops.runtime.monitor.alerts import Alert
 
 __all__ = ["RetrainDecision", "audit_event", "decide", "last_trigger_at", "retrain"]
 
@@ -131,14 +131,14 @@ def retrain(plan: Any, project_root: Path, model: str, in_breach: Sequence[str],
             progress: Any = None, fresh: bool = True, now: float | None = None,
             reference: str = "") -> dict[str, Any]:
     """Decide and, when it fires, run the model's pipeline up to its approval request."""
+    from specops.runtime.engine.run_loop import execute_plan, new_run_id
     from specops.runtime.governance.database import open_engine
-    from specops.runtime.run import execute_plan, new_run_id
 
     now = time.time() if now is None else now
     root = Path(project_root).resolve()
     engine = open_engine(store_url or plan.project.store, root)
     try:
-        from specops.runtime.governance.tables import ensure_schema
+        from specops.runtime.governance.governance_tables import ensure_schema
 
         ensure_schema(engine)
         decision = decide(in_breach, retrain_on, cooldown_s, last_trigger_at(engine, model),

@@ -205,7 +205,7 @@ def operational_metrics(df: pl.DataFrame, cols: LogColumns) -> dict[str, float |
 def performance(y_true: np.ndarray, y_pred: np.ndarray | None, score: np.ndarray | None,
                 classes: list[Any], task: str) -> dict[str, float]:
     """Realised task metrics on the labelled rows of a window (runtime/metrics definitions)."""
-    from specops.runtime.metrics import classification_metrics, regression_metrics
+    from specops.runtime.evaluation import classification_metrics, regression_metrics
 
     if "regression" in task:
         pred = score if score is not None else y_pred
@@ -255,7 +255,7 @@ def window_fairness(y_true: np.ndarray | None, y_pred_pos: np.ndarray, groups: n
 
     Without labels only selection-rate metrics exist (demographic parity, disparate
     impact); the label-based ones (equalized odds) need a labelled window."""
-    from specops.runtime.metrics import fairness_report
+    from specops.runtime.evaluation import fairness_report
 
     truth = y_true if y_true is not None else np.zeros(len(y_pred_pos), dtype=np.int64)
     rep = fairness_report(truth, y_pred_pos, groups, min_group_size)

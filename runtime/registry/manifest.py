@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from specops.runtime.datahash import file_sha256
+from specops.runtime.engine.datahash import file_sha256
 
 __all__ = ["CONTENT_FILES", "FORMAT", "MANIFEST", "SIGNATURE", "canonical", "content_digest",
            "hash_artifacts"]

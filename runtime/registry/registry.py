@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from specops.runtime.registry import tables as T
+
+from specops.runtime.registry import registry_tables as T
 from specops.runtime.registry.manifest import (
     FORMAT,
     MANIFEST,

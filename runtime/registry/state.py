@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .registry import Registry
+from specops.runtime.registry.registry import Registry
 
 __all__ = ["STATEFUL_OPS", "registry_state"]
 

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from specops.runtime.serve.model import LoadedModel
+
 from specops.runtime.serve.prediction_log import PredictionLog
 from specops.runtime.serve.prometheus import Metrics
 from specops.runtime.serve.protocol import (
@@ -38,6 +38,7 @@ from specops.runtime.serve.protocol import (
     parse_records,
     predict_response,
 )
+from specops.runtime.serve.served_model import LoadedModel
 
 __all__ = ["INLINE_ROWS", "MAX_BODY", "Service", "make_app"]
 

@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from specops.runtime.preprocess import Feature, onnx_feed, prepare_frame
-from specops.runtime.serve.model import LoadedModel, ModelSource, load_model
+
+from specops.runtime.serve.served_model import LoadedModel, ModelSource, load_model
+from specops.runtime.training.preprocess import Feature, onnx_feed, prepare_frame
 
 __all__ = ["BatchError", "add_features", "predict_file", "read_input", "score_frame",
            "score_partition"]
@@ -94,10 +95,10 @@ def _feature_views(plan: Any, model: str) -> tuple[dict[str, Any], list[dict[str
 def add_features(df: pl.DataFrame, missing: list[str], plan: Any, model: str,
                  project_root: Path, store_url: str | None) -> pl.DataFrame:
     """Compute the `missing` model inputs from the plan's feature views, point-in-time."""
-    from specops.runtime.ops.base import OpContext, OpError
-    from specops.runtime.ops.datasets import _join_view
-    from specops.runtime.pit import index_spine
-    from specops.runtime.run import execute_plan
+    from specops.runtime.data.build_training_set import _join_view
+    from specops.runtime.data.pit import index_spine
+    from specops.runtime.engine.op_interface import OpContext, OpError
+    from specops.runtime.engine.run_loop import execute_plan
 
     params, views = _feature_views(plan, model)
     wanted = []
@@ -125,7 +126,7 @@ def add_features(df: pl.DataFrame, missing: list[str], plan: Any, model: str,
                     project_root=project_root, out_dir=project_root, inputs=dirs,
                     run_id=result.run_id, fingerprint="", resources={}, extra={})
     if df.schema[ts] != pl.Datetime("us", "UTC"):
-        from specops.runtime.pit import as_utc_us
+        from specops.runtime.data.pit import as_utc_us
 
         df = df.with_columns(as_utc_us(pl.col(ts), df.schema[ts]).alias(ts))
     indexes = {(v["entity"], ts): index_spine(df, [v["entity"]], ts) for v in wanted}

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from specops.runtime.serve.asgi import Service, make_app
-from specops.runtime.serve.model import ModelSource, load_model
 from specops.runtime.serve.prediction_log import PredictionLog
+from specops.runtime.serve.served_model import ModelSource, load_model
 
 __all__ = ["LeanServer", "build_service", "free_port", "serve_lean"]
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from specops.runtime.preprocess import MISSING_CATEGORY
+
+from specops.runtime.training.preprocess import MISSING_CATEGORY
 
 __all__ = ["MAX_ROWS", "ProtocolError", "Request", "infer_response", "metadata",
            "parse_infer", "parse_records", "predict_response"]

@@ -24,7 +24,8 @@ import time
 from typing import Any
 
 import numpy as np
-from specops.runtime.serve.model import ModelSource
+
+from specops.runtime.serve.served_model import ModelSource
 
 __all__ = ["build_deployment", "run_ray_serve", "split_outputs"]
 

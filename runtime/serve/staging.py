@@ -227,7 +227,7 @@ def stage_and_check(project_root: Path, store_url: str | None, registry: Any, mo
                     version: int) -> dict[str, Any]:
     """Start the version on a loopback staging endpoint, run the checks, stop it."""
     from specops.runtime.serve.lean import LeanServer, build_service
-    from specops.runtime.serve.model import ModelSource
+    from specops.runtime.serve.served_model import ModelSource
 
     source = ModelSource(str(project_root), store_url, model, version)
     service = build_service(source, log=False, registry=registry)
@@ -273,7 +273,7 @@ def require_staging_check(gov: Any, model: str, version: int,
 
 def install() -> None:
     """Register the hooks with governance (idempotent)."""
-    from specops.runtime.governance.deploy import (
+    from specops.runtime.governance.promotion import (
         PROMOTION_CHECKS,
         register_pre_deploy_hook,
         register_promotion_check,

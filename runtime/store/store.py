@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from specops.runtime.datahash import HashMemo
+
+from specops.runtime.engine.datahash import HashMemo
 from specops.runtime.store import schema as S
 
 __all__ = ["Store", "StoreError", "resolve_url"]

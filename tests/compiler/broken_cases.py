@@ -26,7 +26,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from specops.compiler.loader import MAX_FILE_BYTES
+from specops.compiler.frontend.loader import MAX_FILE_BYTES
 
 __all__ = ["BROKEN", "MINIMAL", "Case", "Expected", "cases", "is_front_end", "materialise"]
 

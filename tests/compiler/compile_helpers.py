@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from specops.compiler.compile import CompileResult, compile_project
+from specops.compiler.plan.compile import CompileResult, compile_project
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "credit-risk"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from specops.runtime.ops.base import OpContext, OpResult
+from specops.runtime.engine.op_interface import OpContext, OpResult
 
 
 def run_op(op: Any, tmp: Path, node_id: str, params: dict[str, Any],

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from specops.runtime.ops.base import OpContext
+
+from specops.runtime.engine.op_interface import OpContext
 
 INPUTS = [{"name": "income", "type": "float64", "role": "numeric"},
           {"name": "age", "type": "int64", "role": "numeric"},
@@ -69,10 +70,10 @@ def run_pipeline(root: Path, cls: str = "LogisticRegression",
                  search: dict[str, Any] | None = None, task: str = "binary_classification",
                  data: Path | None = None, run: str = "a", **est: Any) -> dict[str, Path]:
     """train -> evaluate -> export_onnx -> benchmark, like the compiler wires them."""
-    from specops.runtime.ops.benchmark import benchmark
-    from specops.runtime.ops.evaluate import evaluate
-    from specops.runtime.ops.onnx import export_onnx
-    from specops.runtime.ops.train import train
+    from specops.runtime.evaluation.evaluate import evaluate
+    from specops.runtime.training.benchmark import benchmark
+    from specops.runtime.training.export_onnx import export_onnx
+    from specops.runtime.training.train import train
 
     ds = data or make_dataset(root, task=task)
     base = root / run

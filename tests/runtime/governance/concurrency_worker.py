@@ -11,6 +11,7 @@ from pathlib import Path
 def work(url: str, schema: str | None, root: str, worker: int, n: int) -> int:
     """n registrations + n approvals (2n governed actions); returns how many succeeded."""
     from gov_helpers import directory, facts, rule
+
     from specops.runtime.governance import Governance
     from specops.runtime.governance.approvals import approve
     from specops.runtime.governance.registration import record_registration

@@ -15,6 +15,7 @@ from gov_helpers import (
     pg_schema,
     sqlite_url,
 )
+
 from specops.runtime.governance import Governance
 
 

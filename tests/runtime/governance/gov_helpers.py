@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
 from specops.runtime.governance import Directory, Governance
 
 PG_URL = os.environ.get("SPECOPS_TEST_POSTGRES_URL")

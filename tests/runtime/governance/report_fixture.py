@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from specops.runtime.metrics import (
+
+from specops.runtime.evaluation import (
     calibration_curve_data,
     classification_metrics,
     curve_data,
@@ -136,11 +137,11 @@ def build(root: Path) -> tuple[Any, str, int]:
     """A project at `root` with credit_default@1 registered, approved and deployed.
 
     Returns (Governance, model, version)."""
+    from specops.runtime.engine.op_interface import OpContext
     from specops.runtime.governance import Governance
     from specops.runtime.governance.approvals import approve
-    from specops.runtime.governance.deploy import deploy
-    from specops.runtime.ops.approvals import request_approval
-    from specops.runtime.ops.base import OpContext
+    from specops.runtime.governance.promotion import deploy
+    from specops.runtime.governance.request_approval import request_approval
     from specops.runtime.registry import Registry
 
     root.mkdir(parents=True, exist_ok=True)

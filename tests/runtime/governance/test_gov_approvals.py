@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from gov_helpers import facts, rule
+
 from specops.runtime.governance import GovernanceError, NotFound
 from specops.runtime.governance import audit as A
 from specops.runtime.governance.approvals import (
@@ -46,6 +47,7 @@ def test_four_eyes_needs_both_roles(any_gov, registry):
 def test_separation_of_duties(gov, registry, who, why):
     # give alice and dan an approving role too, so SoD (not the matrix) is what refuses
     from gov_helpers import CONFIG
+
     from specops.runtime.governance import Directory
 
     cfg = {"people": {**CONFIG["people"],

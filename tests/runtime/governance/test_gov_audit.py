@@ -8,6 +8,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+
 from specops.runtime.governance import audit as A
 from specops.runtime.governance.database import transaction
 

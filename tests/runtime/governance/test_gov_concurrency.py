@@ -12,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 from concurrency_worker import work
 from gov_helpers import PG_SKIP, PG_URL, directory, drop_pg_schema, pg_schema, sqlite_url
+
 from specops.runtime.governance import Governance
 from specops.runtime.governance import audit as A
-from specops.runtime.governance.tables import requests, votes
+from specops.runtime.governance.governance_tables import requests, votes
 
 WORKERS, PER_WORKER = 8, 100        # 8 x (100 register + 100 approve) = 1,600 actions
 

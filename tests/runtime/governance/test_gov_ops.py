@@ -8,9 +8,10 @@ import json
 
 import pytest
 from report_fixture import MODEL_FACTS, build
-from specops.runtime.ops.approvals import request_approval
-from specops.runtime.ops.base import OpContext, OpError
-from specops.runtime.ops.deploy import deploy
+
+from specops.runtime.engine.op_interface import OpContext, OpError
+from specops.runtime.governance.deploy import deploy
+from specops.runtime.governance.request_approval import request_approval
 
 
 def _ctx(root, node_id, op, params, inputs, **extra):
@@ -38,7 +39,7 @@ def test_request_approval_refuses_unlisted_trigger_and_policy_change(tmp_path):
                               plan_models={model: looser}))
     # a model risk officer adopts the change (`specops policy accept`), then dan's run
     # goes through: same digest and spec hash, so the existing request stands
-    from specops.compiler.cli import main
+    from specops.compiler.cli.main import main
 
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"format_version": 1, "nodes": [],

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from gov_helpers import facts, rule
+
 from specops.runtime.governance import Directory, PermissionDenied
 from specops.runtime.governance.approvals import approve, open_request, reject
-from specops.runtime.governance.deploy import deploy, rollback
 from specops.runtime.governance.identity import load_directory, resolve_actor
 from specops.runtime.governance.permissions import (
     ACTIONS,
@@ -17,7 +17,8 @@ from specops.runtime.governance.permissions import (
     matrix,
     require,
 )
-from specops.runtime.governance.policy import record_config
+from specops.runtime.governance.policy_changes import record_config
+from specops.runtime.governance.promotion import deploy, rollback
 from specops.runtime.governance.registration import record_registration
 
 ROLES = ("ml_engineer", "model_risk_officer", "business_owner", "platform_engineer",
@@ -133,7 +134,7 @@ def test_example_project_matrix_and_principals_match_the_compiler():
     principal stands for (the compiler checked satisfiability with its own rules)."""
     from pathlib import Path
 
-    from specops.compiler.approvals import principal_members
+    from specops.compiler.facts.eligibility import principal_members
     from specops.compiler.kinds import Person
 
     root = Path(__file__).resolve().parents[3] / "examples" / "credit-risk"

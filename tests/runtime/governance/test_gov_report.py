@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from report_fixture import build
+
 from specops.runtime.governance import audit as A
-from specops.runtime.governance.report import render_report
+from specops.runtime.reports.model_report import render_report
 
 
 def test_report_is_self_contained_and_complete(tmp_path):
@@ -37,7 +38,7 @@ def test_report_is_self_contained_and_complete(tmp_path):
 
 
 def test_cli_flow_and_exit_codes(tmp_path, capsys, monkeypatch):
-    from specops.compiler.cli import main
+    from specops.compiler.cli.main import main
 
     gov, _model, _version = build(tmp_path / "proj")
     gov.close()
@@ -84,7 +85,7 @@ def test_cli_flow_and_exit_codes(tmp_path, capsys, monkeypatch):
 
 
 def test_cli_audit_verify_names_the_entry(tmp_path, capsys):
-    from specops.compiler.cli import main
+    from specops.compiler.cli.main import main
 
     gov, _m, _v = build(tmp_path / "proj")
     with gov.engine.begin() as conn:
@@ -110,11 +111,11 @@ def test_report_screenshot_in_headless_chromium(tmp_path):
 
 def test_cli_module_stays_light():
     """Building the parser (done for `specops lint` too) must not import the store."""
-    from specops.runtime import cli_governance
-    from specops.runtime.governance.deploy import ENVIRONMENTS
+    from specops.runtime.cli import governance_commands as cli_governance
+    from specops.runtime.governance.promotion import ENVIRONMENTS
 
     assert cli_governance.ENVIRONMENTS == ENVIRONMENTS
-    code = ("import sys; from specops.compiler.cli import build_parser; build_parser(); "
+    code = ("import sys; from specops.compiler.cli.main import build_parser; build_parser(); "
             "print(any(m.startswith(('sqlalchemy', 'specops.runtime.governance')) "
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

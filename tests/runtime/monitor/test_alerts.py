@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from specops.runtime.monitor.alerts import (
     Alert,
     Hygiene,

@@ -15,18 +15,19 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 from ml_helpers import make_ctx, make_frame, run_pipeline
+
 from specops.runtime.monitor.alerts import Hygiene
-from specops.runtime.monitor.job import (
+from specops.runtime.monitor.monitor_pass import (
     LabelSource,
     ModelInfo,
     MonitorSettings,
     load_model_info,
     run_pass,
 )
-from specops.runtime.monitor.report import render_html, write_reports
 from specops.runtime.monitor.windows import parse_duration, split_windows
-from specops.runtime.ops.register import register
 from specops.runtime.registry import Registry
+from specops.runtime.registry.register import register
+from specops.runtime.reports.drift_report import render_html, write_reports
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -195,7 +196,7 @@ def test_settings_from_the_plan() -> None:
 
 
 def test_rebinning_from_the_stored_sample(version: tuple[ModelInfo, Registry]) -> None:
-    from specops.runtime.monitor.job import _rebin
+    from specops.runtime.monitor.monitor_pass import _rebin
 
     info, _ = version
     again = _rebin(info.profile, 20, "uniform")
@@ -208,7 +209,7 @@ def test_rebinning_from_the_stored_sample(version: tuple[ModelInfo, Registry]) -
 
 def test_monitor_op_reads_the_log(version: tuple[ModelInfo, Registry], tmp_path: Path) -> None:
     """The manual `monitor:<model>` node: a pass over the log with the node's params."""
-    from specops.runtime.ops.monitor import monitor
+    from specops.runtime.monitor.monitor_node import monitor
 
     _, reg = version
     df = _current(300, 4, shift=2.0)

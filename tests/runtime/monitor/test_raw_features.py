@@ -24,9 +24,9 @@ def _generator() -> Any:
 
 @pytest.mark.slow
 def test_raw_rows_get_the_training_features(tmp_path: Path) -> None:
-    from specops.compiler.compile import compile_project
-    from specops.runtime.monitor.features import derived_plan, model_inputs_from_raw
-    from specops.runtime.plan import parse_plan
+    from specops.compiler.plan.compile import compile_project
+    from specops.runtime.engine.plan_reader import parse_plan
+    from specops.runtime.monitor.model_inputs import derived_plan, model_inputs_from_raw
 
     root = tmp_path / "cr"
     shutil.copytree(EXAMPLE / "specs", root / "specs")

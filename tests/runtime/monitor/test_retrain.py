@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+
 from specops.runtime.monitor.retrain import decide
 
 SPECOPS_YAML = """\
@@ -98,7 +99,7 @@ def _loans(n: int, seed: int, start: datetime, shift: float = 0.0, first: int = 
 
 
 def _cli(argv: list[str]) -> int:
-    from specops.compiler.cli import main
+    from specops.compiler.cli.main import main
 
     return main(argv)
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import polars as pl
 from ml_helpers import make_ctx, make_dataset, run_pipeline
-from specops.runtime.ops.register import register
+
 from specops.runtime.registry import Registry
+from specops.runtime.registry.register import register
 
 __all__ = ["build_project", "copy_project", "oip_body"]
 

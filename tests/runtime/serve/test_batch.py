@@ -9,8 +9,9 @@ from typing import Any
 
 import polars as pl
 import pytest
+
 from specops.runtime.serve.batch import BatchError, add_features, predict_file
-from specops.runtime.serve.model import resolve
+from specops.runtime.serve.served_model import resolve
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "credit-risk"
 
@@ -19,9 +20,9 @@ def test_scores_from_raw_rows_equal_scores_of_the_training_set(tmp_path: Path) -
     """The credit-risk example end to end: features computed from the plan for the raw
     applications equal the training set's, and so do the scores of its test rows (a raw
     `employment_years` column is not the `coalesce(employment_years, 0.0)` feature)."""
-    from specops.compiler.compile import compile_project
-    from specops.runtime.plan import parse_plan
-    from specops.runtime.run import execute_plan
+    from specops.compiler.plan.compile import compile_project
+    from specops.runtime.engine.plan_reader import parse_plan
+    from specops.runtime.engine.run_loop import execute_plan
 
     root = tmp_path / "credit-risk"
     shutil.copytree(EXAMPLE / "specs", root / "specs")

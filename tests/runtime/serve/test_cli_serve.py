@@ -11,7 +11,8 @@ from typing import Any
 import polars as pl
 import pytest
 from serve_helpers import copy_project
-from specops.compiler.cli import main
+
+from specops.compiler.cli.main import main
 
 
 def test_predict_cli_writes_scores_with_keys(served_project: dict[str, Any], tmp_path: Path,

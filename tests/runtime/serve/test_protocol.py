@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from specops.runtime.preprocess import MISSING_CATEGORY
+
 from specops.runtime.serve.protocol import (
     ProtocolError,
     infer_response,
@@ -13,6 +13,7 @@ from specops.runtime.serve.protocol import (
     parse_records,
     predict_response,
 )
+from specops.runtime.training.preprocess import MISSING_CATEGORY
 
 INPUTS = [{"name": "income", "datatype": "FP32", "shape": [-1, 1]},
           {"name": "region", "datatype": "BYTES", "shape": [-1, 1]}]

@@ -10,8 +10,9 @@ import httpx
 import polars as pl
 import pytest
 from serve_helpers import copy_project, oip_body
+
 from specops.runtime.serve.lean import free_port
-from specops.runtime.serve.model import resolve
+from specops.runtime.serve.served_model import resolve
 
 pytestmark = pytest.mark.ray
 
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.ray
 def test_ray_serve_round_trip_with_batching(ray_local: str, served_project: dict[str, Any],
                                             tmp_path: Path) -> None:
     from ray import serve
+
     from specops.runtime.serve.lean import LeanServer, build_service
     from specops.runtime.serve.ray_serve import build_deployment
 
@@ -57,7 +59,7 @@ def test_ray_serve_round_trip_with_batching(ray_local: str, served_project: dict
 
 def test_batch_partitions_score_as_ray_tasks(ray_local: str, served_project: dict[str, Any],
                                              tmp_path: Path) -> None:
-    from specops.runtime.executors.ray_executor import ray_map
+    from specops.runtime.engine.executors.ray_executor import ray_map
     from specops.runtime.serve.batch import predict_file
 
     source = resolve(served_project["root"], None, "credit", None)

@@ -16,9 +16,10 @@ import polars as pl
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from serve_helpers import copy_project, oip_body
+
 from specops.runtime.serve.batch import predict_file
 from specops.runtime.serve.lean import LeanServer, build_service
-from specops.runtime.serve.model import ModelRefused, ModelSource, load_model, resolve
+from specops.runtime.serve.served_model import ModelRefused, ModelSource, load_model, resolve
 from specops.runtime.serve.staging import MALFORMED
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from serve_helpers import copy_project
-from specops.compiler.cli import main
+
+from specops.compiler.cli.main import main
 from specops.runtime.governance import Governance
 from specops.runtime.governance.approvals import approve, open_request
-from specops.runtime.governance.deploy import current
+from specops.runtime.governance.promotion import current
 from specops.runtime.serve.staging import latest_check, stage_and_check
 
 PROJECT_YAML = """name: serve_test

@@ -1,0 +1,1 @@
+"""The compiler's command line: `lint`, `rules`, `compile`, `graph`, `explain`, `diff`, `schema`."""

@@ -1,0 +1,193 @@
+"""Every diagnostic code specops can emit, in one table.
+
+Why a table: `specops rules`, the docs page, SARIF's `rules` array and suppression checks
+all read from here, so a code cannot exist without an explanation. Codes are stable;
+retired codes are never reused.
+
+Ranges: SPEC0xx files, SPEC1xx YAML, SPEC15x templates, SPEC2xx schema, SPEC3xx references,
+SPEC4xx expressions and types, SPEC5xx governance and policy, SPEC6xx graph, SPEC9xx
+suppressions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from specops.compiler.diagnostics.diagnostic import Severity
+
+__all__ = ["RULES", "Rule", "rule"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    slug: str
+    severity: Severity
+    summary: str
+    explanation: str
+
+
+_E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+_TABLE: tuple[Rule, ...] = (
+    # files
+    Rule("SPEC001", "unreadable-file", _E, "The file cannot be read.",
+         "specops could not open or decode the file (missing, a directory, or not UTF-8)."),
+    Rule("SPEC002", "binary-file", _E, "The file is binary, not YAML text.",
+         "The file contains NUL bytes or invalid UTF-8. Spec files must be UTF-8 YAML."),
+    Rule("SPEC003", "file-too-large", _E, "The file exceeds the size limit.",
+         "Spec files are bounded (default 8 MiB) so a runaway or hostile file cannot exhaust "
+         "memory. Split large spec sets into several files."),
+    Rule("SPEC004", "empty-file", _W, "The file holds no YAML document.",
+         "An empty spec file is almost always a mistake (a file saved before it was written)."),
+    Rule("SPEC005", "no-project", _E, "No specops.yaml was found.",
+         "A project is a folder with specops.yaml at its root. Pass the folder, or a spec file "
+         "inside it."),
+    Rule("SPEC006", "no-specs", _W, "The project has no spec files.",
+         "The `specs` globs in specops.yaml matched no files."),
+    # YAML
+    Rule("SPEC101", "yaml-syntax", _E, "The YAML does not parse.",
+         "The file is not well-formed YAML. The location is where the parser noticed the "
+         "problem; the cause is often on the line above (indentation, an unclosed quote)."),
+    Rule("SPEC102", "duplicate-key", _E, "A mapping has the same key twice.",
+         "YAML parsers silently keep the last of duplicate keys, so the first value is lost "
+         "without warning. specops refuses them at the second key."),
+    Rule("SPEC103", "implicit-boolean", _E, "A YAML 1.1 word was read as a boolean.",
+         "PyYAML follows YAML 1.1, where yes/no/on/off/y/n become booleans (the Norway "
+         "problem: country code `no` becomes false). Write true/false, or quote the string."),
+    Rule("SPEC104", "unsafe-tag", _E, "A YAML tag that specops does not accept.",
+         "Only plain YAML (mappings, sequences, strings, numbers, booleans, null) is allowed. "
+         "Tags such as !!python/object are refused; specops never constructs objects from "
+         "specs."),
+    Rule("SPEC105", "too-complex", _E, "The document expands beyond the node budget.",
+         "Aliases can expand exponentially (the 'billion laughs' attack). specops stops "
+         "expanding after a fixed number of nodes and refuses the document."),
+    Rule("SPEC106", "too-deep", _E, "The document nests too deeply.",
+         "Nesting is limited (64 levels) to bound recursion; recursive aliases also hit this."),
+    Rule("SPEC107", "invalid-key", _E, "A mapping key is not a plain string.",
+         "Keys must be strings. Numbers, booleans, null, sequences and mappings as keys are "
+         "refused (an unquoted `on:` key becomes the boolean true in YAML 1.1)."),
+    Rule("SPEC108", "not-a-mapping", _E, "A document is not a mapping.",
+         "Every spec document is a mapping with at least `kind` and `name`."),
+    # templates
+    Rule("SPEC151", "template-syntax", _E, "A templated value does not parse as Jinja.",
+         "String values containing {{ }} or {% %} are rendered with Jinja after parsing. This "
+         "one has a syntax error."),
+    Rule("SPEC152", "undefined-variable", _E, "A template uses an undefined variable.",
+         "Templates render with StrictUndefined: every variable must be defined in "
+         "specops.yaml `vars` or with `--var name=value`."),
+    Rule("SPEC153", "template-security", _E, "A template tried something unsafe.",
+         "Templates render in Jinja's immutable sandbox: attribute tricks such as "
+         "''.__class__ and mutation of values are refused."),
+    Rule("SPEC154", "template-error", _E, "A template failed while rendering.",
+         "Rendering raised an error (a filter received the wrong type, division by zero, ...)."),
+    # schema
+    Rule("SPEC201", "unknown-key", _E, "A key that this kind does not define.",
+         "Unknown keys are errors, never silently ignored: a typo would otherwise turn off "
+         "the setting you meant."),
+    Rule("SPEC202", "missing-field", _E, "A required field is missing.",
+         "The kind requires this field. The location is the mapping that lacks it."),
+    Rule("SPEC203", "wrong-type", _E, "A value has the wrong type.",
+         "Values are checked strictly: a quoted number is not a number, and only true/false "
+         "are booleans."),
+    Rule("SPEC204", "invalid-value", _E, "A value is outside what the field accepts.",
+         "The value has the right type but is not allowed (an unknown choice, a negative "
+         "count, a malformed duration or name)."),
+    Rule("SPEC205", "unknown-kind", _E, "The document's kind is not a spec kind.",
+         "kind must be one of: source, feature, model, gate, approval, policy (and project "
+         "in specops.yaml)."),
+    Rule("SPEC206", "missing-kind", _E, "The document has no kind.",
+         "Every spec document starts with `kind:` and `name:`."),
+    Rule("SPEC207", "duplicate-name", _E, "Two specs of the same kind share a name.",
+         "Names are unique per kind (per name and version for features), across all files."),
+    # references
+    Rule("SPEC301", "unknown-source", _E, "A reference to a source that does not exist.",
+         "The named source is not defined in any spec file of the project."),
+    Rule("SPEC302", "unknown-feature", _E, "A reference to a feature view or feature that "
+         "does not exist.", "The named feature view (or feature inside it) is not defined."),
+    Rule("SPEC303", "unknown-version", _E, "A feature view version that does not exist.",
+         "The view exists, but not at this version. Versions are integers declared with "
+         "`version:`."),
+    Rule("SPEC304", "unknown-gate", _E, "A reference to a gate that does not exist.",
+         "The model lists a gate that no gate spec defines."),
+    Rule("SPEC305", "unknown-approval", _E, "A reference to approval rules that do not exist.",
+         "The model names an approval spec that is not defined."),
+    Rule("SPEC306", "unknown-column", _E, "A column the source does not declare.",
+         "Columns must be declared in the source's `columns` to be used anywhere."),
+    Rule("SPEC307", "unknown-role", _E, "A role or person not defined in specops.yaml.",
+         "Roles and people are declared under `people` in specops.yaml."),
+    Rule("SPEC308", "deprecated-version", _W, "A deprecated feature view version is used.",
+         "The feature view version is marked deprecated; move to the version it names."),
+    Rule("SPEC309", "unknown-policy", _E, "A reference to a policy or pack that does not exist.",
+         "specops.yaml `packs` lists built-in packs by name; see `specops rules --packs`."),
+    Rule("SPEC310", "ambiguous-reference", _E, "A feature reference needs a version.",
+         "Several versions of the view exist; write name@version."),
+    # expressions and types
+    Rule("SPEC401", "expr-syntax", _E, "An expression does not parse.",
+         "Expressions use a small Python-like syntax (literals, arithmetic, comparisons, "
+         "and/or/not, function calls)."),
+    Rule("SPEC402", "expr-forbidden", _E, "An expression uses a construct that is not allowed.",
+         "Attribute access (except documented ones), subscripts, lambdas, comprehensions, "
+         "dunder names and the like are refused: expressions are data, not code."),
+    Rule("SPEC403", "unknown-name", _E, "An expression uses a name that is not in scope.",
+         "Feature expressions see the source's declared columns; gate checks see the task's "
+         "metrics; policies see the spec graph."),
+    Rule("SPEC404", "type-mismatch", _E, "An expression combines incompatible types.",
+         "Types are inferred from the declared column types and checked before anything runs."),
+    Rule("SPEC405", "unknown-function", _E, "An expression calls an unknown function.",
+         "Only the documented functions exist; see docs/expressions.md."),
+    Rule("SPEC406", "wrong-arity", _E, "A function got the wrong number of arguments.",
+         "See docs/expressions.md for each function's signature."),
+    Rule("SPEC407", "expr-too-deep", _E, "An expression nests too deeply or is too long.",
+         "Expressions are bounded in length and depth."),
+    Rule("SPEC408", "not-boolean", _E, "A check or condition is not a boolean expression.",
+         "Gate checks, approval conditions and policy rules must evaluate to true/false."),
+    Rule("SPEC410", "window-needs-timestamp", _E, "A windowed aggregate without a timestamp.",
+         "`agg` over `window` needs an event timestamp on the view (or its source) to be "
+         "point-in-time correct."),
+    Rule("SPEC411", "metric-not-for-task", _E, "A metric that does not fit the model's task.",
+         "roc_auc needs a classifier; rmse needs a regressor."),
+    Rule("SPEC412", "invalid-aggregate", _E, "An aggregate that does not fit its input.",
+         "sum/mean need numeric input; windows need an aggregate."),
+    Rule("SPEC413", "label-invalid", _E, "The label column does not fit the task.",
+         "Classification needs an integer, boolean or string label; regression a numeric one."),
+    Rule("SPEC414", "entity-mismatch", _E, "Joined specs disagree on the entity key.",
+         "A feature view joins to the training spine on the entity; its type must match."),
+    Rule("SPEC415", "estimator-not-allowed", _E, "The estimator class is not on the allowlist.",
+         "Only listed scikit-learn estimators can be trained; YAML never names an import path."),
+    Rule("SPEC416", "invalid-param", _E, "An estimator parameter the class does not accept.",
+         "Parameters and search spaces are checked against the estimator's signature."),
+    # governance
+    Rule("SPEC501", "protected-as-input", _E, "A protected attribute is a model input.",
+         "Protected attributes are for fairness checks only; using one as an input is refused."),
+    Rule("SPEC502", "restricted-without-grant", _E, "A restricted feature view used without "
+         "a grant.", "The view is `access: restricted`; its grants must name the model's "
+         "owner."),
+    Rule("SPEC503", "unsatisfiable-approval", _E, "No set of people can satisfy the approval.",
+         "Under separation of duties every required role needs enough people who are not the "
+         "model's owner."),
+    Rule("SPEC504", "no-blocking-gate", _E, "A deploy path without a blocking gate.",
+         "Every model that can be deployed needs at least one blocking gate before register."),
+    Rule("SPEC505", "policy-violation", _E, "A policy rule is violated.",
+         "A built-in pack or a user policy rule does not hold; the message names the rule id."),
+    Rule("SPEC506", "policy-invalid", _E, "A policy rule cannot be evaluated.",
+         "The policy's condition uses names or functions that are not defined for policies."),
+    Rule("SPEC507", "missing-fairness", _W, "Protected attributes without a fairness check.",
+         "A model that declares protected attributes should gate on a fairness metric."),
+    # graph
+    Rule("SPEC601", "cycle", _E, "The specs form a cycle.",
+         "A feature view depends (through other views) on itself. The message prints the cycle."),
+    # suppressions
+    Rule("SPEC901", "unused-suppression", _W, "A suppression comment matched nothing.",
+         "Remove stale `# specops: ignore[...]` comments so they cannot hide future findings."),
+    Rule("SPEC902", "suppression-without-reason", _E, "A suppression comment has no reason.",
+         "Write why: `# specops: ignore[SPEC308] migrating in Q3`."),
+    Rule("SPEC903", "unknown-code", _E, "A suppression names an unknown code.",
+         "See `specops rules` for the list of codes."),
+)
+
+RULES: dict[str, Rule] = {r.code: r for r in _TABLE}
+
+
+def rule(code: str) -> Rule:
+    return RULES[code]

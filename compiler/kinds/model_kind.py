@@ -1,0 +1,105 @@
+"""`model`: what to train, on which features, judged by which gates, approved how."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from specops.compiler.kinds.common import Duration, Name, Principal, SpecModel
+
+__all__ = ["Estimator", "ModelSpec", "Monitoring", "Serving", "Training"]
+
+Task = Literal["binary_classification", "multiclass_classification", "regression"]
+
+
+class Label(SpecModel):
+    source: Name
+    column: Name
+
+
+class Split(SpecModel):
+    by: Literal["time", "random"] = "time"
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+
+
+class Training(SpecModel):
+    spine: Name = Field(description="source whose rows (entity, event time) are the examples")
+    label: Label
+    features: list[str] = Field(min_length=1, description="view@version, view@version.feature "
+                                                          "or source.column")
+    protected: list[str] = Field(default_factory=list, description="source.column")
+    split: Split = Field(default_factory=lambda: Split())
+    created_time_cutoff: bool = Field(False, description="only use feature rows created "
+                                                         "before the event time")
+
+
+class Estimator(SpecModel):
+    class_: str = Field(alias="class")
+    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    search: dict[str, list[str | int | float | bool | None]] = Field(default_factory=dict)
+    search_strategy: Literal["grid", "random"] = "grid"
+    n_iter: int = Field(10, ge=1)
+    cv: int = Field(5, ge=2, le=20)
+    cv_strategy: Literal["kfold", "time_series"] = "kfold"
+    seed: int = 0
+    scoring: str | None = None
+
+
+class Batching(SpecModel):
+    max_batch_size: int = Field(16, ge=1)
+    wait_ms: float = Field(2.0, ge=0)
+
+
+class Serving(SpecModel):
+    format: Literal["onnx"] = "onnx"
+    replicas: int = Field(1, ge=1)
+    batching: Batching | None = None
+    log_predictions: bool = True
+
+
+class Drift(SpecModel):
+    method: Literal["psi", "ks", "jensenshannon", "wasserstein", "chisquare"] = "psi"
+    warn: float = Field(0.1, ge=0)
+    alert: float = Field(0.25, ge=0)
+    bins: int = Field(10, ge=2, le=1000)
+    binning: Literal["quantile", "uniform"] = "quantile"
+    epsilon: float = Field(1e-4, gt=0)
+    min_samples: int = Field(100, ge=1)
+    drift_share: float = Field(0.5, gt=0, le=1)
+
+
+class Monitoring(SpecModel):
+    drift: Drift = Field(default_factory=lambda: Drift())
+    window: Duration = "7d"
+    label_delay: Duration | None = None
+    consecutive_windows: int = Field(1, ge=1)
+    retrain_on: list[Literal["data_drift", "prediction_drift", "performance"]] = Field(
+        default_factory=list)
+    cooldown: Duration = "7d"
+    performance: dict[str, float] = Field(default_factory=dict)
+    webhook: str | None = None
+
+
+class ModelSpec(SpecModel):
+    kind: Literal["model"]
+    name: Name
+    description: str | None = None
+    owner: Principal
+    risk_tier: Literal["high", "medium", "low"] = "medium"
+    task: Task
+    intended_use: str | None = None
+    limitations: str | None = None
+    assumptions: str | None = None
+    training: Training
+    estimator: Estimator
+    slices: list[Name] = Field(default_factory=list)
+    gates: list[Name] = Field(default_factory=list)
+    approval: Name | None = None
+    serving: Serving | None = None
+    monitoring: Monitoring | None = None
+    review_cadence: Duration | None = None
+    validator: Principal | None = None
+    authors: list[Principal] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)

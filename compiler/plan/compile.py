@@ -1,0 +1,85 @@
+"""Compile = lint, then build the graph, check it is acyclic, then build the plan.
+
+Why lint first, always: a plan must never be built from specs lint would reject, so
+`specops compile` refuses to write anything while there is an error, and reports every
+error at once (lint's diagnostics plus graph-level ones such as cycles).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity, sort_key
+from specops.compiler.frontend.project import find_root, load_project
+from specops.compiler.passes.lint import LintResult, check_project
+from specops.compiler.plan import Plan, build_plan
+from specops.compiler.plan.dag import build_graph, cycle_diagnostic, find_cycle
+
+__all__ = ["CompileResult", "compile_project"]
+
+
+@dataclass(slots=True)
+class CompileResult:
+    lint: LintResult
+    graph: nx.DiGraph[str] | None = None
+    plan: Plan | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity >= Severity.ERROR]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while compiling.
+
+    Why: a compile allocates hundreds of thousands of long-lived containers (YAML nodes,
+    spans, specs, params) and creates almost no garbage cycles, so every collection pass is
+    wasted work; on the 1,000-model project it cost about a third of the compile time.
+    Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def compile_project(path: Path, variables: dict[str, str] | None = None,
+                    base: Path | None = None, with_plan: bool = True) -> CompileResult:
+    """Compile the project at or above `path` (a folder or any file inside it)."""
+    with _gc_paused():
+        return _compile(path, variables, base, with_plan)
+
+
+def _compile(path: Path, variables: dict[str, str] | None, base: Path | None,
+             with_plan: bool) -> CompileResult:
+    target = path.resolve()
+    root = find_root(target) or (target if target.is_dir() else target.parent)
+    lint = check_project(load_project([root], variables, base))
+    result = CompileResult(lint, diagnostics=list(lint.diagnostics))
+    if not lint.ok:
+        return result
+    graph = build_graph(lint.context)
+    cycle = find_cycle(graph)
+    if cycle is not None:
+        result.diagnostics = sorted([*result.diagnostics, cycle_diagnostic(graph, cycle)],
+                                    key=sort_key)
+        return result
+    result.graph = graph
+    if with_plan:
+        plan = build_plan(lint.context, graph)
+        if plan.problems:
+            result.diagnostics = sorted({*result.diagnostics, *plan.problems}, key=sort_key)
+            return result
+        result.plan = plan
+    return result

@@ -1,0 +1,2 @@
+"""The runtime's command line: `run`, `runs`, `models`, governance, `serve`, `predict`,
+`monitor`."""

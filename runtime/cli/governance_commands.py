@@ -1,0 +1,339 @@
+"""`specops approvals list`, `approve`, `reject`, `deploy`, `rollback`, `deployments`,
+`audit verify|export`, `policy accept`, `report`: the governance commands.
+
+Why the CLI is thin: permissions, separation of duties, quorum, binding and history are
+enforced in `specops.runtime.governance`; this module only resolves the acting user
+(`--as`, else SPECOPS_USER, else the OS user), opens the project's store and registry, and
+turns outcomes into exit codes: 0 done; 1 the action was refused (permission, separation
+of duties, missing approvals, failed signature, broken audit chain) with one line saying
+why; 2 a usage mistake (unknown model, version or environment, bad reference, unreadable
+store). Never a traceback for either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from specops.runtime.cli.support import project_config, usage_error, when
+
+__all__ = ["register"]
+
+ENVIRONMENTS = ("staging", "production")   # governance.deploy.ENVIRONMENTS, kept light
+
+
+def _fail(message: str) -> Exception:
+    return usage_error(message)
+
+def _refused(message: str) -> int:
+    print(f"specops: refused: {message}", file=sys.stderr)
+    return 1
+
+
+@contextmanager
+def _governance(args: argparse.Namespace) -> Iterator[Any]:
+    """The project's governance context; maps setup failures to usage errors."""
+    import sqlalchemy as sa
+
+    from specops.runtime.governance import Governance
+    from specops.runtime.governance.identity import IdentityError
+
+    root = Path(args.project or ".").resolve()
+    if not root.is_dir():
+        raise _fail(f"no such project folder: {args.project}")
+    cfg = project_config(root)
+    url = args.store or os.environ.get("SPECOPS_STORE_URL") or cfg.get("store")
+    try:
+        gov = Governance.open(root, url if isinstance(url, str) else None,
+                              artifacts=args.artifacts or cfg.get("artifacts"))
+    except IdentityError as exc:
+        raise _fail(str(exc)) from None
+    except (sa.exc.SQLAlchemyError, ValueError) as exc:
+        raise _fail(f"cannot open the store: {str(exc).splitlines()[0]}") from None
+    try:
+        yield gov
+    finally:
+        gov.close()
+
+
+def _actor(args: argparse.Namespace) -> str:
+    from specops.runtime.governance import resolve_actor
+    from specops.runtime.governance.identity import IdentityError
+
+    try:
+        return resolve_actor(getattr(args, "as_user", None))
+    except IdentityError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _ref(text: str, need_version: bool = True) -> tuple[str, int | None]:
+    name, _, tag = text.partition("@")
+    if not name or (need_version and not tag.isdigit()):
+        raise _fail(f"bad reference {text!r}: use MODEL@VERSION (e.g. credit_default@3)")
+    return name, int(tag) if tag.isdigit() else None
+
+
+def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a command: refusals exit 1, unknown things exit 2, both one line."""
+    def run(args: argparse.Namespace) -> int:
+        from specops.runtime.governance import GovernanceError, NotFound
+
+        try:
+            return fn(args)
+        except GovernanceError as exc:
+            return _refused(str(exc))
+        except NotFound as exc:
+            raise _fail(str(exc).strip("'\"")) from None
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _print_status(st: Any) -> None:
+    roles = "; ".join(f"{r.role} {len(r.approvers)}/{r.need}"
+                      + (f" ({', '.join(r.approvers)})" if r.approvers else "")
+                      for r in st.roles) or "-"
+    print(f"{st.ref:<28} {st.state:<9} {roles}")
+    print(f"{'':<4}{st.reason}")
+
+
+# -- commands ------------------------------------------------------------------------------
+@_guarded
+def cmd_approvals_list(args: argparse.Namespace) -> int:
+    from specops.runtime.governance.approvals import list_status
+
+    with _governance(args) as gov:
+        rows = list_status(gov, args.model, args.state)
+    if args.json:
+        print(json.dumps([s.as_json() for s in rows], indent=2, sort_keys=True, default=str))
+        return 0
+    if not rows:
+        print("no approval requests" + (f" in state {args.state}" if args.state else ""),
+              file=sys.stderr)
+        return 0
+    print(f"{'VERSION':<28} {'STATE':<9} ROLES (signed/needed)")
+    for st in rows:
+        _print_status(st)
+    return 0
+
+
+@_guarded
+def cmd_approve(args: argparse.Namespace) -> int:
+    from specops.runtime.governance.approvals import approve
+
+    model, version = _ref(args.ref)
+    assert version is not None
+    actor = _actor(args)
+    with _governance(args) as gov:
+        st = approve(gov, actor, model, version, args.role, args.comment or "")
+    print(f"{actor} approved {st.ref} as {args.role}; now {st.state}: {st.reason}")
+    return 0
+
+
+@_guarded
+def cmd_reject(args: argparse.Namespace) -> int:
+    from specops.runtime.governance.approvals import reject
+
+    model, version = _ref(args.ref)
+    assert version is not None
+    actor = _actor(args)
+    with _governance(args) as gov:
+        st = reject(gov, actor, model, version, args.role, args.comment or "")
+    print(f"{actor} rejected {st.ref}")
+    return 0
+
+
+@_guarded
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from specops.runtime.governance.promotion import deploy
+
+    model, version = _ref(args.ref)
+    assert version is not None
+    actor = _actor(args)
+    with _governance(args) as gov:
+        d = deploy(gov, actor, model, version, args.env, args.reason or "")
+    tail = f" (was @{d.previous_version})" if d.previous_version else ""
+    print(f"{d.ref} serves {args.env}{tail}" if d.changed
+          else f"{d.ref} already serves {args.env}")
+    return 0
+
+
+@_guarded
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from specops.runtime.governance.promotion import rollback
+
+    if "@" in args.model:
+        raise _fail("rollback takes a model name: it returns to the previous version")
+    actor = _actor(args)
+    with _governance(args) as gov:
+        d = rollback(gov, actor, args.model, args.env, args.reason or "")
+    print(f"{args.env}: {d.model}@{d.previous_version} -> {d.ref} (rolled back)")
+    return 0
+
+
+@_guarded
+def cmd_deployments(args: argparse.Namespace) -> int:
+    from specops.runtime.governance.promotion import history
+
+    with _governance(args) as gov:
+        rows = history(gov, args.model, args.env)
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True, default=str))
+        return 0
+    if not rows:
+        print(f"{args.model} was never deployed", file=sys.stderr)
+        return 0
+    print(f"{'ENV':<11} {'VERSION':>7} {'ACTION':<9} {'FROM':<21} {'UNTIL':<21} ACTOR")
+    for r in rows:
+        print(f"{r['environment']:<11} {r['version']:>7} {r['action']:<9} "
+              f"{when(r['at']):<21} {when(r['until']):<21} {r['actor']}"
+              + (f"  ({r['reason']})" if r["reason"] else ""))
+    return 0
+
+
+@_guarded
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from specops.runtime.governance import audit
+
+    with _governance(args) as gov:
+        n, problem = audit.verify(gov.engine)
+        head = audit.head(gov.engine)
+    if problem is not None:
+        return _refused(f"audit chain broken at {problem}")
+    print(f"audit chain ok: {n} entries, head {head['hash']}")
+    return 0
+
+
+@_guarded
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from specops.runtime.governance import audit
+
+    with _governance(args) as gov:
+        if args.output:
+            n = audit.export_jsonl(gov.engine, Path(args.output), args.target)
+            print(f"wrote {n} entries to {args.output}", file=sys.stderr)
+        else:
+            audit.export_jsonl(gov.engine, sys.stdout, args.target)
+    return 0
+
+
+@_guarded
+def cmd_policy_accept(args: argparse.Namespace) -> int:
+    from specops.runtime.engine.plan_reader import PlanError, load_plan
+    from specops.runtime.governance.policy_changes import record_config
+
+    try:
+        plan = load_plan(args.plan)
+    except PlanError as exc:
+        raise _fail(str(exc)) from None
+    actor = _actor(args)
+    with _governance(args) as gov:
+        changed = record_config(gov, actor, dict(plan.models), args.reason or "")
+    print(f"{actor} adopted the governance configuration of {args.plan}" if changed
+          else "the governance configuration is unchanged")
+    return 0
+
+
+@_guarded
+def cmd_report(args: argparse.Namespace) -> int:
+    from specops.runtime.reports.model_report import render_report
+
+    model, version = _ref(args.ref)
+    assert version is not None
+    with _governance(args) as gov:
+        html = render_report(gov, model, version)
+    out = Path(args.output or f"{model}-{version}.report.html")
+    out.write_text(html, encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+# -- wiring --------------------------------------------------------------------------------
+def _common(p: argparse.ArgumentParser, actor: bool = True) -> None:
+    if actor:
+        p.add_argument("--as", dest="as_user", metavar="USER",
+                       help="act as USER (default: $SPECOPS_USER, else the OS user)")
+    p.add_argument("--project", help="project folder with specops.yaml (default: .)")
+    p.add_argument("--store", help="store URL (default: the project's)")
+    p.add_argument("--artifacts", help="artifact folder (default: the project's)")
+
+
+def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add the governance commands to the `specops` parser (imports nothing heavy: the
+    parser is built for every command, `specops lint` included)."""
+    p = sub.add_parser("approvals", help="approval requests and their state")
+    ap = p.add_subparsers(dest="approvals_command", metavar="{list}", required=True)
+    q = ap.add_parser("list", help="the latest request of every version, recomputed now")
+    q.add_argument("--model", help="only this model")
+    q.add_argument("--state", choices=["open", "approved", "rejected", "voided", "expired"])
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(q)
+    q.set_defaults(func=cmd_approvals_list)
+
+    p = sub.add_parser("approve", help="sign MODEL@VERSION in one role")
+    p.add_argument("ref", metavar="MODEL@VERSION")
+    p.add_argument("--role", required=True, help="the role you sign as")
+    p.add_argument("--comment", "-m", help="rationale, kept with the approval")
+    _common(p)
+    p.set_defaults(func=cmd_approve)
+
+    p = sub.add_parser("reject", help="reject MODEL@VERSION (closes its request)")
+    p.add_argument("ref", metavar="MODEL@VERSION")
+    p.add_argument("--role", help="the role you reject as (default: any allowed one)")
+    p.add_argument("--comment", "-m", help="why")
+    _common(p)
+    p.set_defaults(func=cmd_reject)
+
+    p = sub.add_parser("deploy", help="serve MODEL@VERSION in an environment (checks "
+                       "approvals and the signature)")
+    p.add_argument("ref", metavar="MODEL@VERSION")
+    p.add_argument("--env", required=True, choices=ENVIRONMENTS)
+    p.add_argument("--reason", help="why, kept in the history and the audit log")
+    _common(p)
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("rollback", help="return an environment to its previous version")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--env", required=True, choices=ENVIRONMENTS)
+    p.add_argument("--reason", help="why")
+    _common(p)
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("deployments", help="which version served each environment when")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--env", choices=ENVIRONMENTS)
+    p.add_argument("--json", action="store_true")
+    _common(p, actor=False)
+    p.set_defaults(func=cmd_deployments)
+
+    p = sub.add_parser("audit", help="verify or export the hash-chained audit log")
+    au = p.add_subparsers(dest="audit_command", metavar="{verify,export}", required=True)
+    q = au.add_parser("verify", help="recompute the chain; name the first bad entry")
+    _common(q, actor=False)
+    q.set_defaults(func=cmd_audit_verify)
+    q = au.add_parser("export", help="write the log as JSON lines")
+    q.add_argument("--output", "-o", help="file (default: stdout)")
+    q.add_argument("--target", help="only entries whose target starts with this")
+    _common(q, actor=False)
+    q.set_defaults(func=cmd_audit_export)
+
+    p = sub.add_parser("policy", help="adopt changed approval rules, permissions or roles")
+    po = p.add_subparsers(dest="policy_command", metavar="{accept}", required=True)
+    q = po.add_parser("accept", help="record a plan's governance configuration (needs "
+                      "change_policy); runs refuse an unadopted change otherwise")
+    q.add_argument("--plan", required=True, help="plan.json from `specops compile -o`")
+    q.add_argument("--reason", help="why, kept in the audit log")
+    _common(q)
+    q.set_defaults(func=cmd_policy_accept)
+
+    p = sub.add_parser("report", help="SR 11-7 style model documentation (HTML)")
+    p.add_argument("ref", metavar="MODEL@VERSION")
+    p.add_argument("--output", "-o", help="HTML file (default: MODEL-VERSION.report.html)")
+    _common(p, actor=False)
+    p.set_defaults(func=cmd_report)

@@ -1,0 +1,190 @@
+"""`specops serve` and `specops predict`; also makes `specops deploy` run the staging check.
+
+Why this module may compile (CLI glue, like `specops run`): replicas, batching and the
+prediction-log switch live in the model spec's `serving` block, and batch scoring needs
+the model's feature views; both are read from the plan (`--plan plan.json`, else the
+project is compiled lazily; a runtime-only install without `--plan` uses the defaults).
+
+Exit codes: 0 served until stopped / scored; 1 refused (the version fails verification,
+is not deployed to `--env`, or the staging check failed) with one line saying why; 2 a
+usage mistake.
+
+`deploy` wrapping: `register` wraps the governance `deploy` command in
+`staging.enforced()`, so `specops deploy M@V --env staging` starts the model on a loopback
+staging endpoint and records the contract tests, and `--env production` requires a passed
+check of the same digest (runtime/serve/staging.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from specops.runtime.cli.support import project_setting, usage_error
+
+__all__ = ["cmd_predict", "cmd_serve", "register"]
+
+
+def _plan(root: Path, args: argparse.Namespace) -> Any:
+    """The project's plan (None when there is no way to get one)."""
+    from specops.runtime.engine.plan_reader import load_plan, parse_plan
+
+    if args.plan:
+        return load_plan(args.plan)
+    if not (root / "specops.yaml").is_file():
+        return None
+    try:
+        from specops.compiler.cli import plan_commands as commands
+    except ImportError:
+        return None
+    result = commands._compile(root, args)
+    if result.errors or result.plan is None:
+        print("specops: warning: the specs do not compile; using serving defaults "
+              "(run `specops lint` to see why)", file=sys.stderr)
+        return None
+    return parse_plan(result.plan.data)
+
+
+def _source(args: argparse.Namespace, root: Path, threads: int) -> Any:
+    from specops.runtime.serve.served_model import ModelRefused, resolve
+    from specops.runtime.store import resolve_url
+
+    url = args.store or os.environ.get("SPECOPS_STORE_URL") or project_setting(root, "store")
+    store_url = resolve_url(url, root)
+    try:
+        return resolve(root, store_url, args.ref, args.env, project_setting(root, "artifacts"),
+                       threads)
+    except ModelRefused:
+        raise
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+
+
+def _refused(message: str) -> int:
+    print(f"specops: refused: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from specops.runtime.serve.served_model import ModelRefused, load_model
+
+    root = Path(args.project or ".").resolve()
+    try:
+        source = _source(args, root, args.threads)
+        load_model(source)   # verify here: a refusal is one line, before any server starts
+    except ModelRefused as exc:
+        return _refused(str(exc))
+    plan = _plan(root, args)
+    serving = dict((plan.models.get(source.model) or {}).get("serving") or {}) if plan else {}
+    if args.replicas:
+        serving["replicas"] = args.replicas
+    if args.max_batch_size:
+        serving["batching"] = {"max_batch_size": args.max_batch_size,
+                               "wait_ms": args.batch_wait_ms}
+    log = serving.get("log_predictions", True) and not args.no_log
+    server = args.server or ("ray" if args.address else "lean")
+    print(f"specops: serving {source.model}@{source.version} ({server}) on "
+          f"http://{args.host}:{args.port}/v2/models/{source.model}"
+          + ("" if log else " (prediction log off)"), file=sys.stderr)
+    if server == "ray":
+        from specops.runtime.serve.ray_serve import run_ray_serve
+
+        run_ray_serve(source, serving, args.host, args.port, args.address, log)
+        return 0
+    from specops.runtime.serve.lean import build_service, serve_lean
+
+    serve_lean(build_service(source, log=log), args.host, args.port)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from specops.runtime.serve.batch import BatchError, predict_file
+    from specops.runtime.serve.served_model import ModelRefused
+
+    root = Path(args.project or ".").resolve()
+    try:
+        source = _source(args, root, 1)
+        plan = _plan(root, args)
+        mapper = None
+        executor = None
+        if args.executor == "ray":
+            from specops.runtime.engine.executors.ray_executor import RayExecutor, ray_map
+
+            executor = RayExecutor(args.address)
+            executor.init()
+            mapper = ray_map
+        try:
+            summary = predict_file(source, Path(args.input), Path(args.output), plan=plan,
+                                   store_url=source.store_url,
+                                   keep=args.keep.split(",") if args.keep else None,
+                                   partitions=args.partitions, mapper=mapper)
+        finally:
+            if executor is not None:
+                executor.finalize()
+    except ModelRefused as exc:
+        return _refused(str(exc))
+    except BatchError as exc:
+        raise usage_error(str(exc)) from None
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def _with_staging(func: Callable[[argparse.Namespace], int]
+                  ) -> Callable[[argparse.Namespace], int]:
+    def deploy_with_staging_check(args: argparse.Namespace) -> int:
+        from specops.runtime.serve.staging import enforced
+
+        with enforced():
+            return func(args)
+
+    return deploy_with_staging_check
+
+
+def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add `serve` and `predict` (imports nothing heavy: the parser is built for every
+    command); wrap `deploy` with the staging check when governance registered it."""
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("ref", metavar="MODEL[@VERSION]")
+        p.add_argument("--env", choices=["staging", "production"],
+                       help="serve only the version deployed to this environment")
+        p.add_argument("--project", help="project folder (default: .)")
+        p.add_argument("--store", help="store URL (default: the project's)")
+        p.add_argument("--plan", help="read serving settings and features from this plan")
+        p.add_argument("--address", help="join this Ray cluster instead of a local Ray")
+        add_common(p)
+
+    p = sub.add_parser("serve", help="serve a registry version over the Open Inference "
+                       "Protocol (lean uvicorn server or Ray Serve)")
+    common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--server", choices=["lean", "ray"],
+                   help="lean: one uvicorn process (default); ray: Ray Serve replicas "
+                   "(default with --address)")
+    p.add_argument("--replicas", type=int, help="Ray Serve replicas (default: the spec's)")
+    p.add_argument("--max-batch-size", type=int, help="@serve.batch size (default: spec's)")
+    p.add_argument("--batch-wait-ms", type=float, default=2.0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPUs per replica = onnxruntime intra-op threads (default 1)")
+    p.add_argument("--no-log", action="store_true", help="do not write the prediction log")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("predict", help="batch-score a parquet/csv file with a registry "
+                       "version (features computed from the plan where missing)")
+    common(p)
+    p.add_argument("--input", "-i", required=True, help="parquet/csv file, folder or glob")
+    p.add_argument("--output", "-o", required=True, help="output .parquet or .csv")
+    p.add_argument("--executor", choices=["ray", "inline"], default="ray")
+    p.add_argument("--partitions", type=int, help="partitions scored in parallel")
+    p.add_argument("--keep", help="input columns to keep, comma-separated (default: the "
+                   "training spine's entity and timestamp)")
+    p.set_defaults(func=cmd_predict)
+
+    deploy = getattr(sub, "choices", {}).get("deploy")
+    if deploy is not None and deploy.get_default("func") is not None:
+        deploy.set_defaults(func=_with_staging(deploy.get_default("func")))

@@ -1,0 +1,154 @@
+"""`evaluate`: metrics of the trained pipeline on the held-out split.
+
+Why: gates, reports and the registry all read one `evaluation.json` computed once on the
+test rows the model never saw: task metrics, metrics per slice, fairness per protected
+attribute (fairlearn definitions, minimum group size), and plot data (ROC, PR, reliability)
+so reports render without re-scoring. Protected attributes are read from the raw test rows;
+they are never model inputs.
+
+`model.joblib` comes from the `train` node's directory in the content-addressed store
+(written by specops, hash-verified by the runtime before reuse); no user pickle is loaded.
+
+Outputs: `evaluation.json`, `predictions.parquet` (label, prediction, probability), and
+`profile/`: the monitoring reference profile of the training inputs, the test-set score and
+these metrics (runtime/monitor/reference.py), which `register` ships with the version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import polars as pl
+
+from specops.runtime.engine.op_inputs import find_input_file, read_json
+from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
+from specops.runtime.evaluation import (
+    calibration_curve_data,
+    classification_metrics,
+    curve_data,
+    fairness_report,
+    regression_metrics,
+    slice_metrics,
+)
+from specops.runtime.training.preprocess import Feature, prepare_frame, read_schema
+
+__all__ = ["evaluate"]
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v.get("column") or v.get("name")) if isinstance(v, dict) else str(v)
+            for v in value]
+
+
+def _write_profile(ctx: OpContext, train_path: Path, features: list[Feature],
+                   score: Any, metrics: dict[str, float]) -> None:
+    """The monitoring reference (bins from the model's `monitoring.drift` when the plan's
+    models table has it; the monitor re-bins from the stored sorted sample otherwise)."""
+    from specops.runtime.monitor.reference import write_reference_profile
+
+    if not train_path.is_file():
+        return
+    model = ctx.node_id.split(":", 1)[-1]
+    drift = ((ctx.extra.get("plan_models") or {}).get(model) or {}).get("monitoring") or {}
+    drift = drift.get("drift") or {}
+    write_reference_profile(ctx.out_dir / "profile", pl.read_parquet(train_path),
+                            [(f.name, f.role) for f in features], score, metrics,
+                            bins=int(drift.get("bins", 10)),
+                            strategy=str(drift.get("binning", "quantile")))
+
+
+def evaluate(ctx: OpContext) -> OpResult:
+    model_path = find_input_file(ctx, "model.joblib")
+    trained = read_json(model_path.parent / "params.json")
+    test_path = find_input_file(ctx, "test.parquet")
+    schema = read_schema(test_path.parent)
+    task = str(ctx.params.get("task") or trained["task"])
+    features = [Feature(**f) for f in trained["inputs"]]
+    label = trained["label"]
+    min_group = int(ctx.params.get("min_group_size", 30))
+    raw = pl.read_parquet(test_path)
+    if raw.height == 0:
+        raise OpError("the test split is empty")
+    if label not in raw.columns:
+        raise OpError(f"label column {label!r} missing from test.parquet")
+    pipe = joblib.load(model_path)
+    x = prepare_frame(raw, features)
+    y = raw.get_column(label).to_numpy()
+    y_pred = pipe.predict(x)
+    classification = "regression" not in task
+    doc: dict[str, Any] = {"task": task, "n": int(raw.height), "min_group_size": min_group,
+                           "label": label}
+    cols: dict[str, Any] = {"y_true": y, "y_pred": y_pred}
+
+    if classification:
+        classes = list(trained.get("classes") or sorted(np.unique(y).tolist()))
+        proba = pipe.predict_proba(x)
+
+        def compute(mask: np.ndarray) -> dict[str, float]:
+            out: dict[str, float] = classification_metrics(y[mask], y_pred[mask],
+                                                           proba[mask], classes)
+            return out
+
+        doc["metrics"] = compute(np.ones(len(y), dtype=bool))
+        doc["classes"] = classes
+        if len(classes) == 2:
+            yb = (y == classes[1]).astype(np.int64)
+            pb = proba[:, 1]
+            cols["proba"] = pb
+            doc["plots"] = {**curve_data(yb, pb), "calibration": calibration_curve_data(yb, pb)}
+    else:
+        def compute(mask: np.ndarray) -> dict[str, float]:
+            out: dict[str, float] = regression_metrics(y[mask], y_pred[mask])
+            return out
+
+        doc["metrics"] = compute(np.ones(len(y), dtype=bool))
+
+    requested = _as_list(ctx.params.get("metrics"))
+    unknown = [m for m in requested if m not in doc["metrics"]]
+    if unknown:
+        doc["unavailable_metrics"] = unknown
+
+    doc["slices"] = {}
+    for col in _as_list(ctx.params.get("slices")):
+        if col not in raw.columns:
+            raise OpError(f"slice column {col!r} missing from test.parquet")
+        doc["slices"][col] = slice_metrics(raw.get_column(col).to_numpy(), compute, min_group)
+
+    doc["fairness"] = {}
+    protected = _as_list(ctx.params.get("protected")) or _as_list(schema.get("protected"))
+    for col in protected:
+        if col not in raw.columns:
+            raise OpError(f"protected column {col!r} missing from test.parquet")
+        if not classification or len(doc.get("classes", [])) != 2:
+            doc["fairness"][col] = {"note": "group fairness metrics need a binary classifier"}
+            continue
+        pos = doc["classes"][1]
+        doc["fairness"][col] = fairness_report((y == pos).astype(np.int64),
+                                               (y_pred == pos).astype(np.int64),
+                                               raw.get_column(col).to_numpy(), min_group)
+
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.out_dir / "evaluation.json").write_text(
+        json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+    pl.DataFrame(cols).write_parquet(ctx.out_dir / "predictions.parquet")
+    metrics = {k: float(v) for k, v in doc["metrics"].items()}
+    for col, rep in doc["fairness"].items():
+        for key in ("demographic_parity_difference", "disparate_impact",
+                    "equalized_odds_difference"):
+            if rep.get(key) is not None:
+                metrics[f"{key}:{col}"] = float(rep[key])
+    _write_profile(ctx, test_path.parent / "train.parquet", features,
+                   cols.get("proba", None if classification else y_pred), metrics)
+    headline = next((k for k in ("roc_auc", "accuracy", "rmse") if k in metrics), "n")
+    return OpResult(metrics=metrics,
+                    report={"metrics": doc["metrics"], "slices": sorted(doc["slices"]),
+                            "protected": protected},
+                    message=f"{headline}={metrics[headline]:.4f} on {raw.height} test rows")

@@ -1,0 +1,1 @@
+"""Training ops: preprocessing, the estimator allowlist, search, ONNX export and its benchmark."""

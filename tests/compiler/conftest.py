@@ -1,0 +1,1 @@
+"""Shared pieces of the compiler tests (helper modules beside this file are importable)."""
