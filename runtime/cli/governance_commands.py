@@ -199,7 +199,7 @@ def cmd_deployments(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from specops.runtime.governance import audit
+    from specops.runtime.governance.ledger import audit
 
     with _governance(args) as gov:
         n, problem = audit.verify(gov.engine)
@@ -212,7 +212,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_audit_export(args: argparse.Namespace) -> int:
-    from specops.runtime.governance import audit
+    from specops.runtime.governance.ledger import audit
 
     with _governance(args) as gov:
         if args.output:

@@ -30,11 +30,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from specops.runtime.governance import audit, permissions
+from specops.runtime.governance import permissions
 from specops.runtime.governance.database import transaction
 from specops.runtime.governance.errors import GovernanceError, NotFound
 from specops.runtime.governance.governance_tables import requests, votes
 from specops.runtime.governance.identity import SYSTEM_ACTOR
+from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
 
 __all__ = ["AUTO_ROLE", "ApprovalStatus", "RoleStatus", "approval_plan", "approve",

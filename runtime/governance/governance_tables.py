@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from specops.runtime.governance import audit
 from specops.runtime.governance.database import transaction
+from specops.runtime.governance.ledger import audit
 
 __all__ = ["deployments", "ensure_schema", "metadata", "requests", "votes"]
 

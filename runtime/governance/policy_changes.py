@@ -18,8 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from specops.runtime.governance import audit, permissions
+from specops.runtime.governance import permissions
 from specops.runtime.governance.database import transaction
+from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
 
 __all__ = ["config_fingerprint", "governance_config", "record_config"]

@@ -35,11 +35,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from specops.runtime.governance import audit, permissions
+from specops.runtime.governance import permissions
 from specops.runtime.governance.approvals import require_approved
 from specops.runtime.governance.database import transaction
 from specops.runtime.governance.errors import GovernanceError, NotFound
 from specops.runtime.governance.governance_tables import deployments
+from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
 
 __all__ = ["ENVIRONMENTS", "PRE_DEPLOY_HOOKS", "PROMOTION_CHECKS", "Deployment",

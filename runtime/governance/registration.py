@@ -15,9 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from specops.runtime.governance import audit, permissions
+from specops.runtime.governance import permissions
 from specops.runtime.governance.approvals import ApprovalStatus, open_request_in
 from specops.runtime.governance.database import transaction
+from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
 
 __all__ = ["record_registration"]

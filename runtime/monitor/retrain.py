@@ -58,7 +58,7 @@ def last_trigger_at(engine: sa.Engine, model: str) -> float | None:
     """Wall-clock time of the model's last `retrain_trigger` audit entry."""
     from datetime import UTC, datetime
 
-    from specops.runtime.governance import audit
+    from specops.runtime.governance.ledger import audit
 
     last = None
     for e in audit.entries(engine, target=model):
@@ -89,8 +89,8 @@ def decide(in_breach: Sequence[str], retrain_on: Sequence[str], cooldown_s: floa
 def audit_event(engine: sa.Engine, *, actor: str, action: str, target: str, reason: str,
                 details: dict[str, Any], at: float | None = None) -> int:
     """Append one entry to the governance audit chain; returns its sequence number."""
-    from specops.runtime.governance import audit
     from specops.runtime.governance.database import transaction
+    from specops.runtime.governance.ledger import audit
 
     with transaction(engine) as conn:
         entry = audit.append(conn, actor=actor, action=action, target=target, reason=reason,

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from specops.runtime.governance import audit
 from specops.runtime.governance.approvals import status
+from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.promotion import history
 from specops.runtime.governance.service import Governance
 from specops.runtime.reports.model_charts import bar_chart, calibration_chart, roc_chart

@@ -7,7 +7,6 @@ import pytest
 from gov_helpers import facts, rule
 
 from specops.runtime.governance import GovernanceError, NotFound
-from specops.runtime.governance import audit as A
 from specops.runtime.governance.approvals import (
     approval_plan,
     approve,
@@ -16,6 +15,7 @@ from specops.runtime.governance.approvals import (
     reject,
     status,
 )
+from specops.runtime.governance.ledger import audit as A
 from specops.runtime.governance.registration import record_registration
 
 

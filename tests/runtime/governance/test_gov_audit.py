@@ -9,8 +9,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from specops.runtime.governance import audit as A
 from specops.runtime.governance.database import transaction
+from specops.runtime.governance.ledger import audit as A
 
 
 def _fill(gov, n=8):

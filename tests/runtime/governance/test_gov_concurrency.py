@@ -14,8 +14,8 @@ from concurrency_worker import work
 from gov_helpers import PG_SKIP, PG_URL, directory, drop_pg_schema, pg_schema, sqlite_url
 
 from specops.runtime.governance import Governance
-from specops.runtime.governance import audit as A
 from specops.runtime.governance.governance_tables import requests, votes
+from specops.runtime.governance.ledger import audit as A
 
 WORKERS, PER_WORKER = 8, 100        # 8 x (100 register + 100 approve) = 1,600 actions
 

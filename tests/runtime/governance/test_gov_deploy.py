@@ -8,8 +8,8 @@ import pytest
 from gov_helpers import facts, rule
 
 from specops.runtime.governance import GovernanceError, NotFound
-from specops.runtime.governance import audit as A
 from specops.runtime.governance.approvals import approve, open_request
+from specops.runtime.governance.ledger import audit as A
 from specops.runtime.governance.promotion import (
     PROMOTION_CHECKS,
     current,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from report_fixture import build
 
-from specops.runtime.governance import audit as A
+from specops.runtime.governance.ledger import audit as A
 from specops.runtime.reports.model_report import render_report
 
 

@@ -107,8 +107,9 @@ def _cli(argv: list[str]) -> int:
 @pytest.mark.slow
 def test_drift_retrains_into_a_version_that_still_needs_approval(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
-    from specops.runtime.governance import Governance, audit
+    from specops.runtime.governance import Governance
     from specops.runtime.governance.approvals import status
+    from specops.runtime.governance.ledger import audit
     from specops.runtime.registry import Registry
 
     monkeypatch.setenv("SPECOPS_USER", "alice")
