@@ -23,6 +23,18 @@ Values: `values` maps names to Python values.
 - a predicate call such as `model.has_check("fairness")`: true when the string is in the
   collection `values["model.has_check"]`.
 A missing value (other than a champion's) raises EvaluationError.
+
+Hooks, so that every caller decides through this one interpreter rather than its own:
+- `values` may be any Mapping. A Mapping whose `__getitem__` computes a value on demand is
+  the lookup callback: the gate report (runtime/evaluation/gate_checks.py) answers a
+  missing metric with null and records why, so Kleene logic still applies to the rest.
+- A lookup may raise `NotYetKnown` for a value that exists but is not known yet (the
+  compiler deciding an approval rule before the run). `and`/`or` still decide when another
+  operand decides them; otherwise `evaluate` raises NotYetKnown: "cannot decide now" is an
+  answer of its own, never folded into null.
+- `trace`, when given, receives every value read, under the keys above, plus for a slice
+  `"<fn>(<metric> by <column>)"` and `"<fn>(<metric> by <column>).group"` (the group that
+  gave min/max, `"*"` for mean), so a report can say which value decided.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-__all__ = ["MAX_TREE_DEPTH", "EvaluationError", "evaluate"]
+__all__ = ["MAX_TREE_DEPTH", "EvaluationError", "NotYetKnown", "evaluate"]
 
 MAX_TREE_DEPTH = 200
 
@@ -41,68 +53,145 @@ class EvaluationError(Exception):
     """The tree is malformed or a value it needs was not supplied."""
 
 
-def evaluate(tree: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
-    """The value of `tree` given `values`; None is null."""
+class NotYetKnown(EvaluationError):
+    """Raised by a lookup for a value that only a later stage knows (see the module doc)."""
+
+
+def evaluate(tree: Mapping[str, Any], values: Mapping[str, Any],
+             trace: dict[str, Any] | None = None) -> Any:
+    """The value of `tree` given `values`; None is null. `trace` collects the values read."""
+    if not isinstance(tree, Mapping):
+        raise EvaluationError(f"not an expression tree: {type(tree).__name__}")
     try:
-        return _eval(tree, values, 0)
+        return _Interpreter(values, trace).eval(tree, 0)
     except (TypeError, AttributeError, KeyError) as exc:  # a tree the checker never made
         raise EvaluationError(f"malformed tree or value: {exc}") from exc
 
 
-def _need(values: Mapping[str, Any], key: str) -> Any:
-    try:
-        return values[key]
-    except KeyError:
-        raise EvaluationError(f"no value supplied for `{key}`") from None
+class _Interpreter:
+    def __init__(self, values: Mapping[str, Any], trace: dict[str, Any] | None) -> None:
+        self.values = values
+        self.trace = trace
 
+    def note(self, key: str, value: Any) -> None:
+        if self.trace is not None:
+            self.trace[key] = value
 
-def _eval(node: Mapping[str, Any], values: Mapping[str, Any], depth: int) -> Any:
-    if depth > MAX_TREE_DEPTH:
-        raise EvaluationError("expression tree is too deep")
-    op = node.get("op")
-    d = depth + 1
-    if op == "lit":
-        return node["value"]
-    if op in ("col", "metric"):
-        return _need(values, node["name"])
-    if op == "champion":
-        return values.get(f"champion.{node['metric']}")
-    if op == "fairness":
-        return _need(values, f"{node['fn']}({node['attribute']})")
-    if op == "slice_metric":
-        return _slice(node, values)
-    if op == "binary":
-        return _binary(node["fn"], _eval(node["left"], values, d),
-                       _eval(node["right"], values, d))
-    if op == "compare":
-        return _compare(node["fn"], _eval(node["left"], values, d),
-                        _eval(node["right"], values, d))
-    if op == "unary":
-        arg = _eval(node["arg"], values, d)
-        if arg is None:
+    def fetch(self, key: str, *, required: bool = True) -> Any:
+        try:
+            return self.values[key]
+        except KeyError:
+            if required:
+                raise EvaluationError(f"no value supplied for `{key}`") from None
             return None
-        return (not arg) if node["fn"] == "not" else -arg
-    if op == "logical":
-        return _logical(node["fn"], node["args"], values, d)
-    if op == "call":
-        return _call(node, values, d)
-    raise EvaluationError(f"unknown tree node op {op!r}")
 
+    def read(self, key: str, *, required: bool = True) -> Any:
+        value = self.fetch(key, required=required)
+        self.note(key, value)
+        return value
 
-def _slice(node: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
-    groups = _need(values, f"{node['metric']} by {node['by']}")
-    items = list(groups.values()) if isinstance(groups, Mapping) else list(groups)
-    present = [v for v in items if v is not None]
-    if not present:
-        return None
-    fn = node["fn"]
-    if fn == "min":
-        return min(present)
-    if fn == "max":
-        return max(present)
-    if fn == "mean":
-        return math.fsum(present) / len(present)
-    raise EvaluationError(f"unknown slice function {fn!r}")
+    def eval(self, node: Mapping[str, Any], depth: int) -> Any:
+        if depth > MAX_TREE_DEPTH:
+            raise EvaluationError("expression tree is too deep")
+        op = node.get("op")
+        d = depth + 1
+        if op == "lit":
+            return node["value"]
+        if op in ("col", "metric"):
+            return self.read(node["name"])
+        if op == "champion":   # absent: no champion yet -> null
+            return self.read(f"champion.{node['metric']}", required=False)
+        if op == "fairness":
+            return self.read(f"{node['fn']}({node['attribute']})")
+        if op == "slice_metric":
+            return self.slice(node)
+        if op == "binary":
+            return _binary(node["fn"], self.eval(node["left"], d), self.eval(node["right"], d))
+        if op == "compare":
+            return _compare(node["fn"], self.eval(node["left"], d),
+                            self.eval(node["right"], d))
+        if op == "unary":
+            arg = self.eval(node["arg"], d)
+            if arg is None:
+                return None
+            return (not arg) if node["fn"] == "not" else -arg
+        if op == "logical":
+            return self.logical(node["fn"], node["args"], d)
+        if op == "call":
+            return self.call(node, d)
+        raise EvaluationError(f"unknown tree node op {op!r}")
+
+    def slice(self, node: Mapping[str, Any]) -> Any:
+        metric, by, fn = node["metric"], node["by"], node["fn"]
+        groups = self.fetch(f"{metric} by {by}")
+        if isinstance(groups, Mapping):
+            present = {str(g): v for g, v in groups.items() if v is not None}
+        else:
+            present = {str(i): v for i, v in enumerate(groups) if v is not None}
+        key = f"{fn}({metric} by {by})"
+        value: Any = None
+        group: str | None = None
+        if fn not in ("min", "max", "mean"):
+            raise EvaluationError(f"unknown slice function {fn!r}")
+        if present and fn == "mean":
+            value, group = math.fsum(present.values()) / len(present), "*"
+        elif present:  # ties: min takes the first group in name order, max the last
+            pick = min if fn == "min" else max
+            group = pick(present, key=lambda g: (present[g], g))
+            value = present[group]
+        self.note(key, value)
+        if group is not None:
+            self.note(f"{key}.group", group)
+        return value
+
+    def logical(self, fn: str, args: list[Mapping[str, Any]], depth: int) -> bool | None:
+        # Kleene logic, short-circuiting only on the deciding value. An operand not known
+        # yet (NotYetKnown) defers: a later deciding operand still decides.
+        if fn not in ("and", "or"):
+            raise EvaluationError(f"unknown logical function {fn!r}")
+        decisive = fn == "or"           # `or` is decided by a true, `and` by a false
+        unknown = False
+        pending: NotYetKnown | None = None
+        for arg in args:
+            try:
+                v = self.eval(arg, depth)
+            except NotYetKnown as exc:
+                pending = pending or exc
+                continue
+            if v is None:
+                unknown = True
+            elif bool(v) is decisive:
+                return decisive
+        if pending is not None:
+            raise pending
+        return None if unknown else not decisive
+
+    def call(self, node: Mapping[str, Any], depth: int) -> Any:
+        fn: str = node["fn"]
+        args = [self.eval(a, depth) for a in node["args"]]
+        if "." in fn:  # a policy predicate: model.has_check("fairness")
+            members: Collection[Any] = self.read(fn)
+            return args[0] in members
+        if fn == "coalesce":
+            return next((a for a in args if a is not None), None)
+        if fn == "if_else":
+            return args[1] if args[0] else args[2]
+        if fn == "is_null":
+            return args[0] is None
+        if fn in ("min", "max"):
+            present = [a for a in args if a is not None]
+            if not present:
+                return None
+            return min(present) if fn == "min" else max(present)
+        impl = _STRICT.get(fn)
+        if impl is None:
+            raise EvaluationError(f"unknown function {fn!r}")
+        if args[0] is None or (fn == "days_between" and args[1] is None):
+            return None
+        try:
+            return impl(*args)
+        except (OverflowError, ValueError):
+            return None
 
 
 def _binary(fn: str, a: Any, b: Any) -> Any:
@@ -142,20 +231,6 @@ def _compare(fn: str, a: Any, b: Any) -> bool | None:
     if fn not in _COMPARE:
         raise EvaluationError(f"unknown comparison {fn!r}")
     return _COMPARE[fn](a, b)
-
-
-def _logical(fn: str, args: list[Mapping[str, Any]], values: Mapping[str, Any],
-             depth: int) -> bool | None:
-    # Kleene logic, short-circuiting only on the deciding value.
-    decisive = fn == "or"           # `or` is decided by a true, `and` by a false
-    unknown = False
-    for arg in args:
-        v = _eval(arg, values, depth)
-        if v is None:
-            unknown = True
-        elif bool(v) is decisive:
-            return decisive
-    return None if unknown else not decisive
 
 
 def _as_datetime(v: _dt.date) -> _dt.datetime:
@@ -205,31 +280,3 @@ _STRICT: dict[str, Callable[..., Any]] = {
     "upper": str.upper,
     "length": len,
 }
-
-
-def _call(node: Mapping[str, Any], values: Mapping[str, Any], depth: int) -> Any:
-    fn: str = node["fn"]
-    args = [_eval(a, values, depth) for a in node["args"]]
-    if "." in fn:  # a policy predicate: model.has_check("fairness")
-        members: Collection[Any] = _need(values, fn)
-        return args[0] in members
-    if fn == "coalesce":
-        return next((a for a in args if a is not None), None)
-    if fn == "if_else":
-        return args[1] if args[0] else args[2]
-    if fn == "is_null":
-        return args[0] is None
-    if fn in ("min", "max"):
-        present = [a for a in args if a is not None]
-        if not present:
-            return None
-        return min(present) if fn == "min" else max(present)
-    impl = _STRICT.get(fn)
-    if impl is None:
-        raise EvaluationError(f"unknown function {fn!r}")
-    if args[0] is None or (fn == "days_between" and args[1] is None):
-        return None
-    try:
-        return impl(*args)
-    except (OverflowError, ValueError):
-        return None
