@@ -8,7 +8,6 @@ file is loaded and every diagnostic kept.
 from __future__ import annotations
 
 import gc
-import glob
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,6 +16,13 @@ from typing import Any
 
 from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity, Span
 from specops.compiler.diagnostics.suppress import Suppression, parse_suppressions
+from specops.compiler.frontend.confine import (
+    Refusal,
+    check_file,
+    find_files,
+    glob_problem,
+    read_inside,
+)
 from specops.compiler.frontend.loader import MAX_FILE_BYTES, Document, load_text
 from specops.compiler.frontend.templates import make_environment, render_document
 from specops.compiler.frontend.validate_specs import (
@@ -119,19 +125,22 @@ def _display(path: Path, base: Path) -> str:
     return Path(rel).as_posix() if not rel.startswith("..") else path.as_posix()
 
 
-def _read(path: Path, shown: str, rel: str,
-          diags: list[Diagnostic]) -> SourceFile | None:
+def _read(path: Path, shown: str, rel: str, diags: list[Diagnostic],
+          root: Path) -> SourceFile | None:
+    """Load one file that must lie inside `root` (see confine.py for why and how)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:  # refuse before reading: a 10 GB file must not be loaded
-            diags.append(Diagnostic("SPEC003", f"file is {size:,} bytes; the limit is "
-                                    f"{MAX_FILE_BYTES:,}", shown, Span.point(1, 1)))
-            return SourceFile(shown, rel, path, "")
-        raw = path.read_bytes()
+        raw = read_inside(path, root, MAX_FILE_BYTES)
     except OSError as exc:
         diags.append(Diagnostic("SPEC001", f"cannot read file: {exc.strerror or exc}", shown,
                                 Span.point(1, 1)))
         return None
+    if isinstance(raw, Refusal):
+        diags.append(Diagnostic(raw.code, raw.message, shown, Span.point(1, 1)))
+        return None
+    if isinstance(raw, int):  # refused before reading: a 10 GB file must not be loaded
+        diags.append(Diagnostic("SPEC003", f"file is {raw:,} bytes; the limit is "
+                                f"{MAX_FILE_BYTES:,}", shown, Span.point(1, 1)))
+        return SourceFile(shown, rel, path, "")
     docs, problems = load_text(shown, raw)
     diags.extend(problems)
     text = raw.decode("utf-8", errors="replace") if b"\x00" not in raw else ""
@@ -143,15 +152,55 @@ def _read(path: Path, shown: str, rel: str,
     return source
 
 
-def _spec_files(root: Path, config: ProjectSpec | None) -> list[Path]:
-    patterns = config.specs if config else ["specs/**/*.yaml", "specs/**/*.yml"]
-    found: set[Path] = set()
-    for pattern in patterns:
-        for hit in glob.glob(str(root / pattern), recursive=True):
-            p = Path(hit)
-            if p.is_file() and p.name != CONFIG_NAME:
-                found.add(p.resolve())
-    return sorted(found)
+_DEFAULT_SPECS = ["specs/**/*.yaml", "specs/**/*.yml"]
+
+
+def _refused(refusals: list[Refusal], base: Path) -> list[Diagnostic]:
+    return [Diagnostic(r.code, r.message, _display(r.path, base), Span.point(1, 1))
+            for r in refusals]
+
+
+def _spec_files(root: Path, config: ProjectSpec | None, config_file: SourceFile | None,
+                base: Path, diags: list[Diagnostic]) -> tuple[list[Path], bool]:
+    """The spec files the `specs` globs match inside the root, and whether a glob was refused.
+
+    An absolute or `..` glob is reported at its place in specops.yaml and never walked.
+    """
+    patterns = config.specs if config else _DEFAULT_SPECS
+    doc = config_file.documents[0] if config_file and config_file.documents else None
+    usable: list[str] = []
+    for i, pattern in enumerate(patterns):
+        problem = glob_problem(pattern)
+        if problem is None:
+            usable.append(pattern)
+            continue
+        span = doc.value_span(("specs", i)) if doc else Span.point(1, 1)
+        diags.append(Diagnostic("SPEC007", problem, config_file.path if config_file else
+                                CONFIG_NAME, span, help="write a glob relative to the "
+                                "project root, e.g. `specs/**/*.yaml`"))
+    files, refusals = find_files(root, usable)
+    diags.extend(_refused(refusals, base))
+    return [f for f in files if f.name != CONFIG_NAME], len(usable) < len(patterns)
+
+
+def _check_prepare(config: ProjectSpec, config_file: SourceFile,
+                   diags: list[Diagnostic]) -> None:
+    """`creates` globs are walked by `specops run`; an absolute or `..` one walks the disk."""
+    doc = config_file.documents[0] if config_file.documents else None
+    for i, step in enumerate(config.prepare):
+        problem = glob_problem(step.creates)
+        if problem is not None:
+            span = doc.value_span(("prepare", i, "creates")) if doc else Span.point(1, 1)
+            diags.append(Diagnostic("SPEC007", problem, config_file.path, span))
+
+
+def _resolve_parent(path: Path) -> Path:
+    """`path` with its folder resolved but not its last part: a link named on the command
+    line is checked as a link (it may lead out of the project), not silently followed."""
+    absolute = Path(os.path.abspath(path))
+    if absolute.is_dir():
+        return absolute.resolve()
+    return Path(os.path.realpath(absolute.parent)) / absolute.name
 
 
 def _may_template(text: str) -> bool:
@@ -190,7 +239,7 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
                   base: Path | None) -> Project:
     base = (base or Path.cwd()).resolve()
     diags: list[Diagnostic] = []
-    targets = [p.resolve() for p in (paths or [Path.cwd()])]
+    targets = [_resolve_parent(p) for p in (paths or [Path.cwd()])]
     root = next((r for r in (find_root(t) for t in targets) if r is not None), None)
     config: ProjectSpec | None = None
     config_file: SourceFile | None = None
@@ -198,10 +247,14 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
     cli_vars: dict[str, Any] = {k: typed_var(v) if isinstance(v, str) else v
                                 for k, v in (variables or {}).items()}
     selected: set[str] | None = None
+    # every file to load, with the folder it must stay inside
+    spec_paths: dict[Path, Path] = {}
+    explicit = [t for t in targets if not t.is_dir() and os.path.lexists(t)]
 
     if root is not None:
+        root = root.resolve()
         cfg_path = root / CONFIG_NAME
-        config_file = _read(cfg_path, _display(cfg_path, base), CONFIG_NAME, diags)
+        config_file = _read(cfg_path, _display(cfg_path, base), CONFIG_NAME, diags, root)
         if config_file is not None:
             docs = config_file.documents
             for d in docs:
@@ -213,26 +266,39 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
                     diags.append(Diagnostic("SPEC108", "specops.yaml holds one document",
                                             config_file.path, extra.span))
             files[config_file.path] = config_file
-        spec_paths = _spec_files(root, config)
-        explicit = [t for t in targets if t.is_file()]
-        if explicit:
-            selected = {_display(t, base) for t in explicit}
+            if config is not None:
+                _check_prepare(config, config_file, diags)
+        found, glob_refused = _spec_files(root, config, config_file, base, diags)
+        spec_paths = dict.fromkeys(found, root)
+        chosen: set[str] = set()
         for t in explicit:
-            if t not in spec_paths and t.name != CONFIG_NAME:
-                spec_paths.append(t)
-        if not spec_paths and config is not None:
+            checked = check_file(t, root)
+            if isinstance(checked, Refusal):
+                diags.extend(_refused([checked], base))
+                chosen.add(_display(t, base))
+            elif checked is not None:
+                chosen.add(_display(checked, base))
+                if checked.name != CONFIG_NAME:
+                    spec_paths.setdefault(checked, root)
+        selected = chosen if explicit else None
+        if not spec_paths and config is not None and not glob_refused:
             diags.append(Diagnostic("SPEC006", "no spec files match `specs` in specops.yaml",
                                     config_file.path if config_file else CONFIG_NAME,
                                     Span.point(1, 1), Severity.WARNING))
     else:
-        spec_paths = []
         for t in targets:
             if t.is_dir():
-                spec_paths.extend(sorted(p.resolve() for p in t.rglob("*.y*ml")
-                                         if p.suffix in (".yaml", ".yml")))
-            else:
-                spec_paths.append(t)
-        if not spec_paths:
+                found, refusals = find_files(t, ["**/*.yaml", "**/*.yml"])
+                diags.extend(_refused(refusals, base))
+                spec_paths.update(dict.fromkeys(found, t))
+            elif t in explicit:
+                folder = t.parent
+                checked = check_file(t, folder)
+                if isinstance(checked, Refusal):
+                    diags.extend(_refused([checked], base))
+                elif checked is not None:
+                    spec_paths.setdefault(checked, folder)
+        if not spec_paths and not any(d.code in ("SPEC001", "SPEC007") for d in diags):
             diags.append(Diagnostic("SPEC005", f"no {CONFIG_NAME} found at or above "
                                     f"{_display(targets[0], base)}", _display(targets[0], base),
                                     Span.point(1, 1)))
@@ -244,11 +310,11 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
     broken: set[tuple[str, str]] = set()
     config_broken = config_file is not None and config is None and any(
         d.file == config_file.path and d.severity == Severity.ERROR for d in diags)
-    for path in sorted(set(spec_paths)):
+    for path, fence in sorted(spec_paths.items()):
         rel = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else \
             path.name
         before = len(diags)
-        source = _read(path, _display(path, base), rel, diags)
+        source = _read(path, _display(path, base), rel, diags, fence)
         if source is None:
             continue
         files[source.path] = source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -33,14 +34,15 @@ def test_typed_var(text: str, value: object) -> None:
 
 
 def test_unreadable_file_is_reported(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = Path.read_bytes
+    real = os.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "gate.yaml":
+    def refuse(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+        if os.fspath(path).endswith("gate.yaml"):
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, flags, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    # as root, chmod 000 does not stop a read: fail the open instead
+    monkeypatch.setattr(os, "open", refuse)
     # nothing of the file is known, so the model's reference to its gate is unknown too
     assert found(project) == [("specs/gate.yaml", 1, 1, "SPEC001"),
                               ("specs/model.yaml", 13, 9, "SPEC304")]
