@@ -60,6 +60,8 @@ EXAMPLES: dict[str, Example] = {
                        verify=False, language="console"),
     "SPEC006": Example('name: credit\nspecs: ["pipelines/**/*.yaml"]   # matches nothing\n',
                        file="specops.yaml", verify=False),
+    "SPEC007": Example('name: credit\nspecs: ["specs/**/*.yaml", "../shared/*.yaml"]\n',
+                       file="specops.yaml"),
     "SPEC101": Example('kind: gate\nname: strict\nchecks: ["roc_auc >= 0.8"\n'),
     "SPEC102": Example('kind: gate\nname: strict\nchecks: ["roc_auc >= 0.8"]\n'
                        'checks: ["brier <= 0.2"]   # SPEC102: the first list would be lost\n'),

@@ -32,7 +32,8 @@ _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 _TABLE: tuple[Rule, ...] = (
     # files
     Rule("SPEC001", "unreadable-file", _E, "The file cannot be read.",
-         "specops could not open or decode the file (missing, a directory, or not UTF-8)."),
+         "specops could not open the file: permission denied, a link to a missing file, or "
+         "not a regular file (a FIFO, socket or device, which lint never opens)."),
     Rule("SPEC002", "binary-file", _E, "The file is binary, not YAML text.",
          "The file contains NUL bytes or invalid UTF-8. Spec files must be UTF-8 YAML."),
     Rule("SPEC003", "file-too-large", _E, "The file exceeds the size limit.",
@@ -45,6 +46,11 @@ _TABLE: tuple[Rule, ...] = (
          "inside it."),
     Rule("SPEC006", "no-specs", _W, "The project has no spec files.",
          "The `specs` globs in specops.yaml matched no files."),
+    Rule("SPEC007", "outside-project", _E, "A glob or link leads outside the project root.",
+         "Lint runs on pull requests, so it reads nothing outside the project: an absolute "
+         "or `..` glob in specops.yaml (`specs`, `prepare[].creates`) is refused without a "
+         "walk, and a file or folder link whose target lies outside the root is reported, "
+         "never followed. Links that stay inside the project work."),
     # YAML
     Rule("SPEC101", "yaml-syntax", _E, "The YAML does not parse.",
          "The file is not well-formed YAML. The location is where the parser noticed the "
