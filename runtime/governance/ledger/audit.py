@@ -13,12 +13,17 @@ sequence number and hash of the last entry: appends lock it (`FOR UPDATE` on Pos
 `BEGIN IMMEDIATE` on SQLite), and `verify` compares the chain's end against it, which is
 how a deleted *tail* is noticed (a chain cut short is otherwise still a valid chain).
 
-What it protects against: any edit, deletion, insertion or reordering of rows by someone
-who does not also recompute every later hash and the head. Database triggers refuse
-UPDATE and DELETE (and TRUNCATE on Postgres) so applications cannot rewrite history by
-accident. What it does not: a database superuser can drop the triggers, rewrite rows and
-recompute the whole chain. Anchor the head externally (`head()` -> a signed timestamp or
-WORM storage) to close that gap; see docs/governance.md.
+Every entry is also a leaf of an RFC 6962 Merkle tree (leaf data = canonical(entry),
+`leaf_data`); `read_log` returns the leaf hashes with the chain check, and `ledger.merkle`
+builds roots, inclusion and consistency proofs from them.
+
+What the chain protects against: any edit, deletion, insertion or reordering of rows by
+someone who does not also recompute every later hash and the head. The triggers of
+`ledger.guards` refuse every rewrite path in the database (UPDATE, DELETE, REPLACE, UPSERT,
+TRUNCATE, a head that does not follow the chain). What it does not: whoever can drop the
+triggers can rewrite rows and recompute the whole chain and head; a signed checkpoint kept
+outside the store (`ledger.checkpoint`) and the cross-check against the governance tables
+(`ledger.crosscheck`) detect that. See docs/governance.md.
 """
 
 from __future__ import annotations
@@ -33,9 +38,13 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from specops.runtime.governance.ledger import merkle
+from specops.runtime.governance.ledger.guards import GENESIS, install_triggers
+
 __all__ = [
     "GENESIS",
     "AuditEntry",
+    "LogState",
     "Problem",
     "append",
     "canonical",
@@ -45,12 +54,12 @@ __all__ = [
     "head",
     "head_table",
     "install_triggers",
+    "leaf_data",
     "log",
     "metadata",
+    "read_log",
     "verify",
 ]
-
-GENESIS = "0" * 64
 
 metadata = sa.MetaData()
 
@@ -75,42 +84,6 @@ head_table = sa.Table(
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
-
-_SQLITE_TRIGGERS = (
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END",
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END",
-)
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION specops_audit_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP;
-END $$
-"""
-_PG_TRIGGERS = {
-    "audit_log_no_update": "BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW",
-    "audit_log_no_truncate": "BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT",
-}
-
-
-def install_triggers(conn: sa.Connection) -> None:
-    """Refuse UPDATE and DELETE on audit_log (idempotent; both dialects)."""
-    if conn.dialect.name == "sqlite":
-        for ddl in _SQLITE_TRIGGERS:
-            conn.exec_driver_sql(ddl)
-        return
-    if conn.dialect.name != "postgresql":
-        return
-    conn.execute(sa.text(_PG_FUNCTION))
-    have = {r[0] for r in conn.execute(sa.text(
-        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass"))}
-    for name, when in _PG_TRIGGERS.items():
-        if name not in have:
-            conn.exec_driver_sql(f"CREATE TRIGGER {name} {when} "
-                                 "EXECUTE FUNCTION specops_audit_append_only()")
-
 
 def canonical(doc: Any) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -220,61 +193,121 @@ class Problem:
         return f"entry {self.seq}: {self.message}"
 
 
+@dataclass(frozen=True)
+class LogState:
+    """The whole log as read in one transaction: its entries, their Merkle leaf hashes,
+    the head row, and the first problem the chain check found (None when it holds)."""
+    entries: list[AuditEntry]
+    leaves: list[bytes]
+    head_seq: int | None
+    head_hash: str | None
+    checked: int
+    problem: Problem | None
+
+    @property
+    def size(self) -> int:
+        return len(self.entries)
+
+    def tree(self) -> merkle.Tree:
+        return merkle.Tree(self.leaves)
+
+
+def leaf_data(entry: AuditEntry) -> bytes:
+    """What the Merkle tree commits to for one entry: its canonical JSON (the same bytes
+    the chain hash covers), so an inclusion proof carries the entry itself."""
+    return canonical(entry.entry())
+
+
+def read_log(engine: sa.Engine) -> LogState:
+    """Read the log and its head in one snapshot; check the chain; hash every leaf."""
+    with engine.connect() as conn:
+        rows = [_row_entry(r) for r in conn.execute(sa.select(log).order_by(log.c.seq))]
+        hrow = conn.execute(sa.select(head_table).where(head_table.c.id == 1)).first()
+    sha = hashlib.sha256
+    leaves: list[bytes] = []
+    problem: Problem | None = None
+    checked = 0
+    hashes: dict[str, int] | None = None
+    prev, expected = GENESIS, 1
+    for i, r in enumerate(rows):
+        data = canonical(r.entry())
+        leaves.append(sha(b"\x00" + data).digest())
+        if problem is not None:
+            continue
+        if r.seq != expected or r.prev_hash != prev:
+            if hashes is None:
+                hashes = {x.hash: j for j, x in enumerate(rows)}
+            problem = _link_problem(rows, i, expected, prev, hashes)
+        elif sha(prev.encode("ascii") + data).hexdigest() != r.hash:
+            problem = Problem(r.seq, "edited",
+                              "edited: its content no longer matches its hash "
+                              f"(actor {r.actor!r}, action {r.action!r}, target {r.target!r})")
+        if problem is not None:
+            checked = i
+            continue
+        prev, expected = r.hash, r.seq + 1
+    if problem is None:
+        checked = len(rows)
+        problem = _head_problem(rows, hrow, prev)
+    return LogState(rows, leaves, None if hrow is None else int(hrow.seq),
+                    None if hrow is None else str(hrow.hash), checked, problem)
+
+
+def _link_problem(rows: list[AuditEntry], i: int, expected: int, prev: str,
+                  hashes: dict[str, int]) -> Problem:
+    """Row i is out of place or does not link to its predecessor: say what happened.
+    Linking past the previous row means that row was inserted; linking to a later row
+    means rows were reordered; a jump in `seq` means rows were deleted."""
+    r = rows[i]
+    if r.seq > expected:
+        missing = (f"entry {expected} is" if r.seq == expected + 1
+                   else f"entries {expected}..{r.seq - 1} are")
+        return Problem(expected, "deleted",
+                       f"missing: {missing} gone (the log jumps from {expected - 1} "
+                       f"to {r.seq}); deleted")
+    if r.seq < expected:
+        return Problem(r.seq, "inserted", f"inserted: a second entry numbered {r.seq}")
+    where = hashes.get(r.prev_hash)
+    if i >= 2 and r.prev_hash == rows[i - 2].hash:
+        bad = rows[i - 1]
+        return Problem(bad.seq, "inserted",
+                       f"inserted: entry {r.seq} links to entry {rows[i - 2].seq}, "
+                       f"skipping entry {bad.seq}, which is not part of the chain")
+    if where is not None and where > i:
+        return Problem(r.seq, "reordered",
+                       f"reordered: it links to entry {rows[where].seq}, which comes "
+                       "after it")
+    return Problem(r.seq, "deleted",
+                   f"does not link to entry {expected - 1} (prev_hash "
+                   f"{r.prev_hash[:12]}… != {prev[:12]}…): an entry before it was "
+                   "deleted or replaced")
+
+
+def _head_problem(rows: list[AuditEntry], hrow: Any, prev: str) -> Problem | None:
+    last = rows[-1].seq if rows else 0
+    if hrow is None:
+        return Problem(1, "edited", "the chain head row is missing") if rows else None
+    if int(hrow.seq) > last:
+        return Problem(last + 1, "truncated",
+                       f"missing: the head records {hrow.seq} entries but the log ends at "
+                       f"{last}; the tail was deleted")
+    if int(hrow.seq) < last:
+        return Problem(int(hrow.seq) + 1, "appended",
+                       f"inserted: not recorded in the chain head (head at {hrow.seq}); "
+                       "written outside specops")
+    if hrow.hash != prev:
+        return Problem(last, "edited", "the chain head's hash differs from this entry's hash")
+    return None
+
+
 def verify(engine: sa.Engine) -> tuple[int, Problem | None]:
     """Recompute the chain. Returns (entries checked, the first problem or None).
 
     Each row is checked for its position (seq = previous + 1), its link (prev_hash = the
-    previous row's hash) and its content (hash = recomputed). When a link is broken, the
-    stored hashes tell what happened: linking past the previous row means that row was
-    inserted; linking to a later row means rows were reordered."""
-    with engine.connect() as conn:
-        rows = [_row_entry(r) for r in conn.execute(sa.select(log).order_by(log.c.seq))]
-        hrow = conn.execute(sa.select(head_table).where(head_table.c.id == 1)).first()
-    hashes = {r.hash: i for i, r in enumerate(rows)}
-    prev, expected = GENESIS, 1
-    for i, r in enumerate(rows):
-        if r.seq > expected:
-            missing = (f"entry {expected} is" if r.seq == expected + 1
-                       else f"entries {expected}..{r.seq - 1} are")
-            return i, Problem(expected, "deleted",
-                              f"missing: {missing} gone (the log jumps from {expected - 1} "
-                              f"to {r.seq}); deleted")
-        if r.prev_hash != prev:
-            where = hashes.get(r.prev_hash)
-            if i >= 2 and r.prev_hash == rows[i - 2].hash:
-                bad = rows[i - 1]
-                return i, Problem(bad.seq, "inserted",
-                                  f"inserted: entry {r.seq} links to entry {rows[i - 2].seq}, "
-                                  f"skipping entry {bad.seq}, which is not part of the chain")
-            if where is not None and where > i:
-                return i, Problem(r.seq, "reordered",
-                                  f"reordered: it links to entry {rows[where].seq}, which "
-                                  "comes after it")
-            return i, Problem(r.seq, "deleted",
-                              f"does not link to entry {expected - 1} (prev_hash "
-                              f"{r.prev_hash[:12]}… != {prev[:12]}…): an entry before it was "
-                              "deleted or replaced")
-        if entry_hash(prev, r.entry()) != r.hash:
-            return i, Problem(r.seq, "edited",
-                              "edited: its content no longer matches its hash "
-                              f"(actor {r.actor!r}, action {r.action!r}, target {r.target!r})")
-        prev, expected = r.hash, r.seq + 1
-    last = rows[-1].seq if rows else 0
-    if hrow is not None:
-        if int(hrow.seq) > last:
-            return len(rows), Problem(last + 1, "truncated",
-                                      f"missing: the head records {hrow.seq} entries but the "
-                                      f"log ends at {last}; the tail was deleted")
-        if int(hrow.seq) < last:
-            return len(rows), Problem(int(hrow.seq) + 1, "appended",
-                                      f"inserted: not recorded in the chain head (head at "
-                                      f"{hrow.seq}); written outside specops")
-        if hrow.hash != prev:
-            return len(rows), Problem(last, "edited",
-                                      "the chain head's hash differs from this entry's hash")
-    elif rows:
-        return len(rows), Problem(1, "edited", "the chain head row is missing")
-    return len(rows), None
+    previous row's hash) and its content (hash = recomputed), then the chain's end against
+    `audit_head`. Checkpoints and the cross-check are `ledger.log_check`'s."""
+    state = read_log(engine)
+    return state.checked, state.problem
 
 
 def export_jsonl(engine: sa.Engine, out: IO[str] | Path, target_prefix: str | None = None

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from specops.runtime.governance.database import transaction
 from specops.runtime.governance.ledger import audit as A
+from specops.runtime.governance.ledger.guards import TRIGGER_NAMES
 
 
 def _fill(gov, n=8):
@@ -22,11 +23,13 @@ def _fill(gov, n=8):
 
 
 def _drop_triggers(conn):
+    """What the owner of the SQLite file or of the Postgres tables can always do."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
-        conn.exec_driver_sql("DROP TRIGGER audit_log_no_delete")
+        for name in TRIGGER_NAMES:
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
     else:
         conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        conn.exec_driver_sql("ALTER TABLE audit_head DISABLE TRIGGER USER")
 
 
 def _row(conn, seq):
