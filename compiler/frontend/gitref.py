@@ -54,6 +54,15 @@ def project_at_ref(ref: str, path: Path) -> Iterator[Path]:
     if archive.returncode != 0:
         raise NotAtRef(f"{rel} does not exist at {ref}")
     with tempfile.TemporaryDirectory(prefix="specops-ref-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(tmp, filter="data")
+        # The "data" filter refuses absolute names, links out of the folder and special
+        # files; a ref holding one (a link to ~/.ssh in a pull request) is refused whole,
+        # with a one-line cause, rather than exported with the link dropped.
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                tar.extractall(tmp, filter="data")
+        except tarfile.FilterError as exc:
+            raise GitRefError(f"{ref}: refusing to export `{exc.tarinfo.name}`: it leads "
+                              "outside the project or is not a regular file") from None
+        except tarfile.TarError as exc:
+            raise GitRefError(f"{ref}: cannot export the project: {exc}") from None
         yield Path(tmp) / rel
