@@ -2,7 +2,6 @@
 
 from specops.runtime.registry.manifest import CONTENT_FILES, content_digest, hash_artifacts
 from specops.runtime.registry.registry import Registry, RegistryError, Version, parse_ref
-from specops.runtime.registry.signing import load_or_create_key
 
 __all__ = ["CONTENT_FILES", "Registry", "RegistryError", "Version", "content_digest",
-           "hash_artifacts", "load_or_create_key", "parse_ref"]
+           "hash_artifacts", "parse_ref"]

@@ -40,13 +40,11 @@ from specops.runtime.registry.manifest import (
     content_digest,
     hash_artifacts,
 )
-from specops.runtime.registry.signing import (
-    ALGORITHM,
-    key_id,
-    load_or_create_key,
-    load_public_key,
-    verify_signature,
-)
+from specops.runtime.registry.signing import ALGORITHM, sign_manifest, verify_manifest
+from specops.runtime.trust.keyring import Keyring, load_keyring
+from specops.runtime.trust.signer import Signer, registry_signer
+from specops.runtime.trust.ssh_keys import KeyProblem
+from specops.runtime.trust.trust_root import TrustError, read_config
 
 __all__ = ["Registry", "RegistryError", "Version", "parse_ref"]
 
@@ -103,12 +101,42 @@ def _remove_tree(path: Path) -> None:
 
 
 class Registry:
-    def __init__(self, engine: sa.Engine, root: Path, key_dir: Path) -> None:
+    def __init__(self, engine: sa.Engine, root: Path, key_dir: Path | None = None, *,
+                 project_root: Path | None = None, signer: Signer | None = None,
+                 keyring: Keyring | None = None) -> None:
+        """`signer` signs new manifests (default: the key specops.yaml or
+        $SPECOPS_REGISTRY_KEY references, loaded on first registration; never created);
+        `keyring` verifies them (default: the pinned keys, runtime/trust/keyring.py).
+        `key_dir` (`<project>/.specops/keys`) only locates the project when
+        `project_root` is not given."""
         self.engine = engine
         self.root = root            # <artifacts>/registry
-        self.key_dir = key_dir      # <project>/.specops/keys
+        if project_root is None and key_dir is not None:
+            project_root = key_dir.parent.parent
+        self.project_root = (project_root or Path.cwd()).resolve()
+        self._signer = signer
+        self._keyring = keyring
         self.owns_engine = False
         T.ensure_schema(engine)
+
+    @property
+    def signer(self) -> Signer:
+        """The registry's signing key; `RegistryError` (one line) when none is configured."""
+        if self._signer is None:
+            reg = read_config(self.project_root).get("registry") or {}
+            configured = reg.get("key") if isinstance(reg, dict) else None
+            try:
+                self._signer = registry_signer(self.project_root,
+                                               str(configured) if configured else None)
+            except KeyProblem as exc:
+                raise RegistryError(str(exc)) from None
+        return self._signer
+
+    def keyring(self) -> Keyring:
+        """Key id -> pinned public key that may verify manifests."""
+        if self._keyring is not None:
+            return self._keyring
+        return load_keyring(self.engine)
 
     def close(self) -> None:
         """Release pooled connections this registry opened (not a borrowed engine). The
@@ -132,7 +160,7 @@ class Registry:
             kwargs["connect_args"] = {"timeout": 30}
         engine = sa.create_engine(url, **kwargs)
         art = root / (artifacts or ".specops/artifacts")
-        reg = cls(engine, art / "registry", root / ".specops" / "keys")
+        reg = cls(engine, art / "registry", project_root=root)
         reg.owns_engine = True
         return reg
 
@@ -227,7 +255,7 @@ class Registry:
         store = extra.get("store")
         if store is not None and hasattr(store, "engine"):
             art = root / (artifacts or ".specops/artifacts")
-            return cls(store.engine, art / "registry", root / ".specops" / "keys")
+            return cls(store.engine, art / "registry", project_root=root)
         url = extra.get("store_url") or (store if isinstance(store, str) else None)
         return cls.open(root, url, artifacts)
 
@@ -264,7 +292,7 @@ class Registry:
                 T.versions.c.status == status).order_by(T.versions.c.version)).first()
         if same is not None:
             return self._row_to_version(same)
-        key = load_or_create_key(self.key_dir)
+        key = self.signer
         for _attempt in range(5):
             try:
                 return self._mint(model, files, artifacts, digest, lineage, status,
@@ -275,7 +303,7 @@ class Registry:
 
     def _mint(self, model: str, files: dict[str, Path], artifacts: dict[str, Any],
               digest: str, lineage: dict[str, Any], status: str, reasons: list[str],
-              metrics: dict[str, Any], key: Any, model_digest: str) -> Version:
+              metrics: dict[str, Any], key: Signer, model_digest: str) -> Version:
         with self.engine.connect() as c:
             top = c.execute(sa.select(sa.func.max(T.versions.c.version))
                             .where(T.versions.c.model == model)).scalar()
@@ -288,8 +316,7 @@ class Registry:
                     "lineage": lineage, "metrics": metrics, "created_at": now,
                     "signing": {"algorithm": ALGORITHM, "key_id": key.key_id}}
         body = canonical(manifest)
-        sig = {"algorithm": ALGORITHM, "key_id": key.key_id, "signature": key.sign(body),
-               "public_key": key.public_pem}
+        sig = sign_manifest(key, body)
         model_dir = self.root / model
         model_dir.mkdir(parents=True, exist_ok=True)
         stage = model_dir / f".staging-{uuid.uuid4().hex}"
@@ -379,13 +406,15 @@ class Registry:
             problems.append("manifest.json differs from the registered manifest digest")
         try:
             sig = json.loads(sig_path.read_text())
-            public = load_public_key(self.key_dir)
-            if sig.get("key_id") != key_id(public) or row.key_id != sig.get("key_id"):
-                problems.append("manifest signed by a different key than the project key")
-            elif not verify_signature(public, body, str(sig.get("signature", ""))):
-                problems.append("manifest signature is invalid")
-        except (ValueError, OSError, RuntimeError) as exc:
-            problems.append(f"cannot check the signature: {exc}")
+            if not isinstance(sig, dict):
+                raise ValueError("manifest.sig is not a JSON object")
+            problem = verify_manifest(sig, body, self.keyring())
+            if problem is None and row.key_id != sig.get("key_id"):
+                problem = "manifest.sig names another key than the registered one"
+            if problem:
+                problems.append(problem)
+        except (ValueError, OSError, TrustError) as exc:
+            problems.append(f"cannot check the signature: {str(exc).splitlines()[0]}")
         try:
             manifest = json.loads(body)
             arts: dict[str, Any] = manifest["artifacts"]

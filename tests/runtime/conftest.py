@@ -27,6 +27,23 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
 
+def _session_registry_key() -> None:
+    """The registry never creates a key itself (runtime/trust/signer.py): tests that
+    register versions share one session key, pinned through SPECOPS_REGISTRY_PUBKEYS, and
+    `specops` subprocesses inherit both variables. Trust tests clear them."""
+    if os.environ.get("SPECOPS_REGISTRY_KEY"):
+        return
+    from specops.runtime.trust.ssh_keys import create_keypair
+
+    folder = Path(tempfile.mkdtemp(prefix="specops-test-keys-"))
+    key = create_keypair(folder, "pipeline")
+    os.environ["SPECOPS_REGISTRY_KEY"] = str(key.path)
+    os.environ["SPECOPS_REGISTRY_PUBKEYS"] = str(folder / "pipeline.pub")
+
+
+_session_registry_key()
+
+
 @pytest.fixture(scope="session")
 def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Address (`127.0.0.1:PORT`) of a one-node Ray cluster started for this session."""

@@ -17,7 +17,7 @@ from specops.runtime.engine.op_interface import OpError
 from specops.runtime.evaluation.gate import gate
 from specops.runtime.registry import Registry, RegistryError
 from specops.runtime.registry.register import register
-from specops.runtime.registry.signing import KeyError_, load_or_create_key
+from specops.runtime.trust.ssh_keys import KeyProblem, create_keypair, load_private_key
 
 
 def _register(tmp: Path, dirs: dict[str, Path], reg: Registry, name: str,
@@ -154,14 +154,13 @@ def test_rejected_versions_cannot_carry_aliases(tmp_path: Path, project: Any) ->
         reg.set_alias("m", "production", 1)
 
 
-def test_key_created_with_permissions_and_group_readable_key_refused(tmp_path: Path) -> None:
-    key = load_or_create_key(tmp_path / "keys")
-    assert stat.S_IMODE((tmp_path / "keys" / "signing.key").stat().st_mode) == 0o600
-    assert stat.S_IMODE((tmp_path / "keys" / "signing.pub").stat().st_mode) == 0o644
-    assert load_or_create_key(tmp_path / "keys").key_id == key.key_id   # reused, not replaced
-    os.chmod(tmp_path / "keys" / "signing.key", 0o644)
-    with pytest.raises(KeyError_, match="chmod 600"):
-        load_or_create_key(tmp_path / "keys")
+def test_group_readable_registry_key_refused(tmp_path: Path) -> None:
+    key = create_keypair(tmp_path / "keys", "pipeline")
+    assert stat.S_IMODE(key.path.stat().st_mode) == 0o600   # type: ignore[union-attr]
+    assert stat.S_IMODE((tmp_path / "keys" / "pipeline.pub").stat().st_mode) == 0o644
+    os.chmod(tmp_path / "keys" / "pipeline", 0o644)
+    with pytest.raises(KeyProblem, match="chmod 600"):
+        load_private_key(tmp_path / "keys" / "pipeline")
 
 
 def _cli(argv: list[str]) -> int:
@@ -214,12 +213,11 @@ def test_registry_on_postgres(tmp_path: Path) -> None:
     import uuid
 
     import sqlalchemy as sa
+    from postgres_helpers import require_postgres
 
     from specops.runtime.store import Store
 
-    url = os.environ.get("SPECOPS_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("SPECOPS_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    url = require_postgres()
     schema = f"specops_test_{uuid.uuid4().hex[:12]}"
     store = Store.from_url(url, schema=schema)
     try:
