@@ -2,17 +2,19 @@
 and the top-level `models` table.
 
 Why resolve approval rules at compile time: "every policy that can be decided statically is
-decided at compile time". A rule whose `when` is false for the model is dropped from the
-plan; one that is true is marked `applies: true`; only conditions the compiler cannot
-decide are left for the runtime (`applies: null`). The people eligible per role go into the
-top-level `models` table (not into node params) so that a new colleague joining a team
-does not void existing approvals.
+decided at compile time". A rule whose `when` is false (or null: SQL logic, a null
+condition does not hold) for the model is dropped from the plan; one that is true is marked
+`applies: true`; only conditions that need a value the compiler does not know (the
+`environment`) are left for the runtime (`applies: null`). Both decisions go through the one
+interpreter, `specops.contract.interpret`, which the runtime's approvals use too, so a
+condition cannot mean one thing here and another at run time. The people eligible per role
+go into the top-level `models` table (not into node params) so that a new colleague joining
+a team does not void existing approvals.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from specops.compiler.facts.eligibility import eligible_people
@@ -21,12 +23,9 @@ from specops.compiler.kinds import ApprovalSpec, ModelSpec
 from specops.compiler.kinds.common import duration_seconds
 from specops.compiler.kinds.model_kind import Monitoring, Serving
 from specops.compiler.passes.context import Context
+from specops.contract.interpret import EvaluationError, NotYetKnown, evaluate
 
 __all__ = ["approval_rules", "decide", "models_table", "monitoring_params", "serving_params"]
-
-_SIMPLE = re.compile(r"""^\s*(?:model\.)?(?P<name>\w+)\s*(?P<op>==|!=)\s*(?P<q>['"])"""
-                     r"""(?P<value>[^'"]*)(?P=q)\s*$""")
-_COMPARE = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b}
 
 
 def _model_scope(model: ModelSpec) -> dict[str, Any]:
@@ -34,50 +33,35 @@ def _model_scope(model: ModelSpec) -> dict[str, Any]:
             "owner": model.owner}
 
 
+class _StaticFacts(Mapping[str, Any]):
+    """The model's static facts; any other name is known only at run time."""
+
+    def __init__(self, scope: Mapping[str, Any]) -> None:
+        self.scope = scope
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.scope:
+            return self.scope[key]
+        raise NotYetKnown(f"`{key}` is known only at run time")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.scope)
+
+    def __len__(self) -> int:
+        return len(self.scope)
+
+
 def decide(tree: Mapping[str, Any], scope: Mapping[str, Any]) -> bool | None:
-    """Evaluate a condition tree over static model facts; None when it cannot be decided."""
-    op = tree.get("op")
-    if op == "raw":
-        text = str(tree.get("text", "")).strip()
-        if text in ("true", "True"):
-            return True
-        if text in ("false", "False"):
-            return False
-        m = _SIMPLE.match(text)
-        if m and m.group("name") in scope:
-            equal = scope[m.group("name")] == m.group("value")
-            return equal if m.group("op") == "==" else not equal
+    """Whether a rule condition holds for the model, by the one interpreter.
+
+    True: it holds; False: it is false or null (a null condition does not hold, exactly as
+    the runtime decides it); None: it cannot be decided at compile time, because it needs a
+    run-time value or the tree did not check (then `compile` refuses the plan anyway)."""
+    try:
+        result = evaluate(tree, _StaticFacts(scope))
+    except EvaluationError:   # NotYetKnown included: say "undecided", never guess
         return None
-    if op == "lit" and isinstance(tree.get("value"), bool):
-        return bool(tree["value"])
-    if op == "compare" and tree.get("fn") in _COMPARE:
-        left, right = _value(tree.get("left"), scope), _value(tree.get("right"), scope)
-        if left is _UNKNOWN or right is _UNKNOWN:
-            return None
-        return bool(_COMPARE[str(tree["fn"])](left, right))
-    if op == "logical":
-        values = [decide(a, scope) for a in tree.get("args", [])]
-        if tree.get("fn") == "and":
-            return False if False in values else (None if None in values else True)
-        return True if True in values else (None if None in values else False)
-    if op == "unary" and tree.get("fn") == "not":
-        inner = decide(tree.get("arg", {}), scope)
-        return None if inner is None else not inner
-    return None
-
-
-_UNKNOWN = object()
-
-
-def _value(tree: Any, scope: Mapping[str, Any]) -> Any:
-    if not isinstance(tree, Mapping):
-        return _UNKNOWN
-    if tree.get("op") == "lit":
-        return tree.get("value")
-    name = tree.get("name")
-    if tree.get("op") in ("col", "fact", "attr") and isinstance(name, str):
-        return scope.get(name.removeprefix("model."), _UNKNOWN)
-    return _UNKNOWN
+    return result is True
 
 
 Condition = Callable[[LoadedSpec, int], dict[str, Any]]

@@ -1,10 +1,12 @@
-"""Evaluating compiled gate checks against a run's results.
+"""Evaluating compiled gate checks against a run's results: the reporting layer.
 
-Why a runtime interpreter: gate checks arrive as the JSON trees of docs/plan.md and the
-runtime never imports the compiler. The semantics mirror `specops.contract.interpret`
-(SQL-like nulls, Kleene `and`/`or`), with one difference that matters for a gate report:
-every value a check needed and could not find is *recorded*, so a check is never just
-"false" without saying why.
+Why no evaluator here: a gate must mean at run time what the compiler checked, so the
+value of a check comes from the one interpreter, `specops.contract.interpret.evaluate`
+(SQL-like nulls, Kleene `and`/`or`). This module only turns a run's results into the
+interpreter's values and its answer into a report. `_Results` is the lookup: a value the
+check needs and cannot find is answered with null *and recorded*, so Kleene logic still
+applies to the rest of the check (`missing >= 1 or roc_auc >= 0.5` passes on roc_auc) and
+a check is never just "false" without saying why.
 
 Outcomes per check:
 - `pass` / `fail`: the check evaluated to true / false.
@@ -26,16 +28,17 @@ The `results` mapping: `metrics` {name: value}, `slices` {column: {group: {n, me
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from specops.contract.interpret import EvaluationError, evaluate
 
 __all__ = ["CheckResult", "GateError", "evaluate_check", "evaluate_gate", "render_tree"]
 
 _SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
            "add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
            "pow": "**"}
-_MAX_DEPTH = 200
 
 
 class GateError(Exception):
@@ -67,149 +70,81 @@ class CheckResult:
                 "message": self.message, "values": self.values}
 
 
-class _Eval:
+def _usable(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+class _Results(Mapping[str, Any]):
+    """A run's results as the interpreter's values (keys as in contract/interpret.py).
+
+    A key that has no usable value reads as null and its reason is recorded in `missing`
+    (or `no_champion` is set); NaN counts as missing."""
+
     def __init__(self, results: Mapping[str, Any]) -> None:
         self.r = results
         self.missing: list[str] = []
         self.no_champion = False
-        self.values: dict[str, Any] = {}
+        self.flat: dict[str, Any] = {}
+        for name, value in (results.get("metrics") or {}).items():
+            if _usable(value):
+                self.flat[str(name)] = value
+        champion = results.get("champion")
+        for name, value in (champion or {}).items():
+            if _usable(value):
+                self.flat[f"champion.{name}"] = value
+        for attr, report in (results.get("fairness") or {}).items():
+            for fn, value in (report or {}).items():
+                if fn != "note" and _usable(value):
+                    self.flat[f"{fn}({attr})"] = value
+        for by, groups in (results.get("slices") or {}).items():
+            per_metric: dict[str, dict[str, Any]] = {}
+            for group, info in groups.items():
+                for metric, value in (info.get("metrics") or {}).items():
+                    if value is not None:
+                        per_metric.setdefault(metric, {})[str(group)] = value
+            for metric, values in per_metric.items():
+                self.flat[f"{metric} by {by}"] = values
 
-    def run(self, node: Mapping[str, Any], depth: int = 0) -> Any:
-        if depth > _MAX_DEPTH:
-            raise GateError("check tree is too deep")
-        op = node.get("op")
-        d = depth + 1
-        if op == "lit":
-            return node["value"]
-        if op == "metric":
-            return self._lookup(node["name"], (self.r.get("metrics") or {}).get(node["name"]),
-                                f"metric {node['name']} was not computed")
-        if op == "champion":
-            key = f"champion.{node['metric']}"
-            champ = self.r.get("champion")
-            if champ is None:
+    def __getitem__(self, key: str) -> Any:
+        if key in self.flat:
+            return self.flat[key]
+        if key.startswith("champion."):
+            metric = key.removeprefix("champion.")
+            if self.r.get("champion") is None:
                 self.no_champion = True
-                self.values[key] = None
-                return None
-            return self._lookup(key, champ.get(node["metric"]),
-                                f"the production version has no {node['metric']}")
-        if op == "fairness":
-            return self._fairness(node)
-        if op == "slice_metric":
-            return self._slice(node)
-        if op == "binary":
-            return _binary(node["fn"], self.run(node["left"], d), self.run(node["right"], d))
-        if op == "compare":
-            return _compare(node["fn"], self.run(node["left"], d), self.run(node["right"], d))
-        if op == "unary":
-            arg = self.run(node["arg"], d)
-            if arg is None:
-                return None
-            return (not arg) if node["fn"] == "not" else -arg
-        if op == "logical":
-            decisive = node["fn"] == "or"
-            unknown = False
-            for arg in node["args"]:
-                v = self.run(arg, d)
-                if v is None:
-                    unknown = True
-                elif bool(v) is decisive:
-                    return decisive
-            return None if unknown else not decisive
-        if op == "call":
-            return _call(node["fn"], [self.run(a, d) for a in node["args"]])
-        raise GateError(f"unknown check tree node {op!r}")
-
-    def _lookup(self, key: str, value: Any, why: str) -> Any:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            self.missing.append(why)
-            value = None
-        self.values[key] = value
-        return value
-
-    def _fairness(self, node: Mapping[str, Any]) -> Any:
-        attr, fn = node["attribute"], node["fn"]
-        report = (self.r.get("fairness") or {}).get(attr)
-        key = f"{fn}({attr})"
-        if report is None:
-            return self._lookup(key, None, f"no fairness report for {attr}")
-        why = report.get("note") or f"{fn} is undefined for {attr}"
-        return self._lookup(key, report.get(fn), why)
-
-    def _slice(self, node: Mapping[str, Any]) -> Any:
-        metric, by, fn = node["metric"], node["by"], node["fn"]
-        key = f"{fn}({metric} by {by})"
-        groups = (self.r.get("slices") or {}).get(by)
-        if groups is None:
-            return self._lookup(key, None, f"no slice metrics by {by}")
-        vals = {g: (info.get("metrics") or {}).get(metric) for g, info in groups.items()
-                if "metrics" in info}
-        present = {g: v for g, v in vals.items() if v is not None}
-        if not present:
-            return self._lookup(key, None, f"no group of {by} has {metric} (groups below "
-                                "the minimum size or with one class only)")
-        if fn == "min":
-            group = min(present, key=lambda g: (present[g], g))
-            value = present[group]
-        elif fn == "max":
-            group = max(present, key=lambda g: (present[g], g))
-            value = present[group]
-        elif fn == "mean":
-            group, value = "*", math.fsum(present.values()) / len(present)
-        else:
-            raise GateError(f"unknown slice function {fn!r}")
-        self.values[key] = value
-        self.values[f"{key}.group"] = group
-        return value
-
-
-def _binary(fn: str, a: Any, b: Any) -> Any:
-    if a is None or b is None:
+            else:
+                self.missing.append(f"the production version has no {metric}")
+            return None
+        if " by " in key:
+            metric, by = key.split(" by ", 1)
+            if by not in (self.r.get("slices") or {}):
+                self.missing.append(f"no slice metrics by {by}")
+            else:
+                self.missing.append(f"no group of {by} has {metric} (groups below the "
+                                    "minimum size or with one class only)")
+            return {}
+        if key.endswith(")") and "(" in key:
+            fn, attr = key[:-1].split("(", 1)
+            report = (self.r.get("fairness") or {}).get(attr)
+            self.missing.append(f"no fairness report for {attr}" if report is None
+                                else report.get("note") or f"{fn} is undefined for {attr}")
+            return None
+        self.missing.append(f"metric {key} was not computed")
         return None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.flat)
+
+    def __len__(self) -> int:
+        return len(self.flat)
+
+
+def _evaluate(tree: Mapping[str, Any], values: _Results,
+              trace: dict[str, Any] | None = None) -> Any:
     try:
-        ops = {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
-               "div": lambda: a / b, "floordiv": lambda: a // b, "mod": lambda: a % b,
-               "pow": lambda: float(a) ** b}
-        if fn not in ops:
-            raise GateError(f"unknown binary function {fn!r}")
-        result = ops[fn]()
-        return None if isinstance(result, complex) else result
-    except (ZeroDivisionError, OverflowError, ValueError):
-        return None
-
-
-def _compare(fn: str, a: Any, b: Any) -> bool | None:
-    if a is None or b is None:
-        return None
-    ops = {"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}
-    if fn not in ops:
-        raise GateError(f"unknown comparison {fn!r}")
-    return bool(ops[fn])
-
-
-def _call(fn: str, args: list[Any]) -> Any:
-    if fn == "coalesce":
-        return next((a for a in args if a is not None), None)
-    if fn in ("min", "max"):
-        present = [a for a in args if a is not None]
-        return (min(present) if fn == "min" else max(present)) if present else None
-    if fn == "is_null":
-        return args[0] is None
-    if fn == "if_else":
-        return args[1] if args[0] else args[2]
-    if not args or args[0] is None:
-        return None
-    simple: dict[str, Any] = {"abs": abs, "sqrt": lambda x: math.sqrt(x) if x >= 0 else None,
-              "log": lambda x: math.log(x) if x > 0 else None,
-              "log1p": lambda x: math.log1p(x) if x > -1 else None, "exp": math.exp,
-              "round": lambda x, n=0: round(x, n or 0), "floor": math.floor,
-              "ceil": math.ceil}
-    if fn not in simple:
-        raise GateError(f"function {fn!r} is not available in gate checks")
-    try:
-        return simple[fn](*args)
-    except (OverflowError, ValueError):
-        return None
+        return evaluate(tree, values, trace)
+    except EvaluationError as exc:
+        raise GateError(f"malformed check tree: {exc}") from exc
 
 
 def render_tree(node: Mapping[str, Any]) -> str:
@@ -240,16 +175,17 @@ def render_tree(node: Mapping[str, Any]) -> str:
 def evaluate_check(check: Mapping[str, Any], results: Mapping[str, Any],
                    require_champion: bool = False) -> CheckResult:
     tree = check["expr"]
-    ev = _Eval(results)
-    result = ev.run(tree)
+    ev = _Results(results)
+    trace: dict[str, Any] = {}
+    result = _evaluate(tree, ev, trace)
     out = CheckResult(id=str(check.get("id") or "check"),
                       text=str(check.get("text") or render_tree(tree)),
                       severity=str(check.get("severity") or "blocking"), status="fail",
-                      message=check.get("message"), values=ev.values)
-    if tree.get("op") == "compare":
+                      message=check.get("message"), values=trace)
+    if tree.get("op") == "compare":   # the operands, for the report (same interpreter)
         out.comparator = _SYMBOL.get(tree["fn"], tree["fn"])
-        out.value = Evaluated(results).value(tree["left"])
-        out.threshold = Evaluated(results).value(tree["right"])
+        out.value = _evaluate(tree["left"], _Results(results))
+        out.threshold = _evaluate(tree["right"], _Results(results))
     else:
         out.value = result
     if result is True:
@@ -269,16 +205,6 @@ def evaluate_check(check: Mapping[str, Any], results: Mapping[str, Any],
         out.status = "fail"
         out.detail = "check is undefined (null arithmetic, e.g. division by zero)"
     return out
-
-
-class Evaluated:
-    """Side-effect-free evaluation of a sub-tree, for the report's value/threshold."""
-
-    def __init__(self, results: Mapping[str, Any]) -> None:
-        self.results = results
-
-    def value(self, tree: Mapping[str, Any]) -> Any:
-        return _Eval(self.results).run(tree)
 
 
 def evaluate_gate(checks: list[Mapping[str, Any]], results: Mapping[str, Any],
