@@ -30,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from specops.contract.interpret import EvaluationError, evaluate
 from specops.runtime.governance import permissions
 from specops.runtime.governance.database import transaction
 from specops.runtime.governance.errors import GovernanceError, NotFound
@@ -49,35 +50,18 @@ _MODEL_FACTS = ("owner", "risk_tier", "task", "description", "intended_use", "li
 
 
 # -- the approval plan ---------------------------------------------------------------------
-def _eval(tree: Any, scope: Mapping[str, Any]) -> Any:
-    """Tiny evaluator for the rule conditions the compiler could not decide."""
-    if not isinstance(tree, Mapping):
-        raise ValueError("not a tree")
-    op = tree.get("op")
-    if op == "lit":
-        return tree.get("value")
-    if op in ("col", "fact", "attr"):
-        name = str(tree.get("name", "")).removeprefix("model.")
-        if name not in scope:
-            raise ValueError(f"unknown name {name}")
-        return scope[name]
-    if op == "raw":
-        text = str(tree.get("text", "")).strip().lower()
-        if text in ("true", "false"):
-            return text == "true"
-        raise ValueError("undecidable")
-    if op == "compare":
-        a, b = _eval(tree["left"], scope), _eval(tree["right"], scope)
-        fns = {"eq": a == b, "ne": a != b}
-        if tree["fn"] in fns:
-            return fns[tree["fn"]]
-        return {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[tree["fn"]]
-    if op == "logical":
-        vals = [bool(_eval(t, scope)) for t in tree.get("args", [])]
-        return all(vals) if tree.get("fn") == "and" else any(vals)
-    if op == "unary" and tree.get("fn") == "not":
-        return not _eval(tree["arg"], scope)
-    raise ValueError(f"cannot evaluate {op}")
+def _rule_applies(tree: Any, scope: Mapping[str, Any]) -> bool:
+    """Whether a rule condition the compiler left undecided holds, by the one interpreter
+    (`specops.contract.interpret`, as the compiler decides it): null is not true. A tree
+    the compiler never writes (`raw`, malformed, a name it does not know) is refused rather
+    than read as false, which would silently fall through to a laxer rule."""
+    if not isinstance(tree, Mapping) or tree.get("op") == "raw":
+        raise GovernanceError("the plan carries an unchecked approval condition; recompile "
+                              "it with `specops compile`")
+    try:
+        return evaluate(tree, scope) is True
+    except EvaluationError as exc:
+        raise GovernanceError(f"cannot evaluate approval condition: {exc}") from None
 
 
 def approval_plan(model: str, facts: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -92,10 +76,7 @@ def approval_plan(model: str, facts: Mapping[str, Any]) -> dict[str, Any] | None
     for rule in approval.get("rules", []):
         applies = rule.get("applies")
         if applies is None:
-            try:
-                applies = bool(_eval(rule.get("when"), scope))
-            except (ValueError, KeyError, TypeError):
-                applies = False
+            applies = _rule_applies(rule.get("when"), scope)
         if applies:
             chosen = rule
             break
