@@ -6,8 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from gov_helpers import (
-    PG_SKIP,
-    PG_URL,
     Clock,
     FakeRegistry,
     drop_pg_schema,
@@ -15,6 +13,7 @@ from gov_helpers import (
     pg_schema,
     sqlite_url,
 )
+from postgres_helpers import require_postgres
 
 from specops.runtime.governance import Governance
 
@@ -44,10 +43,9 @@ def any_gov(request, tmp_path, registry, clock) -> Iterator[Governance]:
         yield g
         g.close()
         return
-    if not PG_URL:
-        pytest.skip(PG_SKIP)
+    url = require_postgres()
     schema = pg_schema()
-    g = make_gov(PG_URL, tmp_path, registry=registry, clock=clock, schema=schema)
+    g = make_gov(url, tmp_path, registry=registry, clock=clock, schema=schema)
     try:
         yield g
     finally:

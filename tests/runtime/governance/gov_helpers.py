@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from postgres_helpers import postgres_url
 
 from specops.runtime.governance import Directory, Governance
-
-PG_URL = os.environ.get("SPECOPS_TEST_POSTGRES_URL")
-PG_SKIP = ("SPECOPS_TEST_POSTGRES_URL is not set (.ci/run sets it to the local PostgreSQL "
-           "server)")
 
 CONFIG: dict[str, Any] = {
     "people": {
@@ -113,8 +109,7 @@ def pg_schema() -> str:
 
 
 def drop_pg_schema(schema: str) -> None:
-    assert PG_URL
-    eng = sa.create_engine(PG_URL)
+    eng = sa.create_engine(postgres_url())
     with eng.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     eng.dispose()

@@ -11,7 +11,8 @@ import time
 import pytest
 import sqlalchemy as sa
 from concurrency_worker import work
-from gov_helpers import PG_SKIP, PG_URL, directory, drop_pg_schema, pg_schema, sqlite_url
+from gov_helpers import directory, drop_pg_schema, pg_schema, sqlite_url
+from postgres_helpers import require_postgres
 
 from specops.runtime.governance import Governance
 from specops.runtime.governance.governance_tables import requests, votes
@@ -59,11 +60,10 @@ def test_concurrent_actions_sqlite(tmp_path):
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_concurrent_actions_postgres(tmp_path):
-    if not PG_URL:
-        pytest.skip(PG_SKIP)
+    url = require_postgres()
     schema = pg_schema()
     try:
-        Governance.open(tmp_path, PG_URL, schema=schema, with_registry=False).close()
-        _run(PG_URL, schema, str(tmp_path))
+        Governance.open(tmp_path, url, schema=schema, with_registry=False).close()
+        _run(url, schema, str(tmp_path))
     finally:
         drop_pg_schema(schema)

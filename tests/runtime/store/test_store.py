@@ -1,4 +1,4 @@
-"""The store on SQLite (always) and PostgreSQL (when SPECOPS_TEST_POSTGRES_URL is set).
+"""The store on SQLite (always) and PostgreSQL (tests/runtime/postgres_helpers.py says when).
 
 Each Postgres test works in its own schema, dropped afterwards, so concurrent CI runs on
 the same server never see each other's tables.
@@ -6,18 +6,16 @@ the same server never see each other's tables.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from postgres_helpers import require_postgres
 
 from specops.runtime.engine.datahash import HashMemo
 from specops.runtime.store import SCHEMA_VERSION, Store, StoreError, resolve_url
 from specops.runtime.store import schema as S
-
-PG_URL = os.environ.get("SPECOPS_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -27,16 +25,14 @@ def store(request, tmp_path) -> Iterator[Store]:
         yield s
         s.close()
         return
-    if not PG_URL:
-        pytest.skip("SPECOPS_TEST_POSTGRES_URL is not set (.ci/run sets it to the local "
-                    "PostgreSQL server)")
+    url = require_postgres()
     schema = f"specops_test_{uuid.uuid4().hex[:12]}"
-    s = Store.from_url(PG_URL, schema=schema)
+    s = Store.from_url(url, schema=schema)
     try:
         yield s
     finally:
         s.close()
-        eng = sa.create_engine(PG_URL)
+        eng = sa.create_engine(url)
         with eng.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         eng.dispose()
@@ -146,19 +142,17 @@ def test_urls_and_errors(tmp_path):
 
 @pytest.mark.postgres
 def test_a_whole_run_on_postgres(tmp_path):
-    if not PG_URL:
-        pytest.skip("SPECOPS_TEST_POSTGRES_URL is not set (.ci/run sets it to the local "
-                    "PostgreSQL server)")
+    pg_url = require_postgres()
     from plan_helpers import node, plan_dict
 
     from specops.runtime.engine.plan_reader import parse_plan
     from specops.runtime.engine.run_loop import execute_plan
 
     schema = f"specops_test_{uuid.uuid4().hex[:12]}"
-    eng = sa.create_engine(PG_URL)
+    eng = sa.create_engine(pg_url)
     with eng.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    url = f"{pg_url}?options=-csearch_path%3D{schema}"
     try:
         plan = parse_plan(plan_dict(node("a", metrics={"m": 1}), node("b", inputs=["a"])))
         first = execute_plan(plan, tmp_path, store_url=url)
