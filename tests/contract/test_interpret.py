@@ -120,3 +120,82 @@ def test_evaluate_imports_nothing_from_specops() -> None:
             assert node.module in {"__future__", "collections.abc", "typing"}
         elif isinstance(node, ast.Import):
             assert all(a.name in {"math", "datetime"} for a in node.names)
+
+
+def _tree(text: str, env: Env) -> dict[str, Any]:
+    result = compile_expression(text, env)
+    assert result.tree is not None, result.issues
+    return dict(result.tree)
+
+
+class _Lazy(dict[str, Any]):
+    """A lookup hook: every key reads as null and is remembered (as gate reports need)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def __missing__(self, key: str) -> Any:
+        self.asked.append(key)
+        return None
+
+
+def test_a_mapping_is_the_lookup_hook() -> None:
+    env = gate_env("binary_classification")
+    lazy = _Lazy()
+    # a missing value read as null keeps Kleene logic for the other operand
+    assert evaluate(_tree("pr_auc >= 0.5 or roc_auc > 0.5", env), lazy) is None
+    assert lazy.asked == ["pr_auc", "roc_auc"]
+    lazy["roc_auc"] = 0.9
+    assert evaluate(_tree("pr_auc >= 0.5 or roc_auc > 0.5", env), lazy) is True
+
+
+def test_not_yet_known_defers_to_a_deciding_operand() -> None:
+    class CompileTime(dict[str, Any]):
+        def __missing__(self, key: str) -> Any:
+            raise interpret.NotYetKnown(key)
+
+    facts = CompileTime(risk_tier="low", owner="team")
+    env = approval_env()
+    # `and` decided by a false operand, `or` by a true one, whichever order
+    for text in ("environment == 'prod' and risk_tier == 'high'",
+                 "risk_tier == 'high' and environment == 'prod'"):
+        assert evaluate(_tree(text, env), facts) is False
+    assert evaluate(_tree("environment == 'x' or risk_tier == 'low'", env), facts) is True
+    # otherwise "cannot decide yet" is its own answer, never null, never false
+    for text in ("environment == 'prod' and risk_tier == 'low'",
+                 "environment == 'prod' or risk_tier == 'high'",
+                 "is_null(environment)", "not (environment == 'prod')",
+                 "coalesce(environment, 'x') == 'x'"):
+        with pytest.raises(interpret.NotYetKnown):
+            evaluate(_tree(text, env), facts)
+    # a deferred operand does not hide a null: and(unknown, null) is still undecided
+    with pytest.raises(interpret.NotYetKnown):
+        evaluate(_tree("environment == 'p' and length(owner) // 0 == 1", env), facts)
+
+
+def test_trace_records_values_and_the_deciding_slice_group() -> None:
+    env = gate_env("binary_classification", slices=["region"], protected=["sex"])
+    values = {"roc_auc": 0.81, "roc_auc by region": {"south": 0.72, "north": 0.72, "x": None,
+                                                      "west": 0.9},
+              "disparate_impact(sex)": 0.85}
+    trace: dict[str, Any] = {}
+    text = ("min(roc_auc by region) >= 0.7 and disparate_impact(sex) > 0.8 and "
+            "roc_auc >= champion.roc_auc")
+    assert evaluate(_tree(text, env), values, trace) is None   # no champion: null
+    assert trace == {"min(roc_auc by region)": 0.72, "min(roc_auc by region).group": "north",
+                     "disparate_impact(sex)": 0.85, "roc_auc": 0.81, "champion.roc_auc": None}
+    trace.clear()
+    assert evaluate(_tree("max(roc_auc by region) > 0.8", env), values, trace) is True
+    assert trace["max(roc_auc by region).group"] == "west"
+    trace.clear()
+    assert evaluate(_tree("mean(roc_auc by region) > 0.8", env), {"roc_auc by region": {}},
+                    trace) is None
+    assert trace == {"mean(roc_auc by region)": None}
+
+
+def test_non_tree_is_refused() -> None:
+    with pytest.raises(EvaluationError, match="not an expression tree"):
+        evaluate("true", {})  # type: ignore[arg-type]
+    with pytest.raises(EvaluationError, match="raw"):
+        evaluate({"op": "raw", "text": "true"}, {})
