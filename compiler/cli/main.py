@@ -1,6 +1,10 @@
-"""The `specops` command line. Compiler commands live here; runtime commands are added
-from `specops.runtime.cli.run_commands` when the runtime extra is installed (imported lazily so that
-`specops lint` in a pre-commit hook never loads Ray, polars or scikit-learn).
+"""The `specops` command line: the entry point, `lint` and `rules`.
+
+Every other command comes from the entry points of the `specops.commands` group (see the
+`specops.compiler.cli` package docstring): the compiler's own extension commands and, when
+the runtime extra is installed, the runtime's. An entry point whose dependencies are
+missing (a light install without `specops[runtime]`) is skipped, and a command only it
+would have added fails with one line naming the extra to install.
 
 Exit codes: 0 clean, 1 findings at or above --fail-on (or a failed run), 2 usage or
 internal error.
@@ -9,41 +13,22 @@ internal error.
 from __future__ import annotations
 
 import argparse
-import importlib
+import difflib
 import os
 import sys
-from collections.abc import Sequence
-from importlib import metadata
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from specops.compiler.cli.helpers import UsageError, parse_vars, version
 from specops.compiler.diagnostics.diagnostic import Severity
 from specops.compiler.diagnostics.formats import FORMATS, render
 from specops.compiler.diagnostics.rules import RULES
 from specops.compiler.passes.lint import lint_paths
 
-__all__ = ["main", "parse_vars", "version"]
+__all__ = ["COMMAND_GROUP", "UsageError", "build_parser", "main", "parse_vars", "version"]
 
-
-def version() -> str:
-    try:
-        return metadata.version("specops")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
-        return "0.0.0"
-
-
-class UsageError(Exception):
-    """A mistake on the command line: one line to stderr, exit 2."""
-
-
-def parse_vars(items: Sequence[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or ():
-        if "=" not in item:
-            raise UsageError(f"--var expects NAME=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v
-    return out
+COMMAND_GROUP = "specops.commands"   # entry points: NAME = "module:register"
 
 
 def _default_format() -> str:
@@ -125,12 +110,26 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
-# Commands defined in this module: running one of them never imports an extension module,
-# so `specops lint` in a pre-commit hook loads no runtime package at all.
+# Commands defined in this module: running one of them loads no entry point, so `specops
+# lint` in a pre-commit hook imports no extension command and no runtime package at all.
 _CORE_COMMANDS = frozenset({"lint", "rules"})
 
 
-def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
+class _Commands:
+    """The parser and what went into it: the sub-command table, and the entry points
+    skipped because a dependency is not installed ({entry name: missing module})."""
+
+    def __init__(self, parser: argparse.ArgumentParser, sub: Any) -> None:
+        self.parser = parser
+        self.sub = sub
+        self.missing: dict[str, str] = {}
+
+    @property
+    def names(self) -> set[str]:
+        return set(self.sub.choices)
+
+
+def _core_parser() -> _Commands:
     parser = argparse.ArgumentParser(
         prog="specops", description="Declarative MLOps pipeline compiler and runtime.")
     parser.add_argument("--version", action="version", version=f"specops {version()}")
@@ -153,42 +152,76 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     p.add_argument("code", nargs="?")
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.set_defaults(func=cmd_rules)
-
-    for register in _extensions() if extensions else ():
-        register(sub, _add_common)
-    return parser
+    return _Commands(parser, sub)
 
 
-_EXTENSION_MODULES = (
-    "specops.compiler.cli.plan_commands",       # compile, graph, explain, diff
-    "specops.compiler.cli.schema_command",      # schema
-    "specops.runtime.cli.run_commands",         # run, runs (runtime extra)
-    "specops.runtime.cli.model_commands",       # models, runs compare, reproduce
-    "specops.runtime.cli.governance_commands",  # approvals, approve, deploy, rollback, audit
-    "specops.runtime.cli.serve_commands",       # serve, predict (+ the staging check)
-    "specops.runtime.cli.monitor_commands",     # monitor
-)
+def _entry_points() -> list[tuple[str, str, Callable[[], Any]]]:
+    """(name, module, load) of every entry point in COMMAND_GROUP, in name order."""
+    from importlib.metadata import entry_points
+
+    return [(ep.name, ep.module, ep.load)
+            for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name)]
 
 
-def _extensions() -> list[Any]:
-    """Commands defined outside this module. Each module exposes `register(sub, common)`
-    and must import nothing heavy at module level (lint stays fast)."""
-    regs = []
-    for name in _EXTENSION_MODULES:
+def _not_installed(exc: ModuleNotFoundError, module: str) -> bool:
+    """True when loading the entry point of `module` failed because something is not
+    installed: a third-party dependency, or the entry point's own package. A missing
+    specops module imported from inside it is a bug, and must not hide as a skipped set."""
+    name = exc.name or ""
+    if not name:
+        return False
+    own = module == name or module.startswith(f"{name}.")
+    return own or not (name == "specops" or name.startswith("specops."))
+
+
+def _full_parser() -> _Commands:
+    commands = _core_parser()
+    for name, module, load in _entry_points():
         try:
-            module = importlib.import_module(name)
+            register = load()
         except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # not built yet, or the runtime extra is not installed
-            raise
-        regs.append(module.register)
-    return regs
+            if not _not_installed(exc, module):
+                raise
+            commands.missing[name] = exc.name or module
+            continue
+        register(commands.sub, _add_common)
+    if commands.missing:
+        commands.parser.epilog = "not installed: " + "; ".join(
+            f"the {name} commands (pip install 'specops[{name}]')"
+            for name in sorted(commands.missing))
+    return commands
+
+
+def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
+    """The `specops` parser: `lint` and `rules`, plus (with `extensions`) every command
+    registered through the COMMAND_GROUP entry points that can be loaded here."""
+    return (_full_parser() if extensions else _core_parser()).parser
+
+
+def _unavailable(commands: _Commands, word: str | None) -> str | None:
+    """The one-line reason `word` is no command here, when a skipped entry point may be
+    why (a close match to a known command is a typo, which argparse reports itself)."""
+    if (word is None or not commands.missing or word in commands.names
+            or difflib.get_close_matches(word, commands.names, n=1, cutoff=0.75)):
+        return None
+    needs = "; ".join(f"the {name} commands need `specops[{name}]` (no module {mod!r}; "
+                      f"pip install 'specops[{name}]')"
+                      for name, mod in sorted(commands.missing.items()))
+    return f"`{word}` is not available in this installation: {needs}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in args_list if not a.startswith("-")), None)
-    parser = build_parser(extensions=first not in _CORE_COMMANDS)
+    try:
+        commands = _core_parser() if first in _CORE_COMMANDS else _full_parser()
+    except ModuleNotFoundError as exc:   # a broken install: one line, not a traceback
+        print(f"specops: error: cannot load the commands: {exc}", file=sys.stderr)
+        return 2
+    if (reason := _unavailable(commands, first)) is not None:
+        print(f"specops: error: {reason}", file=sys.stderr)
+        return 2
+    parser = commands.parser
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
         parser.print_help()

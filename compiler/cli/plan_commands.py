@@ -1,6 +1,6 @@
 """`specops compile | graph | explain | diff`: the compiler's plan commands.
 
-Why here and not in cli.py: cli.py stays the lint front door and loads fast; these
+Why here and not in main.py: main.py stays the lint front door and loads fast; these
 commands import the graph and plan modules (networkx) only when they run.
 
 Exit codes: 0 ok; 1 the specs have errors (compile, graph, explain) or, with
@@ -11,46 +11,25 @@ git ref, unreadable plan), reported in one line without a traceback.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from specops.compiler.cli.main import UsageError, parse_vars, version
+from specops.compiler.cli.helpers import (
+    AddCommon,
+    UsageError,
+    existing,
+    parse_vars,
+    report_errors,
+    write_output,
+)
 from specops.compiler.diagnostics.diagnostic import Severity
-from specops.compiler.diagnostics.formats import render
 
 if TYPE_CHECKING:
     from specops.compiler.plan.compile import CompileResult
 
 __all__ = ["cmd_compile", "cmd_diff", "cmd_explain", "cmd_graph", "register"]
-
-Command = Callable[[argparse.Namespace], int]
-
-
-def _one_line_errors(func: Command) -> Command:
-    """Report user mistakes as one line and exit 2 here, not in cli.main: under
-    `python -m specops.compiler.cli.main` the CLI module is `__main__`, whose UsageError is a
-    different class from the one this module imports."""
-
-    @functools.wraps(func)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except UsageError as exc:
-            print(f"specops: error: {exc}", file=sys.stderr)
-            return 2
-
-    return run
-
-
-def _existing(path: str | None) -> Path:
-    p = Path(path or ".")
-    if not p.exists():
-        raise UsageError(f"no such file or directory: {p}")
-    return p
 
 
 def _compile(path: Path, args: argparse.Namespace, with_plan: bool = True
@@ -60,34 +39,12 @@ def _compile(path: Path, args: argparse.Namespace, with_plan: bool = True
     return compile_project(path, parse_vars(getattr(args, "var", None)), with_plan=with_plan)
 
 
-def _report_errors(result: CompileResult, what: str) -> int:
-    """Print every diagnostic in the `full` format to stderr; 1 if any is an error."""
-    if not result.errors:
-        return 0
-    shown = [d for d in result.diagnostics if d.severity >= Severity.WARNING]
-    sys.stderr.write(render("full", shown, result.lint.sources(), version()))
-    n = len(result.errors)
-    print(f"specops: {what} refused: {n} error{'s' * (n != 1)}", file=sys.stderr)
-    return 1
-
-
-def _write(text: str, output: str | None) -> None:
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    else:
-        sys.stdout.write(text)
-
-
-@_one_line_errors
 def cmd_compile(args: argparse.Namespace) -> int:
-    result = _compile(_existing(args.path), args)
-    if _report_errors(result, "compile"):
+    result = _compile(existing(args.path), args)
+    if report_errors(result, "compile"):
         return 1
     assert result.plan is not None
-    _write(result.plan.text(), args.output)
+    write_output(result.plan.text(), args.output)
     data = result.plan.data
     warnings = sum(1 for d in result.diagnostics if d.severity == Severity.WARNING)
     note = f"; {warnings} warning{'s' * (warnings != 1)} (see `specops lint`)" \
@@ -98,13 +55,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-@_one_line_errors
 def cmd_graph(args: argparse.Namespace) -> int:
     from specops.compiler.plan.dag import SelectionError, graph_data, select
     from specops.compiler.render import render_graph
 
-    result = _compile(_existing(args.path), args, with_plan=False)
-    if _report_errors(result, "graph"):
+    result = _compile(existing(args.path), args, with_plan=False)
+    if report_errors(result, "graph"):
         return 1
     assert result.graph is not None
     chosen = None
@@ -114,17 +70,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
         except SelectionError as exc:
             raise UsageError(str(exc)) from None
     nodes, edges = graph_data(result.graph, chosen)
-    _write(render_graph(args.format, nodes, edges), args.output)
+    write_output(render_graph(args.format, nodes, edges), args.output)
     return 0
 
 
-@_one_line_errors
 def cmd_explain(args: argparse.Namespace) -> int:
     from specops.compiler.plan.dag import SelectionError, select
     from specops.compiler.plan.explain import explain_node
 
-    result = _compile(_existing(args.path), args)
-    if _report_errors(result, "explain"):
+    result = _compile(existing(args.path), args)
+    if report_errors(result, "explain"):
         return 1
     assert result.plan is not None and result.graph is not None
     node_id = args.node
@@ -145,7 +100,7 @@ def _plan_side(spec: str, args: argparse.Namespace, label: str,
                shown: str | None = None) -> dict[str, Any]:
     """A plan from a plan.json file or by compiling a project folder (`shown` names it in
     messages when `spec` is a temporary export)."""
-    path = _existing(spec)
+    path = existing(spec)
     if path.is_file() and path.suffix not in (".yaml", ".yml"):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -163,7 +118,6 @@ def _plan_side(spec: str, args: argparse.Namespace, label: str,
     return result.plan.data
 
 
-@_one_line_errors
 def cmd_diff(args: argparse.Namespace) -> int:
     from specops.compiler.frontend.gitref import GitRefError, NotAtRef, project_at_ref
     from specops.compiler.plan import FORMAT_VERSION
@@ -173,7 +127,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.git is not None:
         if args.new is not None:
             raise UsageError("with --git REF give at most one PATH (the project)")
-        path = _existing(args.old)
+        path = existing(args.old)
         try:
             with project_at_ref(args.git, path) as old_path:
                 old = _plan_side(str(old_path), args, f"at {args.git}",
@@ -196,12 +150,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except (KeyError, TypeError, AttributeError):
         raise UsageError("cannot compare: a plan is malformed (regenerate it with "
                          "`specops compile`)") from None
-    _write(render_diff(args.format, diff), args.output)
+    write_output(render_diff(args.format, diff), args.output)
     return 1 if args.exit_code and diff.has_changes else 0
 
 
-def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add compile, graph, explain and diff to the CLI (called from `cli._extensions`)."""
+def register(sub: Any, add_common: AddCommon) -> None:
+    """Add compile, graph, explain and diff to the CLI."""
     p = sub.add_parser("compile", help="lint, then write the execution plan (plan.json)",
                        description="Compile the project into a deterministic, versioned "
                        "execution plan. Refuses (exit 1) while lint reports errors.")

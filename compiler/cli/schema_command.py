@@ -40,7 +40,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any,
              add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add `schema` to the CLI (called from `cli._extensions`)."""
+    """Add `schema` to the CLI."""
     p = subparsers.add_parser("schema", help="write the JSON Schemas for spec files",
                               description="Generate JSON Schemas (draft 2020-12) for every "
                               "spec kind, specops.yaml, and all kinds combined.")

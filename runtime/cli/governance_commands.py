@@ -21,19 +21,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from specops.runtime.cli.support import project_config, usage_error, when
+from specops.runtime.cli.support import fail as _fail
+from specops.runtime.cli.support import project_config, when
+from specops.runtime.cli.support import refused as _refused
 
 __all__ = ["register"]
 
 ENVIRONMENTS = ("staging", "production")   # governance.deploy.ENVIRONMENTS, kept light
-
-
-def _fail(message: str) -> Exception:
-    return usage_error(message)
-
-def _refused(message: str) -> int:
-    print(f"specops: refused: {message}", file=sys.stderr)
-    return 1
 
 
 @contextmanager

@@ -12,32 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from specops.runtime.cli.support import project_setting, usage_error, when
+from specops.runtime.cli.support import fail, project_setting, store_setting, when
 
 __all__ = ["cmd_models_alias", "cmd_models_list", "cmd_models_show", "cmd_models_verify",
-           "cmd_reproduce", "cmd_runs_compare", "register"]
-
-
-def _fail(message: str) -> Exception:
-    return usage_error(message)
-
-def _store_arg(args: argparse.Namespace, root: Path) -> str | None:
-    return (getattr(args, "store", None) or os.environ.get("SPECOPS_STORE_URL")
-            or project_setting(root, "store"))
+           "cmd_reproduce", "cmd_runs_compare", "extend", "register"]
 
 
 def _registry(args: argparse.Namespace) -> Any:
     from specops.runtime.registry import Registry
 
     root = Path(getattr(args, "project", None) or ".").resolve()
-    return Registry.open(root, _store_arg(args, root),
+    return Registry.open(root, store_setting(args, root),
                          getattr(args, "artifacts", None) or project_setting(root, "artifacts"))
 
 
@@ -47,10 +38,10 @@ def _resolve(reg: Any, ref: str, need_version: bool = False) -> Any:
     try:
         name, tag = parse_ref(ref)
         if need_version and tag is None:
-            raise _fail(f"give a version: {name}@VERSION (or {name}@ALIAS)")
+            raise fail(f"give a version: {name}@VERSION (or {name}@ALIAS)")
         return reg.resolve(ref)
     except RegistryError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _json(obj: Any) -> None:
@@ -131,7 +122,7 @@ def cmd_models_show(args: argparse.Namespace) -> int:
         return _show_version(reg, _resolve(reg, args.ref), args.json)
     versions = reg.versions(name)
     if not versions:
-        raise _fail(f"no model {name!r} in the registry; see `specops models list`")
+        raise fail(f"no model {name!r} in the registry; see `specops models list`")
     aliases = reg.aliases(name)
     history = reg.alias_history(name)
     if args.json:
@@ -187,7 +178,7 @@ def cmd_models_alias(args: argparse.Namespace) -> int:
         reg.set_alias(v.model, args.alias, None if args.remove else v.version,
                       actor=args.actor or "", reason=args.reason or "")
     except RegistryError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     print(f"{v.model}@{args.alias} " + ("removed" if args.remove else f"-> {v.ref}"))
     return 0
 
@@ -206,15 +197,15 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
 
     root = Path(args.project or ".").resolve()
     try:
-        store = Store.from_url(resolve_url(_store_arg(args, root), root), root)
+        store = Store.from_url(resolve_url(store_setting(args, root), root), root)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     sides = []
     for rid in (args.a, args.b):
         run = store.get_run(rid)
         if run is None:
             store.close()
-            raise _fail(f"no run {rid!r} (or the prefix is ambiguous)")
+            raise fail(f"no run {rid!r} (or the prefix is ambiguous)")
         nodes = {n["node_id"]: n for n in store.node_runs(run["run_id"])}
         data = {nid: {r["source"]: r["source_hash"] for r in store.lineage(n["digest"])
                       if r["source_kind"] == "file"}
@@ -325,7 +316,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     reg = _registry(args)
     v = _resolve(reg, args.ref, need_version=True)
     if v.status != "registered":
-        raise _fail(f"{v.ref} is {v.status}; only registered versions carry a model")
+        raise fail(f"{v.ref} is {v.status}; only registered versions carry a model")
     result = reproduce_version(reg, v, Path(args.project or ".").resolve())
     if args.json:
         _json(result)
@@ -380,6 +371,9 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     _common(p)
     p.set_defaults(func=cmd_reproduce)
 
+
+def extend(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add `runs compare` under the `runs` command (registered by run_commands)."""
     runs = sub.choices.get("runs")
     actions = [a for a in getattr(runs, "_actions", [])
                if isinstance(a, argparse._SubParsersAction)]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -25,28 +24,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from specops.runtime.cli.support import (
+    NotCompiled,
+    fail,
+    plan_for,
+    project_config,
+    requested_actor,
+    store_url,
+)
+
 __all__ = ["cmd_monitor", "register"]
 
 
-def _fail(message: str) -> Exception:
-    from specops.runtime.cli.support import usage_error
-
-    err: Exception = usage_error(message)
-    return err
-
-
 def _plan(args: argparse.Namespace, root: Path) -> Any:
-    from specops.runtime.cli.run_commands import _compile
-    from specops.runtime.engine.plan_reader import load_plan, parse_plan
-
-    if args.plan:
-        return load_plan(args.plan)
-    if not (root / "specops.yaml").is_file():
-        raise _fail(f"{root} has no specops.yaml; pass --project DIR or --plan plan.json")
-    compiled = _compile(root, args)
-    if isinstance(compiled, int):
-        raise _fail("the project does not compile (see above)")
-    return parse_plan(compiled)
+    plan = None
+    try:
+        plan = plan_for(root, args, "monitor")
+    except NotCompiled:
+        raise fail("the project does not compile (see above)") from None
+    if plan is None:
+        raise fail(f"{root} has no specops.yaml; pass --project DIR or --plan plan.json")
+    return plan
 
 
 def _version(registry: Any, model: str, ref: str | None) -> Any:
@@ -59,7 +57,7 @@ def _version(registry: Any, model: str, ref: str | None) -> Any:
             return registry.resolve(f"{model}@production")
         return registry.resolve(model)
     except RegistryError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _source_frame(plan: Any, root: Path, name: str | None) -> Any:
@@ -107,7 +105,7 @@ def _current(args: argparse.Namespace, plan: Any, root: Path, model: str, info: 
         log_dir = Path(args.log_dir) if args.log_dir else None
         frame = read_prediction_log(root, model, log_dir)
         if frame.height == 0:
-            raise _fail(f"no prediction log for {model} under "
+            raise fail(f"no prediction log for {model} under "
                         f"{log_dir or root / '.specops/predictions'}; serve the model "
                         "with log_predictions on, or pass --current PATH")
         return frame, {"path": str(log_dir or ".specops/predictions")}, args.time_column
@@ -117,7 +115,7 @@ def _current(args: argparse.Namespace, plan: Any, root: Path, model: str, info: 
     try:
         frame = read_table(path)
     except (FileNotFoundError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     missing = [n for n, _ in info.inputs if n not in frame.columns]
     how = "model inputs"
     if missing:
@@ -126,14 +124,13 @@ def _current(args: argparse.Namespace, plan: Any, root: Path, model: str, info: 
         try:
             frame = model_inputs_from_raw(plan, root, model, path, store_url)
         except (LookupError, RuntimeError) as exc:
-            raise _fail(f"{path} lacks model input(s) {', '.join(missing)} and "
+            raise fail(f"{path} lacks model input(s) {', '.join(missing)} and "
                         f"they cannot be computed: {exc}") from None
         how = "raw rows; features computed with the training pipeline"
     return frame, {"path": str(path), "as": how}, args.time_column or spine_ts
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from specops.runtime.cli.run_commands import _store_url
     from specops.runtime.governance import resolve_actor
     from specops.runtime.governance.database import open_engine
     from specops.runtime.monitor.alerts import Hygiene, deliver
@@ -147,7 +144,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     model = args.model
     facts = dict(plan.models.get(model) or {})
     if model not in plan.models and f"train:{model}" not in plan.by_id:
-        raise _fail(f"no model {model!r} in the project (models: "
+        raise fail(f"no model {model!r} in the project (models: "
                     f"{', '.join(sorted(plan.models)) or 'none'})")
     settings = MonitorSettings.from_plan(facts.get("monitoring"))
     if args.window:
@@ -156,15 +153,15 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         try:
             settings = replace(settings, window_s=parse_duration(args.window))
         except ValueError as exc:
-            raise _fail(str(exc)) from None
-    store_url = _store_url(args, root, plan.project.store)
-    registry = Registry.open(root, store_url, plan.project.artifacts)
+            raise fail(str(exc)) from None
+    url = store_url(args, root, plan.project.store)
+    registry = Registry.open(root, url, plan.project.artifacts)
     version = _version(registry, model, args.version)
     try:
         info = load_model_info(version)
     except LookupError as exc:
-        raise _fail(str(exc)) from None
-    frame, source, time_col = _current(args, plan, root, model, info, store_url)
+        raise fail(str(exc)) from None
+    frame, source, time_col = _current(args, plan, root, model, info, url)
     ev = plan.by_id.get(f"evaluate:{model}")
     protected = list((ev.params.get("protected") if ev else None) or [])
     min_group = int((ev.params.get("min_group_size") if ev else None) or 30)
@@ -173,7 +170,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         out = Path(args.export_inputs)
         out.parent.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(out)
-    engine = open_engine(store_url, root)
+    engine = open_engine(url, root)
     try:
         if args.reset_state:
             from specops.runtime.monitor.alerts import reset_state
@@ -197,22 +194,20 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                               webhook_retries=args.webhook_retries)
     code = 0
     if args.retrain:
-        from specops.runtime.cli.support import project_setting
         from specops.runtime.engine.progress import make_progress
         from specops.runtime.monitor.retrain import retrain
 
         # like `specops run`: --as, else SPECOPS_USER, else the project's run_as account
-        actor = resolve_actor(args.actor or os.environ.get("SPECOPS_USER")
-                              or project_setting(root, "run_as"))
+        actor = resolve_actor(requested_actor(args, project_config(root)))
         try:
             doc["retrain"] = retrain(plan, root, model, doc["in_breach"], fired,
                                      retrain_on=settings.retrain_on,
                                      cooldown_s=settings.cooldown_s, actor=actor,
-                                     store_url=store_url, executor=args.executor,
+                                     store_url=url, executor=args.executor,
                                      progress=make_progress("none" if args.json else "quiet"),
                                      reference=info.ref)
         except LookupError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         if doc["retrain"]["status"] == "failed":
             code = 1
     paths = write_reports(doc, out_dir)

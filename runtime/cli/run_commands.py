@@ -1,9 +1,8 @@
 """`specops run` and `specops runs list|show`: the runtime's commands.
 
-Why this module may import the compiler (the one exception, checked by a test): with a
-project PATH, `run` must compile before it runs. That is CLI glue, done lazily inside the
-command; the runtime proper (plan reader, scheduler, executors, store) never imports
-`specops.compiler` and runs any `plan.json` on a machine that has only the runtime.
+With a project PATH, `run` compiles before it runs, through the compiler's public API
+(`support.compiled_plan`, lazily, inside the command); the runtime proper (plan reader,
+scheduler, executors, store) never imports `specops.compiler` and runs any `plan.json`.
 
 Exit codes: 0 the run succeeded; 1 a node failed (its id and cause are printed) or the
 specs do not compile; 2 a user mistake (bad plan, unknown selection, unreachable store).
@@ -19,64 +18,44 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from specops.runtime.cli.support import project_config, project_setting, usage_error, when
+from specops.runtime.cli.support import (
+    NotCompiled,
+    compiled_plan,
+    fail,
+    plan_for,
+    project_config,
+    requested_actor,
+    store_url,
+    when,
+)
 
 __all__ = ["cmd_run", "cmd_runs_list", "cmd_runs_show", "register"]
 
 
-def _fail(message: str) -> Exception:
-    return usage_error(message)
-
-
-def _store_url(args: argparse.Namespace, root: Path, plan_store: str | None = None) -> str:
-    from specops.runtime.store import resolve_url
-
-    url = (args.store or os.environ.get("SPECOPS_STORE_URL") or plan_store
-           or project_setting(root, "store"))
-    return resolve_url(url, root)
-
-
-def _compile(path: Path, args: argparse.Namespace) -> dict[str, Any] | int:
-    """Compile the project at `path` (lazy compiler import: CLI glue only)."""
-    try:
-        from specops.compiler.cli import plan_commands as commands
-    except ImportError:
-        raise _fail("this installation cannot compile; pass --plan plan.json") from None
-    result = commands._compile(path, args)
-    if commands._report_errors(result, "run"):
-        return 1
-    assert result.plan is not None
-    data: dict[str, Any] = result.plan.data
-    return data
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from specops.runtime.engine.executors import ExecutorError
-    from specops.runtime.engine.plan_reader import PlanError, load_plan, parse_plan
+    from specops.runtime.engine.plan_reader import PlanError
     from specops.runtime.engine.progress import make_progress
     from specops.runtime.engine.run_loop import execute_plan
     from specops.runtime.store import StoreError
 
     if args.path and not Path(args.path).exists():
-        raise _fail(f"no such file or directory: {args.path}")
+        raise fail(f"no such file or directory: {args.path}")
     root = Path(args.path or ".").resolve()
     if root.is_file():
         root = root.parent
     config = project_config(root)   # read once: run_as here, prepare steps below
-    run_as = config.get("run_as") if isinstance(config.get("run_as"), str) else None
-    actor = getattr(args, "actor", None) or os.environ.get("SPECOPS_USER") or run_as
+    actor = requested_actor(args, config)
     if actor:
         os.environ["SPECOPS_USER"] = actor   # read by run.py into every op's context
     try:
-        if args.plan:
-            plan = load_plan(args.plan)
-        elif args.path or (root / "specops.yaml").is_file():
-            compiled = _compile(root, args)
-            if isinstance(compiled, int):
-                return compiled
-            plan = parse_plan(compiled)
-        else:
-            raise _fail("nothing to run: give a project folder or --plan plan.json")
+        try:
+            plan = (compiled_plan(root, args, "run") if args.path and not args.plan
+                    else plan_for(root, args, "run"))
+        except NotCompiled:
+            return 1
+        if plan is None:
+            raise fail("nothing to run: give a project folder or --plan plan.json")
         from specops.runtime.engine.prepare import PrepareError, run_prepare
 
         try:
@@ -88,17 +67,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         mode = "json" if args.json else "quiet" if args.quiet else "rich"
         result = execute_plan(
             plan, root, executor=args.executor, address=args.address, select=args.select,
-            store_url=_store_url(args, root, plan.project.store),
+            store_url=store_url(args, root, plan.project.store),
             progress=make_progress(mode))
     except (PlanError, StoreError, ExecutorError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not result.ok:
         if not args.json:
             for o in result.failed:
                 print(f"specops: node {o.node_id} failed: {o.cause}", file=sys.stderr)
         return 1
     return 0
-
 
 
 def _secs(v: float | None) -> str:
@@ -110,9 +88,9 @@ def _open_store(args: argparse.Namespace) -> Any:
 
     root = Path(args.project or ".").resolve()
     try:
-        return Store.from_url(_store_url(args, root), root)
+        return Store.from_url(store_url(args, root), root)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
@@ -141,7 +119,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     run = store.get_run(args.run)
     if run is None:
         store.close()
-        raise _fail(f"no run {args.run!r} (or the prefix is ambiguous); see `specops runs list`")
+        raise fail(f"no run {args.run!r} (or the prefix is ambiguous); see `specops runs list`")
     nodes = store.node_runs(run["run_id"])
     metrics = store.metrics(run["run_id"])
     store.close()

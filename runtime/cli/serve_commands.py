@@ -1,73 +1,61 @@
 """`specops serve` and `specops predict`; also makes `specops deploy` run the staging check.
 
-Why this module may compile (CLI glue, like `specops run`): replicas, batching and the
-prediction-log switch live in the model spec's `serving` block, and batch scoring needs
-the model's feature views; both are read from the plan (`--plan plan.json`, else the
-project is compiled lazily; a runtime-only install without `--plan` uses the defaults).
+Why these commands compile (through the compiler's public API, like `specops run`):
+replicas, batching and the prediction-log switch live in the model spec's `serving` block,
+and batch scoring needs the model's feature views; both are read from the plan (`--plan
+plan.json`, else the project compiled now; specs that do not compile give the defaults).
 
 Exit codes: 0 served until stopped / scored; 1 refused (the version fails verification,
 is not deployed to `--env`, or the staging check failed) with one line saying why; 2 a
 usage mistake.
 
-`deploy` wrapping: `register` wraps the governance `deploy` command in
-`staging.enforced()`, so `specops deploy M@V --env staging` starts the model on a loopback
-staging endpoint and records the contract tests, and `--env production` requires a passed
-check of the same digest (runtime/serve/staging.py).
+`deploy` wrapping: `extend` (called after every command module registered) wraps the
+governance `deploy` command in `staging.enforced()`, so `specops deploy M@V --env staging`
+starts the model on a loopback staging endpoint and records the contract tests, and
+`--env production` requires a passed check of the same digest (runtime/serve/staging.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from specops.runtime.cli.support import project_setting, usage_error
+from specops.runtime.cli.support import (
+    NotCompiled,
+    fail,
+    plan_for,
+    project_setting,
+    refused,
+    store_url,
+)
 
-__all__ = ["cmd_predict", "cmd_serve", "register"]
+__all__ = ["cmd_predict", "cmd_serve", "extend", "register"]
 
 
 def _plan(root: Path, args: argparse.Namespace) -> Any:
     """The project's plan (None when there is no way to get one)."""
-    from specops.runtime.engine.plan_reader import load_plan, parse_plan
-
-    if args.plan:
-        return load_plan(args.plan)
-    if not (root / "specops.yaml").is_file():
-        return None
     try:
-        from specops.compiler.cli import plan_commands as commands
-    except ImportError:
-        return None
-    result = commands._compile(root, args)
-    if result.errors or result.plan is None:
+        return plan_for(root, args, "serve", report=False)
+    except NotCompiled:
         print("specops: warning: the specs do not compile; using serving defaults "
               "(run `specops lint` to see why)", file=sys.stderr)
         return None
-    return parse_plan(result.plan.data)
 
 
 def _source(args: argparse.Namespace, root: Path, threads: int) -> Any:
     from specops.runtime.serve.served_model import ModelRefused, resolve
-    from specops.runtime.store import resolve_url
 
-    url = args.store or os.environ.get("SPECOPS_STORE_URL") or project_setting(root, "store")
-    store_url = resolve_url(url, root)
     try:
-        return resolve(root, store_url, args.ref, args.env, project_setting(root, "artifacts"),
-                       threads)
+        return resolve(root, store_url(args, root), args.ref, args.env,
+                       project_setting(root, "artifacts"), threads)
     except ModelRefused:
         raise
     except ValueError as exc:
-        raise usage_error(str(exc)) from None
-
-
-def _refused(message: str) -> int:
-    print(f"specops: refused: {message}", file=sys.stderr)
-    return 1
+        raise fail(str(exc)) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -78,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         source = _source(args, root, args.threads)
         load_model(source)   # verify here: a refusal is one line, before any server starts
     except ModelRefused as exc:
-        return _refused(str(exc))
+        return refused(str(exc))
     plan = _plan(root, args)
     serving = dict((plan.models.get(source.model) or {}).get("serving") or {}) if plan else {}
     if args.replicas:
@@ -127,9 +115,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if executor is not None:
                 executor.finalize()
     except ModelRefused as exc:
-        return _refused(str(exc))
+        return refused(str(exc))
     except BatchError as exc:
-        raise usage_error(str(exc)) from None
+        raise fail(str(exc)) from None
     print(json.dumps(summary, sort_keys=True))
     return 0
 
@@ -147,7 +135,7 @@ def _with_staging(func: Callable[[argparse.Namespace], int]
 
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add `serve` and `predict` (imports nothing heavy: the parser is built for every
-    command); wrap `deploy` with the staging check when governance registered it."""
+    command)."""
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("ref", metavar="MODEL[@VERSION]")
         p.add_argument("--env", choices=["staging", "production"],
@@ -185,6 +173,9 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
                    "training spine's entity and timestamp)")
     p.set_defaults(func=cmd_predict)
 
+
+def extend(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Wrap `deploy` with the staging check, when a module registered it."""
     deploy = getattr(sub, "choices", {}).get("deploy")
     if deploy is not None and deploy.get_default("func") is not None:
         deploy.set_defaults(func=_with_staging(deploy.get_default("func")))
