@@ -56,8 +56,9 @@ def test_broken_case(case: Case, tmp_path: Path) -> None:
 
 
 # Codes the corpus must exercise: everything the loader, templates, schema validation,
-# reference resolution and suppressions emit. SPEC001 (unreadable file) needs a file that
-# root can read anyway, so test_project.py covers it with a patched read.
+# reference resolution and suppressions emit. SPEC001 (unreadable file) needs a FIFO, a
+# dangling link or a refused read, which a copied fixture cannot hold: test_project.py and
+# test_confine_attacks.py cover it.
 _COVERED_ELSEWHERE = {"SPEC001"}
 
 
