@@ -44,7 +44,8 @@ from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
 
 __all__ = ["ENVIRONMENTS", "PRE_DEPLOY_HOOKS", "PROMOTION_CHECKS", "Deployment",
-           "PreDeployHook", "PromotionCheck", "current", "deploy", "history",
+           "PreDeployHook", "PromotionCheck", "current", "current_deployment", "deploy",
+           "history",
            "register_pre_deploy_hook", "register_promotion_check", "require_staging_first",
            "rollback"]
 
@@ -129,6 +130,20 @@ def current(gov: Governance, model: str, environment: str) -> int | None:
     with gov.engine.connect() as conn:
         stack = _stack(_rows(conn, model, environment))
     return stack[-1] if stack else None
+
+
+def current_deployment(gov: Governance, model: str, environment: str
+                       ) -> dict[str, Any] | None:
+    """The `deployments` row (deploy or rollback) that made the version serving
+    `environment` current, None when nothing serves there. Read-only: serving admission
+    (runtime/serve/admission.py) compares its digest and approvals with the loaded bytes."""
+    with gov.engine.connect() as conn:
+        rows = _rows(conn, model, environment)
+    stack = _stack(rows)
+    if not stack:
+        return None
+    row: dict[str, Any] = next(r for r in reversed(rows) if r["version"] == stack[-1])
+    return row
 
 
 def _check_env(environment: str) -> None:

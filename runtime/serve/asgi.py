@@ -14,7 +14,8 @@ microseconds; a thread hop would cost more) and in a worker thread for large one
 onnxruntime releases the GIL. Ray Serve replaces `score` with its `@serve.batch` method.
 
 Status codes: 400 malformed input (reason in `{"error": ...}`), 404 unknown route or
-model/version, 405 wrong method, 413 too large, 500 only for a failure inside the model.
+model/version, 405 wrong method, 413 too large, 500 only for a failure inside the model,
+503 (readiness and scoring) once the version's admission was revoked while serving.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class Service:
         self.metrics = metrics or Metrics(model.name, model.version)
         self.score: Scorer = scorer or self._score
         self.ready = True
+        self.revoked: str | None = None     # why admission no longer holds (then 503)
+        self.on_close: list[Callable[[], None]] = []
         self._meta = _dumps(metadata(model.name, model.version, model.inputs, model.outputs))
         self._model_ready = _dumps({"name": model.name, "ready": True})
 
@@ -73,8 +76,16 @@ class Service:
             out = await asyncio.to_thread(self.model.run, feeds)
         return out
 
+    def revoke(self, reason: str) -> None:
+        """Stop answering (503 with `reason`): the version is no longer admitted, e.g. its
+        approvals were voided or expired after the server started (see recheck.py)."""
+        self.revoked = reason
+        self.ready = False
+
     def close(self) -> None:
         self.ready = False
+        for stop in self.on_close:
+            stop()
         if self.log is not None:
             self.log.close()
 
@@ -141,10 +152,15 @@ class Service:
             return 200, self._meta, _JSON, "metadata", 0
         if action == "ready":
             _allow(method, "GET")
+            if self.revoked is not None:
+                return 503, _dumps({"name": self.model.name, "ready": False,
+                                    "error": self.revoked}), _JSON, "ready", 0
             return 200, self._model_ready, _JSON, "ready", 0
         if action not in ("infer", "predict"):
             raise ProtocolError(404, f"no route {path}")
         _allow(method, "POST")
+        if self.revoked is not None:
+            raise ProtocolError(503, f"{self.model.ref} no longer may serve: {self.revoked}")
         m = self.model
         req: Request = (parse_infer(body, m.inputs, m.outputs) if action == "infer"
                         else parse_records(body, m.inputs))

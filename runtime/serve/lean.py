@@ -26,18 +26,26 @@ from typing import Any
 
 from specops.runtime.serve.asgi import Service, make_app
 from specops.runtime.serve.prediction_log import PredictionLog
-from specops.runtime.serve.served_model import ModelSource, load_model
+from specops.runtime.serve.recheck import Recheck, interval_from_env
+from specops.runtime.serve.served_model import ModelSource, load_model, open_governance
 
 __all__ = ["LeanServer", "build_service", "free_port", "serve_lean"]
 
 
 def build_service(source: ModelSource, log: bool = True, log_batch_rows: int = 5000,
-                  registry: Any | None = None) -> Service:
-    """Verify and load the model, then wire the prediction log (unless switched off)."""
+                  registry: Any | None = None, recheck_s: float | None = None) -> Service:
+    """Admit and load the model, then wire the prediction log (unless switched off) and,
+    when it serves an environment, the periodic re-check of its deploy and approvals
+    (`recheck_s`, default `SPECOPS_SERVE_RECHECK_S` or 60 s; 0 = off)."""
     model = load_model(source, registry)
     plog = (PredictionLog(Path(source.project_root), model.name, model.version,
                           model.model_digest, batch_rows=log_batch_rows) if log else None)
-    return Service(model, plog)
+    service = Service(model, plog)
+    interval = interval_from_env() if recheck_s is None else recheck_s
+    if model.deploy is not None and interval > 0:
+        guard = Recheck(service, lambda: open_governance(source), interval).start()
+        service.on_close.append(guard.stop)
+    return service
 
 
 def _config(service: Service, host: str, port: int) -> Any:

@@ -1,11 +1,13 @@
-"""Load one registry version for serving: verify first, then one onnxruntime session.
+"""Load one registry version for serving: admission first, then one onnxruntime session.
 
-Why this order: the signed manifest is the only proof that the bytes about to answer
-requests are the ones that were reviewed and approved, so `registry.verify` runs before
-anything reads `model.onnx`, and a version with any problem is refused with the reasons
-(`ModelRefused`), never served "for now". The ONNX bytes are then read once, their sha256
-is compared with the signed `model_digest` (a file swapped between verification and load
-is caught too), and one session is built from those same bytes.
+Why this order: nothing reads a byte for serving before `admission.admit` has checked the
+version (signed manifest via the registry's `verify`, the exact bytes against the signed
+digests, and with an environment the deploy record and approvals valid now), and the
+session and the signature metadata are built from the bytes admission hashed, never
+re-read from disk. A version with any problem is refused with a one-line cause
+(`ModelRefused`), never served "for now". Every serving path (lean server, Ray Serve
+replicas, batch `predict` and its Ray tasks, the staging check) loads through
+`load_model`, so the rules are the same on all of them.
 
 Why one session per process/replica, created once: session creation holds the GIL and is
 not safe to run in parallel (onnxruntime#27063, #27089), while `run` is thread-safe and
@@ -15,29 +17,23 @@ burn the cores other replicas (and the proxy) need.
 
 Which version: `MODEL@3`, `MODEL@alias` or `MODEL` (latest registered); with
 `environment`, only the version governance records as currently deployed there may serve
-(`deployable_version`), falling back to the registry alias of the same name when the
-store has no deployment history at all.
+(a registry alias alone is not a deploy: it is refused). The environment travels in
+`ModelSource`, so a Ray replica or task on another node re-admits against it too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from specops.runtime.serve.admission import Admitted, DeployState, ModelRefused, admit
 from specops.runtime.training.preprocess import Feature
 
-__all__ = ["LoadedModel", "ModelRefused", "ModelSource", "deployable_version", "load_model",
-           "make_session", "resolve"]
-
-
-class ModelRefused(RuntimeError):
-    """This version must not serve (failed verification, not deployed, not registered)."""
-
+__all__ = ["LoadedModel", "ModelRefused", "ModelSource", "admit_source", "deployable_version",
+           "load_model", "make_session", "open_governance", "resolve"]
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -49,6 +45,7 @@ class ModelSource:
     version: int
     artifacts: str | None = None
     threads: int = 1
+    environment: str | None = None      # set: only the version validly deployed there
 
 
 @dataclass
@@ -64,6 +61,8 @@ class LoadedModel:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     classes: list[Any] = field(default_factory=list)
     path: Path = Path(".")
+    admitted: Admitted | None = None    # its `onnx` dropped: the session holds the model
+    deploy: DeployState | None = None
 
     @property
     def ref(self) -> str:
@@ -82,37 +81,52 @@ def _registry(source: ModelSource) -> Any:
     return Registry.open(Path(source.project_root), source.store_url, source.artifacts)
 
 
+def _governance(project_root: Path, store_url: str | None, registry: Any) -> Any:
+    from specops.runtime.governance import Governance
+
+    return Governance.open(project_root, store_url, registry=registry)
+
+
+def open_governance(source: ModelSource) -> Any:
+    """The governance context of `source`'s project, with its own registry (the caller
+    closes it; used by the periodic re-check)."""
+    from specops.runtime.governance import Governance
+
+    return Governance.open(Path(source.project_root), source.store_url,
+                           artifacts=source.artifacts)
+
+
+def admit_source(source: ModelSource, registry: Any | None = None) -> Admitted:
+    """`admission.admit` for a `ModelSource` (opens and closes what it needs)."""
+    reg = registry or _registry(source)
+    gov = None
+    try:
+        if source.environment:
+            gov = _governance(Path(source.project_root), source.store_url, reg)
+        return admit(reg, gov, source.model, source.version, source.environment)
+    finally:
+        if gov is not None:
+            gov.close()
+        if registry is None:
+            reg.close()
+
+
 def deployable_version(project_root: Path, store_url: str | None, model: str,
                        environment: str, requested: int | None, registry: Any) -> int:
-    """The version `environment` serves now; refuse `requested` when it is another one."""
-    current: int | None = None
+    """The version `environment` serves now (validly deployed, approvals valid now);
+    refuse `requested` when it is another one."""
+    gov = _governance(project_root, store_url, registry)
     try:
-        from specops.runtime.governance import Governance
-        from specops.runtime.governance.promotion import current as deployed_now
-        from specops.runtime.governance.promotion import history
-
-        gov = Governance.open(project_root, store_url, registry=registry)
-        try:
-            known = bool(history(gov, model))
-            current = deployed_now(gov, model, environment) if known else None
-        finally:
-            gov.close()
-    except ImportError:   # governance not installed: the alias is all there is
-        known = False
-    if not known:
-        current = registry.aliases(model).get(environment)
-    if current is None:
-        raise ModelRefused(f"{model} is not deployed to {environment}; deploy it first "
-                           f"(specops deploy {model}@VERSION --env {environment})")
-    if requested is not None and requested != current:
-        raise ModelRefused(f"{model}@{requested} is not the version deployed to {environment} "
-                           f"(that is @{current}); only deployed versions serve there")
-    return int(current)
+        return admit(registry, gov, model, requested, environment).version
+    finally:
+        gov.close()
 
 
 def resolve(project_root: Path, store_url: str | None, ref: str, environment: str | None,
             artifacts: str | None = None, threads: int = 1) -> ModelSource:
-    """Turn `MODEL[@VERSION|@ALIAS]` (+ environment) into a `ModelSource`."""
+    """Turn `MODEL[@VERSION|@ALIAS]` (+ environment) into a `ModelSource`; with an
+    environment the version is admitted here already, so that refusal comes before any
+    server, replica or task starts."""
     from specops.runtime.registry import Registry, RegistryError, parse_ref
 
     registry = Registry.open(project_root, store_url, artifacts)
@@ -125,10 +139,11 @@ def resolve(project_root: Path, store_url: str | None, ref: str, environment: st
         else:
             version = registry.resolve(ref).version
     except RegistryError as exc:
-        raise ModelRefused(str(exc)) from None
+        raise ModelRefused(str(exc), "unknown") from None
     finally:
         registry.close()
-    return ModelSource(str(project_root), store_url, name, version, artifacts, threads)
+    return ModelSource(str(project_root), store_url, name, version, artifacts, threads,
+                       environment)
 
 
 def make_session(onnx_bytes: bytes, threads: int) -> Any:
@@ -143,33 +158,14 @@ def make_session(onnx_bytes: bytes, threads: int) -> Any:
 
 
 def load_model(source: ModelSource, registry: Any | None = None) -> LoadedModel:
-    """Verify the version's signed manifest, then build its session (refuse on any doubt)."""
-    from specops.runtime.registry import RegistryError
-
-    reg = registry or _registry(source)
-    ref = f"{source.model}@{source.version}"
-    try:
-        v = reg.get(source.model, source.version)
-        report = reg.verify(source.model, source.version)
-    except RegistryError as exc:
-        raise ModelRefused(f"{ref}: {exc}") from None
-    finally:
-        if registry is None:
-            reg.close()
-    if report["problems"]:
-        raise ModelRefused(f"{ref} refused: registry verification failed: "
-                           + "; ".join(report["problems"]))
-    if v.status != "registered":
-        raise ModelRefused(f"{ref} is {v.status}; only registered versions serve")
-    onnx_bytes = (v.path / "model.onnx").read_bytes()
-    digest = hashlib.sha256(onnx_bytes).hexdigest()
-    if v.model_digest.removeprefix("sha256:") != digest:
-        raise ModelRefused(f"{ref} refused: model.onnx changed after verification")
-    sig = json.loads((v.path / "signature.json").read_text())
+    """Admit the version (refuse on any doubt), then build its session from the admitted
+    bytes."""
+    a = admit_source(source, registry)
+    sig = a.signature
     features = [Feature(**f) for f in sig.get("features") or []]
-    session = make_session(onnx_bytes, source.threads)
-    return LoadedModel(name=source.model, version=source.version,
-                       model_digest="sha256:" + digest, content_digest=v.content_digest,
-                       signature=sig, features=features, session=session,
-                       inputs=list(sig["inputs"]), outputs=list(sig["outputs"]),
-                       classes=list(sig.get("classes") or []), path=v.path)
+    session = make_session(a.onnx, source.threads)
+    return LoadedModel(name=a.model, version=a.version, model_digest=a.model_digest,
+                       content_digest=a.content_digest, signature=sig, features=features,
+                       session=session, inputs=list(sig["inputs"]),
+                       outputs=list(sig["outputs"]), classes=list(sig.get("classes") or []),
+                       path=a.path, admitted=replace(a, onnx=b""), deploy=a.deploy)

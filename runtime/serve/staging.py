@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -135,12 +136,26 @@ def _compare(doc: dict[str, Any], rows: pl.DataFrame, tolerance: float) -> str |
     return None
 
 
+def _recorded_rows(version_dir: Path, admitted: Any) -> pl.DataFrame | None:
+    """The recorded test rows: through admission (bytes checked against the signed
+    manifest, parsed from those bytes) when the version was admitted, else the file."""
+    if admitted is not None:
+        if "test_rows.parquet" not in admitted.manifest.get("artifacts", {}):
+            return None
+        return pl.read_parquet(io.BytesIO(admitted.artifact("test_rows.parquet")))
+    path = version_dir / "test_rows.parquet"
+    return pl.read_parquet(path) if path.is_file() else None
+
+
 def run_contract_tests(url: str, version_dir: Path, model: str, version: int,
-                       timeout: float = 30.0) -> dict[str, Any]:
-    """Run every check against the endpoint at `url`; returns the report."""
+                       timeout: float = 30.0, admitted: Any = None) -> dict[str, Any]:
+    """Run every check against the endpoint at `url`; returns the report. With
+    `admitted` (the `admission.Admitted` of the served version) the signature and test
+    rows are the admitted, digest-checked bytes, not a second read of the files."""
     import httpx
 
-    sig = json.loads((version_dir / "signature.json").read_text())
+    sig = (admitted.signature if admitted is not None
+           else json.loads((version_dir / "signature.json").read_text()))
     inputs, outputs = sig["inputs"], sig["outputs"]
     tolerance = float(sig.get("tolerance", 1e-4))
     results: list[dict[str, Any]] = []
@@ -164,12 +179,11 @@ def run_contract_tests(url: str, version_dir: Path, model: str, version: int,
             if trained and [t["name"] for t in m.get("inputs", [])] != trained:
                 problems.append("inputs are not the features the model was trained on")
         results.append(_check("metadata", not problems, "; ".join(problems) or "matches"))
-        rows_path = version_dir / "test_rows.parquet"
-        if not rows_path.is_file():
+        rows = _recorded_rows(version_dir, admitted)
+        if rows is None:
             results.append(_check("scores", False, "the version has no recorded test rows "
                                   "(test_rows.parquet); re-register it"))
         else:
-            rows = pl.read_parquet(rows_path)
             r = c.post(f"/v2/models/{model}/infer", json=_infer_body(rows, inputs))
             why = (_compare(r.json(), rows, tolerance) if r.status_code == 200
                    else f"status {r.status_code}: {r.text[:200]}")
@@ -232,7 +246,8 @@ def stage_and_check(project_root: Path, store_url: str | None, registry: Any, mo
     source = ModelSource(str(project_root), store_url, model, version)
     service = build_service(source, log=False, registry=registry)
     with LeanServer(service) as server:
-        report = run_contract_tests(server.url, service.model.path, model, version)
+        report = run_contract_tests(server.url, service.model.path, model, version,
+                                    admitted=service.model.admitted)
     report["model_digest"] = service.model.model_digest
     return report
 

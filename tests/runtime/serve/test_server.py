@@ -199,13 +199,20 @@ def test_tampered_model_is_refused_at_start(served_project: dict[str, Any],
 
 def test_production_serves_only_the_deployed_version(served_project: dict[str, Any],
                                                      tmp_path: Path) -> None:
+    from governed import approve_and_deploy, governed
+
     from specops.runtime.registry import Registry
 
-    root = copy_project(served_project, tmp_path / "proj")
+    root = governed(served_project, tmp_path / "proj")
     with pytest.raises(ModelRefused, match="not deployed to production"):
         resolve(root, None, "credit", "production")
     reg = Registry.open(root)
-    reg.set_alias("credit", "production", 1, actor="test")
+    reg.set_alias("credit", "production", 1, actor="test")   # an alias is not a deploy
+    reg.close()
+    with pytest.raises(ModelRefused, match="not deployed to production"):
+        resolve(root, None, "credit@1", "production")
+    approve_and_deploy(root)
     assert resolve(root, None, "credit@1", "production").version == 1
     src = resolve(root, None, "credit", "production")
     assert isinstance(src, ModelSource) and src.version == 1
+    assert src.environment == "production"
