@@ -1,5 +1,5 @@
 """`specops approvals list`, `approve`, `reject`, `deploy`, `rollback`, `deployments`,
-`audit verify|export`, `policy accept`, `report`: the governance commands.
+`policy accept`, `report`: the governance commands.
 
 Why the CLI is thin: permissions, separation of duties, quorum, binding and history are
 enforced in `specops.runtime.governance`; this module only resolves the acting user
@@ -192,32 +192,6 @@ def cmd_deployments(args: argparse.Namespace) -> int:
 
 
 @_guarded
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from specops.runtime.governance.ledger import audit
-
-    with _governance(args) as gov:
-        n, problem = audit.verify(gov.engine)
-        head = audit.head(gov.engine)
-    if problem is not None:
-        return _refused(f"audit chain broken at {problem}")
-    print(f"audit chain ok: {n} entries, head {head['hash']}")
-    return 0
-
-
-@_guarded
-def cmd_audit_export(args: argparse.Namespace) -> int:
-    from specops.runtime.governance.ledger import audit
-
-    with _governance(args) as gov:
-        if args.output:
-            n = audit.export_jsonl(gov.engine, Path(args.output), args.target)
-            print(f"wrote {n} entries to {args.output}", file=sys.stderr)
-        else:
-            audit.export_jsonl(gov.engine, sys.stdout, args.target)
-    return 0
-
-
-@_guarded
 def cmd_policy_accept(args: argparse.Namespace) -> int:
     from specops.runtime.engine.plan_reader import PlanError, load_plan
     from specops.runtime.governance.policy_changes import record_config
@@ -305,17 +279,6 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     p.add_argument("--json", action="store_true")
     _common(p, actor=False)
     p.set_defaults(func=cmd_deployments)
-
-    p = sub.add_parser("audit", help="verify or export the hash-chained audit log")
-    au = p.add_subparsers(dest="audit_command", metavar="{verify,export}", required=True)
-    q = au.add_parser("verify", help="recompute the chain; name the first bad entry")
-    _common(q, actor=False)
-    q.set_defaults(func=cmd_audit_verify)
-    q = au.add_parser("export", help="write the log as JSON lines")
-    q.add_argument("--output", "-o", help="file (default: stdout)")
-    q.add_argument("--target", help="only entries whose target starts with this")
-    _common(q, actor=False)
-    q.set_defaults(func=cmd_audit_export)
 
     p = sub.add_parser("policy", help="adopt changed approval rules, permissions or roles")
     po = p.add_subparsers(dest="policy_command", metavar="{accept}", required=True)

@@ -40,7 +40,7 @@ _SQLITE = {
     "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an insert must extend the chain "
     "head (REPLACE, UPSERT and out-of-order inserts refused)'); END",
     "audit_head_no_delete": "BEFORE DELETE ON audit_head "
-    "BEGIN SELECT RAISE(ABORT, 'audit_head: DELETE refused'); END",
+    "BEGIN SELECT RAISE(ABORT, 'audit_head is append-only: DELETE refused'); END",
     "audit_head_genesis_only": "BEFORE INSERT ON audit_head WHEN "
     "EXISTS (SELECT 1 FROM audit_head) OR EXISTS (SELECT 1 FROM audit_log) "
     f"OR NEW.id IS NOT 1 OR NEW.seq IS NOT 0 OR NEW.hash IS NOT '{GENESIS}' "
