@@ -33,6 +33,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 
 from specops.compiler.diagnostics.formats.json_out import REPORT_SCHEMA
 from specops.compiler.kinds import KINDS, ProjectSpec
+from specops.contract.plan_schema import PLAN_SCHEMA_NAME, plan_schema
 
 __all__ = [
     "COMBINED_NAME",
@@ -268,6 +269,7 @@ def build_schemas() -> dict[str, dict[str, Any]]:
     out[COMBINED_NAME] = _combined_schema()
     report = copy.deepcopy(REPORT_SCHEMA)
     out[REPORT_NAME] = _finish(report, str(report["title"]))
+    out[PLAN_SCHEMA_NAME] = plan_schema()   # generated from the plan records (contract/)
     return out
 
 

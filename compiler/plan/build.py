@@ -5,6 +5,12 @@ op, its params and its inputs' fingerprints (docs/plan.md), so a change anywhere
 reaches exactly the nodes that depend on it and nothing else. Resources, retry and the
 spec's identity are left out so that tuning a cluster or moving a spec between files
 never invalidates a cache or voids an approval.
+
+Why every node goes through the contract records (contract/plan_records.py) before it is
+written: the records are what the runtime reads, so a param the builder gets wrong (a
+missing key, a wrong type) fails here, at compile time, with the node named, rather than
+in a worker halfway through a run. The fingerprint is taken over the params as the record
+writes them, so what is hashed is exactly what the runtime will read.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ from specops.compiler.plan.governance_facts import models_table
 from specops.compiler.plan.params import Dep, ParamBuilder
 from specops.contract.canonical import canonical_json, sha256_of
 from specops.contract.op_catalog import OPS
+from specops.contract.plan_records import FORMAT_VERSION, parse_params
+from specops.contract.plan_records import Plan as PlanRecord
 
 __all__ = ["FORMAT_VERSION", "Plan", "build_plan", "fingerprint", "spec_hash"]
-
-FORMAT_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -78,7 +84,8 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
         op = attrs["op"]
         info = OPS[op]
         loaded = attrs["spec"]
-        params, node_deps = builder.params(node_id, op, loaded)
+        raw_params, node_deps = builder.params(node_id, op, loaded)
+        params = raw_params if builder.problems else _through_record(node_id, op, raw_params)
         inputs = sorted(graph.predecessors(node_id))
         fp = fingerprint(op, params, [fps[i] for i in inputs])
         fps[node_id] = fp
@@ -106,4 +113,18 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
         "models": models_table(ctx, model_nodes, builder.condition),
         "nodes": nodes,
     }
+    if not builder.problems:   # with problems, compile refuses to write the plan anyway
+        data = PlanRecord.model_validate(data).to_dict()
     return Plan(data, deps, builder.problems)
+
+
+def _through_record(node_id: str, op: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` as the op's record writes them; a builder bug names the node."""
+    try:
+        record = parse_params(op, params)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise RuntimeError(f"internal error: params of plan node {node_id} do not fit the "
+                           f"{op} record: {exc}") from exc
+    if isinstance(record, dict):
+        return record
+    return record.model_dump(mode="json", by_alias=True)

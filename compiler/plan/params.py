@@ -45,9 +45,15 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
 # Measured by `benchmark`, not `evaluate`.
 BENCHMARK_METRICS = ("latency_p50_ms", "latency_p99_ms", "model_size_mb", "throughput_rps",
                      "onnx_max_abs_diff", "onnx_label_mismatch")
+# Settings no spec sets (yet): decided here, once, and carried by the plan (format 2), so
+# the runtime never picks its own.
 ONNX_TARGET_OPSET = 17
+ONNX_TOLERANCE = 1e-4          # largest ONNX-vs-native difference the parity check accepts
 BENCHMARK_ROWS = 1000
 BENCHMARK_REPEATS = 3
+PARITY_TEST_ROWS = 100         # test rows export and benchmark keep for the parity check
+DISTRIBUTION_BINS = 10         # bins of a source's distribution check
+REQUIRE_CHAMPION = False       # a gate check that reads the champion passes without one
 _WIDEN = {"int32": "int64", "float32": "float64", "category": "string"}
 _CATEGORICAL = {"string", "category"}
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
@@ -158,20 +164,25 @@ class ParamBuilder:
 
     def load_source(self, _id: str, loaded: LoadedSpec) -> Params:
         src: SourceSpec = loaded.spec
-        fmt = src.format or ("csv" if src.path.lower().endswith(".csv") else "parquet")
-        params = {
+        is_csv = src.csv is not None or src.path.lower().endswith(".csv")   # a block: csv
+        fmt = src.format or ("csv" if is_csv else "parquet")
+        params: dict[str, Any] = {
             "path": relative_path(src.path, self.root), "format": fmt,
             "columns": {c: {"type": col.type, "nullable": col.nullable}
                         for c, col in src.columns.items()},
             "entity": src.entity, "timestamp": src.timestamp,
             "created_timestamp": src.created_timestamp,
         }
+        if src.csv is not None:   # only then: sources without the block keep their plans
+            params["csv"] = src.csv.model_dump(mode="json")
         n = src.name
         deps = [Dep(f"the path of source {n}", loaded, ("path",)),
                 Dep(f"the column types of source {n}", loaded, ("columns",))]
         deps += [Dep(f"the {k} of source {n}", loaded, (k,))
                  for k in ("format", "entity", "timestamp", "created_timestamp")
                  if getattr(src, k) is not None]
+        if src.csv is not None:
+            deps.append(Dep(f"the csv reading options of source {n}", loaded, ("csv",)))
         return params, deps
 
     def validate_data(self, _id: str, loaded: LoadedSpec) -> Params:
@@ -191,7 +202,8 @@ class ParamBuilder:
                 d = checks.distribution
                 params["distribution"] = {
                     "reference": relative_path(d.reference, self.root), "method": d.method,
-                    "max": d.max, "columns": sorted(d.columns) if d.columns else None}
+                    "max": d.max, "columns": sorted(d.columns) if d.columns else None,
+                    "bins": DISTRIBUTION_BINS}
             deps.append(Dep(f"the data checks of source {src.name}", loaded, ("checks",)))
         return params, deps
 
@@ -460,13 +472,16 @@ class ParamBuilder:
         return params, deps
 
     def export_onnx(self, _id: str, loaded: LoadedSpec) -> Params:
-        return ({"target_opset": ONNX_TARGET_OPSET, "float_type": "float32"},
-                [Dep(f"the ONNX export settings (target opset {ONNX_TARGET_OPSET}, float32)")])
+        return ({"target_opset": ONNX_TARGET_OPSET, "float_type": "float32",
+                 "tolerance": ONNX_TOLERANCE},
+                [Dep(f"the ONNX export settings (target opset {ONNX_TARGET_OPSET}, float32, "
+                     f"parity tolerance {ONNX_TOLERANCE})")])
 
     def benchmark(self, _id: str, loaded: LoadedSpec) -> Params:
-        return ({"rows": BENCHMARK_ROWS, "repeats": BENCHMARK_REPEATS},
+        return ({"rows": BENCHMARK_ROWS, "repeats": BENCHMARK_REPEATS,
+                 "test_rows": PARITY_TEST_ROWS},
                 [Dep(f"the benchmark settings ({BENCHMARK_ROWS} rows, "
-                     f"{BENCHMARK_REPEATS} repeats)")])
+                     f"{BENCHMARK_REPEATS} repeats, {PARITY_TEST_ROWS} parity rows)")])
 
     def _linted_checks(self, gate: str, model: ModelSpec) -> list[dict[str, Any]] | None:
         """The checks lint compiled for this model and gate, when all of them compiled."""
@@ -492,7 +507,7 @@ class ParamBuilder:
                                "severity": c.severity if gate.blocking else "warning",
                                "message": c.message})
         params = {"gate": gate.name, "checks": checks, "blocking": gate.blocking,
-                  "min_group_size": gate.min_group_size}
+                  "min_group_size": gate.min_group_size, "require_champion": REQUIRE_CHAMPION}
         deps = [Dep(f"check {ch['id']} of gate {gate.name}", loaded, ("checks", i))
                 for i, ch in enumerate(checks)]
         deps.append(Dep(f"whether gate {gate.name} blocks, and its minimum group size",

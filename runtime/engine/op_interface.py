@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from specops.contract.op_params import OpParams
+
+P = TypeVar("P", bound=OpParams)
 
 __all__ = ["Op", "OpContext", "OpError", "OpResult"]
 
@@ -29,6 +35,21 @@ class OpContext:
     fingerprint: str
     resources: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)   # e.g. store url, actor, champion
+
+    def typed(self, record: type[P]) -> P:
+        """The params as the op's record (contract/op_params.py).
+
+        Why ops read this rather than `params.get(key, default)`: every value an op needs
+        is decided by the compiler and carried by the plan; a default picked here could
+        disagree with it silently. The plan reader has already validated the params of a
+        plan node, so this only fails for a hand-made context, with a one-line cause."""
+        try:
+            return record.model_validate(self.params)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "params"
+            raise OpError(f"{self.node_id}: params.{where}: {first['msg']} (the {self.op} "
+                          "op needs the params the compiler writes)") from None
 
     def input_dir(self, prefix: str) -> Path:
         """The single input whose node id starts with `prefix` (e.g. "training_set:")."""

@@ -5,8 +5,10 @@ module of the op it runs (`train` pulls scikit-learn, `load_source` pulls polars
 nothing up front keeps `specops run --help` and the scheduler tests fast.
 
 Why a fixed table plus a convention, so nobody has to edit a shared file:
-- `OPS` below names every op in docs/plan.md as `"module:function"`; each op lives in the
-  folder of its domain (`data/`, `training/`, `evaluation/`, `registry/`, ...).
+- `OPS` below names every op in docs/plan.md as `"module:function"`, taken from the op
+  catalog (`contract/op_catalog.py`, the `runtime` of each row), so a new plan op is
+  registered where it is declared; each op lives in the folder of its domain (`data/`,
+  `training/`, `evaluation/`, `registry/`, ...).
 - An op missing from the table is unknown: the plan is refused before anything runs.
 - `register_op(name, fn)` adds one at run time (tests, plugins). It only lives in the
   current process: ops that must run on Ray workers belong in an importable module.
@@ -18,6 +20,7 @@ import importlib
 import importlib.util
 from collections.abc import Iterable
 
+from specops.contract.op_catalog import OPS as CATALOG
 from specops.runtime.engine.op_interface import Op, OpContext, OpError, OpResult
 
 __all__ = ["OPS", "Op", "OpContext", "OpError", "OpResult", "UnknownOpError", "check_ops",
@@ -26,19 +29,7 @@ __all__ = ["OPS", "Op", "OpContext", "OpError", "OpResult", "UnknownOpError", "c
 _RT = "specops.runtime"
 
 OPS: dict[str, str] = {
-    "load_source": f"{_RT}.data.load_source:load_source",
-    "validate_data": f"{_RT}.data.validate_data:validate_data",
-    "compute_features": f"{_RT}.data.compute_features:compute_features",
-    "build_training_set": f"{_RT}.data.build_training_set:build_training_set",
-    "train": f"{_RT}.training.train:train",
-    "evaluate": f"{_RT}.evaluation.evaluate:evaluate",
-    "export_onnx": f"{_RT}.training.export_onnx:export_onnx",
-    "benchmark": f"{_RT}.training.benchmark:benchmark",
-    "gate": f"{_RT}.evaluation.gate:gate",
-    "register": f"{_RT}.registry.register:register",
-    "request_approval": f"{_RT}.governance.request_approval:request_approval",
-    "deploy": f"{_RT}.governance.deploy:deploy",
-    "monitor": f"{_RT}.monitor.monitor_node:monitor",
+    **{op: info.runtime for op, info in CATALOG.items()},
     # Built in: the no-op and the ops the runtime's own tests and debugging use.
     "noop": f"{_RT}.engine.debug_ops:noop",
     "test.write": f"{_RT}.engine.debug_ops:write",

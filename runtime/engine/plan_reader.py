@@ -1,10 +1,14 @@
 """The runtime's own reader of `plan.json` (docs/plan.md).
 
-Why a separate parser instead of importing the compiler's models: the plan is the only
-contract between the halves, so the runtime must run a plan written by another specops
-version on another machine with nothing but this file. It checks `format_version` first and
-refuses a missing, unknown or newer one with a message that says what to do, then checks
-the graph (unique ids, known inputs, no cycles) so the scheduler can trust it.
+Why no compiler import: the plan is the only contract between the halves, so the runtime
+must run a plan written by another specops version on another machine with nothing but
+this file and the contract package (`specops.contract`), which both halves import. It
+checks `format_version` first: a missing, unknown or newer one is refused with a message
+that says what to do, an older one is upgraded (contract/plan_upgrade.py). Then every
+node's params are validated through its op's record (contract/op_params.py), so a plan
+that does not fit fails before anything runs and each op gets typed params (`Node.typed`)
+holding exactly the values the compiler decided. Last, the graph (unique ids, known
+inputs, no cycles) is checked so the scheduler can trust it.
 """
 
 from __future__ import annotations
@@ -16,10 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from specops.contract.op_params import OpParams
+from specops.contract.plan_records import FORMAT_VERSION, parse_params
+from specops.contract.plan_upgrade import PlanUpgradeError, upgrade
+
 __all__ = ["SUPPORTED_FORMAT_VERSION", "Node", "Plan", "PlanError", "ProjectInfo", "Retry",
            "load_plan", "parse_plan"]
 
-SUPPORTED_FORMAT_VERSION = 1
+SUPPORTED_FORMAT_VERSION = FORMAT_VERSION
 
 
 class PlanError(ValueError):
@@ -43,6 +53,7 @@ class Node:
     retry: Retry = Retry()
     manual: bool = False
     spec: Mapping[str, Any] = field(default_factory=dict)
+    typed: OpParams | None = None     # the op's params record; None outside the catalog
 
     def where(self) -> str:
         """`specs/model.yaml:12` when the plan says where the node came from."""
@@ -150,6 +161,9 @@ def _node(raw: Any, index: int) -> Node:
              f"plan node {nid}: 'inputs' must be a list of node ids")
     params = raw.get("params", {})
     _require(isinstance(params, dict), f"plan node {nid}: 'params' must be an object")
+    typed = _typed_params(nid, raw["op"], params)
+    if typed is not None:   # what the op reads is what the record holds
+        params = typed.model_dump(mode="json", by_alias=True)
     resources = raw.get("resources") or {}
     _require(isinstance(resources, dict), f"plan node {nid}: 'resources' must be an object")
     retry_raw = raw.get("retry") or {}
@@ -166,7 +180,20 @@ def _node(raw: Any, index: int) -> Node:
     return Node(id=nid, op=raw["op"], params=params, inputs=tuple(inputs),
                 fingerprint=fingerprint, resources=resources, retry=retry,
                 manual=bool(raw.get("manual", False)),
-                spec=spec if isinstance(spec, dict) else {})
+                spec=spec if isinstance(spec, dict) else {}, typed=typed)
+
+
+def _typed_params(nid: str, op: str, params: dict[str, Any]) -> OpParams | None:
+    try:
+        record = parse_params(op, params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "params"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise PlanError(f"plan node {nid}: params.{where}: {first['msg']}{more}; the plan "
+                        f"does not fit the {op} op of this runtime (recompile it with "
+                        "`specops compile`)") from None
+    return record if isinstance(record, OpParams) else None
 
 
 def _check_graph(nodes: list[Node]) -> None:
@@ -195,18 +222,11 @@ def _check_graph(nodes: list[Node]) -> None:
 
 def parse_plan(data: Any) -> Plan:
     """A `Plan` from decoded JSON; `PlanError` says what is wrong and what to do."""
-    _require(isinstance(data, dict), "plan is not a JSON object")
-    _require("format_version" in data,
-             "plan has no format_version; it was not written by `specops compile` "
-             "(regenerate it)")
+    try:
+        data = upgrade(data)
+    except PlanUpgradeError as exc:
+        raise PlanError(str(exc)) from None
     fv = data["format_version"]
-    _require(isinstance(fv, int) and not isinstance(fv, bool) and fv >= 1,
-             f"plan format_version {fv!r} is not a known version (expected an integer "
-             f"1..{SUPPORTED_FORMAT_VERSION})")
-    _require(fv <= SUPPORTED_FORMAT_VERSION,
-             f"plan format_version {fv} is newer than this runtime reads "
-             f"({SUPPORTED_FORMAT_VERSION}); upgrade specops on this machine or compile "
-             "with the specops version that runs it")
     raw_nodes = data.get("nodes")
     _require(isinstance(raw_nodes, list), "plan has no 'nodes' list")
     nodes = [_node(raw, i) for i, raw in enumerate(raw_nodes)]

@@ -33,7 +33,7 @@ SCHEMAS = REPO / "schemas"
 EXAMPLES = sorted((REPO / "examples").glob("*/specs/**/*.y*ml"))
 PROJECTS = sorted((REPO / "examples").glob("*/specops.yaml"))
 EXPECTED = {*(schema_filename(k) for k in KINDS), "project.schema.json", COMBINED_NAME,
-            REPORT_NAME}
+            REPORT_NAME, "plan.schema.json"}
 
 
 def _load(name: str) -> dict[str, Any]:

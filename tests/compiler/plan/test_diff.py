@@ -97,7 +97,7 @@ def test_formats(base: dict[str, Any], tmp_path: Path) -> None:
 
 def test_incomparable_plans(base: dict[str, Any]) -> None:
     with pytest.raises(PlanDiffError, match="format_version"):
-        diff_plans(base, {**base, "format_version": 2})
+        diff_plans(base, {**base, "format_version": base["format_version"] + 1})
     with pytest.raises(PlanDiffError):
         diff_plans(base, {"nodes": None})
 
