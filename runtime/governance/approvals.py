@@ -24,6 +24,8 @@ Every change is written to the audit log in the same transaction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,14 +147,71 @@ class ApprovalStatus:
                 "votes": self.votes}
 
 
+def _counted(gov: Governance | None, req: Any, plan: Mapping[str, Any], rows: list[Any]
+             ) -> tuple[list[Any], list[str]]:
+    """The votes that count, and why the others do not. In signed mode a vote counts only
+    with a valid signed statement matching the row (runtime/trust/acting.py), by a person
+    not in conflict under separation of duties, once per person: a row inserted in the
+    database, or one signed offline around `approve`'s checks, is ignored."""
+    if gov is None or not gov.signed:
+        return rows, []
+    from specops.runtime.trust.acting import vote_problem
+
+    kept: list[Any] = []
+    ignored: list[str] = []
+    why = conflicts(gov, plan, req.trigger) if plan.get("separation_of_duties", True) \
+        else {}
+    seen: set[str] = set()
+    for v in rows:
+        problem = vote_problem(gov, v, req)
+        if problem is None and v.role != AUTO_ROLE and v.decision == "approve":
+            if v.actor in why:
+                problem = f"vote {v.id}: separation of duties: {v.actor} {why[v.actor]}"
+            elif v.actor in seen:
+                problem = f"vote {v.id}: {v.actor} already counts in another role"
+            seen.add(v.actor)
+        if problem is None:
+            kept.append(v)
+        else:
+            ignored.append(problem)
+    return kept, ignored
+
+
+def _request_problem(gov: Governance | None, req: Any) -> str | None:
+    """In signed mode a request counts only when the pipeline signed it, bound to its
+    plan: a request row inserted with a laxer plan is void."""
+    if gov is None or not gov.signed:
+        return None
+    from specops.runtime.trust.acting import verified
+    from specops.runtime.trust.dsse import EnvelopeError
+
+    try:
+        act = verified(gov, req.envelope)
+    except (EnvelopeError, GovernanceError) as exc:
+        return f"request {req.id} is not signed by the pipeline: {exc}"
+    if (act.action != "request_approval" or act.subject != f"{req.model}@{req.version}"
+            or act.digest != req.model_digest or act.spec_hash != (req.spec_hash or "")
+            or act.predicate.get("plan_sha256") != _plan_digest(req.plan)):
+        return f"request {req.id}: its signed statement differs from the row"
+    return None
+
+
+def _plan_digest(plan: Any) -> str:
+    body = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
 def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | None,
-               current_spec: str | None) -> ApprovalStatus:
+               current_spec: str | None, gov: Governance | None = None) -> ApprovalStatus:
     plan = dict(req.plan or {})
-    rows = conn.execute(sa.select(votes).where(votes.c.request_id == req.id)
-                        .order_by(votes.c.id)).all()
+    all_rows = conn.execute(sa.select(votes).where(votes.c.request_id == req.id)
+                            .order_by(votes.c.id)).all()
+    rows, ignored = _counted(gov, req, plan, list(all_rows))
+    counted_ids = {v.id for v in rows}
     vlist = [{"actor": v.actor, "role": v.role, "decision": v.decision, "comment": v.comment,
               "at": v.at, "model_digest": v.model_digest, "spec_hash": v.spec_hash,
-              "audit_seq": v.audit_seq} for v in rows]
+              "audit_seq": v.audit_seq, "counts": v.id in counted_ids,
+              "signed": bool(v.envelope)} for v in all_rows]
     base = dict(request_id=req.id, model=req.model, version=req.version,
                 model_digest=req.model_digest, spec_hash=req.spec_hash, plan=plan,
                 trigger=req.trigger, opened_at=req.opened_at, votes=vlist)
@@ -166,8 +225,14 @@ def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | 
              for r, n in sorted(require.items())]
 
     def done(state: str, reason: str, expires_at: float | None = None) -> ApprovalStatus:
+        if ignored and state != "approved":
+            reason += f" (ignored {len(ignored)} vote(s): {ignored[0]})"
         return ApprovalStatus(state=state, reason=reason, roles=roles, expires_at=expires_at,
                               **base)
+
+    unsigned = _request_problem(gov, req)
+    if unsigned:
+        return done("voided", unsigned)
 
     if req.status == "voided":
         return done("voided", req.note or "voided")
@@ -221,7 +286,7 @@ def status_in(conn: sa.Connection, gov: Governance, model: str, version: int,
     if req is None:
         return None
     digest = _current_digest(gov, model, version) if check_registry else None
-    return _status_of(conn, req, gov.now(), digest, current_spec)
+    return _status_of(conn, req, gov.now(), digest, current_spec, gov)
 
 
 def status(gov: Governance, model: str, version: int, current_spec: str | None = None
@@ -242,7 +307,7 @@ def list_status(gov: Governance, model: str | None = None, state: str | None = N
         latest: dict[tuple[str, int], Any] = {}
         for r in conn.execute(q.order_by(requests.c.id)):
             latest[(r.model, r.version)] = r
-        out = [_status_of(conn, r, gov.now(), _digest_or_gone(gov, m, v), None)
+        out = [_status_of(conn, r, gov.now(), _digest_or_gone(gov, m, v), None, gov)
                for (m, v), r in sorted(latest.items())]
     return [s for s in out if state is None or s.state == state]
 
@@ -283,7 +348,7 @@ def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version
         requests.c.status != "voided").order_by(requests.c.id)).all()
     for old in live:
         if old.model_digest == model_digest and old.spec_hash == spec_hash:
-            return _status_of(conn, old, now, None, None)
+            return _status_of(conn, old, now, None, None, gov)
     for old in live:
         what = ("spec hash" if old.model_digest == model_digest else "model digest")
         note = f"superseded: the {what} changed since request {old.id} was opened"
@@ -294,9 +359,15 @@ def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version
                               "old_spec_hash": old.spec_hash,
                               "model_digest": model_digest, "spec_hash": spec_hash},
                      at=now)
+    from specops.runtime.trust.acting import sign
+
+    envelope = sign(gov, action="request_approval", person=trigger, subject=ref,
+                    digest=model_digest, spec_hash=spec_hash, at=now, run_id=run_id,
+                    plan_sha256=_plan_digest(plan))
     inserted = conn.execute(requests.insert().values(
         model=model, version=version, model_digest=model_digest, spec_hash=spec_hash,
-        status="open", plan=plan, trigger=trigger, run_id=run_id, opened_at=now, note=""))
+        status="open", plan=plan, trigger=trigger, run_id=run_id, opened_at=now, note="",
+        envelope=envelope))
     rid = int(inserted.inserted_primary_key[0])  # type: ignore[index]
     audit.append(conn, actor=trigger, action="request_approval", target=ref,
                  reason=f"approval {plan['approval']!r} rule {plan['rule']}",
@@ -315,9 +386,12 @@ def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version
         conn.execute(votes.insert().values(
             request_id=rid, actor=SYSTEM_ACTOR, role=AUTO_ROLE, decision="approve",
             comment="auto-approved after gates passed", model_digest=model_digest,
-            spec_hash=spec_hash, at=now, audit_seq=entry.seq))
+            spec_hash=spec_hash, at=now, audit_seq=entry.seq,
+            envelope=sign(gov, action="approve", person=trigger, subject=ref,
+                          digest=model_digest, spec_hash=spec_hash, role=AUTO_ROLE,
+                          comment="auto-approved after gates passed", at=now)))
     req = conn.execute(sa.select(requests).where(requests.c.id == rid)).one()
-    st = _status_of(conn, req, now, None, None)
+    st = _status_of(conn, req, now, None, None, gov)
     if st.state == "approved":
         conn.execute(requests.update().where(requests.c.id == rid)
                      .values(status="approved", closed_at=now))
@@ -348,7 +422,7 @@ def _open_for_signing(conn: sa.Connection, gov: Governance, model: str, version:
         raise NotFound(f"no approval request for {model}@{version} (is it registered, and "
                        "does the model have an approval spec?)")
     digest = _current_digest(gov, model, version)
-    st = _status_of(conn, req, gov.now(), digest, None)
+    st = _status_of(conn, req, gov.now(), digest, None, gov)
     if st.state == "voided" and req.status != "voided":
         conn.execute(requests.update().where(requests.c.id == req.id)
                      .values(status="voided", closed_at=gov.now(), note=st.reason))
@@ -361,7 +435,11 @@ def _open_for_signing(conn: sa.Connection, gov: Governance, model: str, version:
 
 def approve(gov: Governance, actor: str, model: str, version: int, role: str,
             comment: str = "") -> ApprovalStatus:
-    """Sign model@version as `role`; returns the recomputed status."""
+    """Sign model@version as `role`; returns the recomputed status. In signed mode the
+    actor is the owner of `gov.signer`'s key (a claimed `actor` must match it)."""
+    from specops.runtime.trust.acting import acting_person
+
+    actor = acting_person(gov, actor)
     permissions.require(gov.directory, actor, "approve", role)
     ref = f"{model}@{version}"
     result: ApprovalStatus | GovernanceError
@@ -390,8 +468,8 @@ def approve(gov: Governance, actor: str, model: str, version: int, role: str,
             result = GovernanceError(reason)
         else:
             now = gov.now()
-            _record_vote(conn, req, ref, actor, role, "approve", comment, now)
-            result = _status_of(conn, req, now, None, None)
+            _record_vote(conn, gov, req, ref, actor, role, "approve", comment, now)
+            result = _status_of(conn, req, now, None, None, gov)
             if result.state == "approved":
                 conn.execute(requests.update().where(requests.c.id == req.id)
                              .values(status="approved", closed_at=now))
@@ -400,23 +478,35 @@ def approve(gov: Governance, actor: str, model: str, version: int, role: str,
     return result
 
 
-def _record_vote(conn: Any, req: Any, ref: str, actor: str, role: str | None,
-                 decision: str, comment: str, now: float) -> None:
+def _record_vote(conn: Any, gov: Governance, req: Any, ref: str, actor: str,
+                 role: str | None, decision: str, comment: str, now: float) -> None:
     """One signature: the audit entry first (its sequence number is stored with the vote),
-    then the vote row, both bound to the request's model digest and spec hash."""
+    then the vote row, both bound to the request's model digest and spec hash; in signed
+    mode the row and the entry carry the actor's signed statement."""
+    from specops.runtime.trust.acting import sign
+
+    envelope = sign(gov, action=decision, person=actor, subject=ref,
+                    digest=req.model_digest, spec_hash=req.spec_hash, role=role,
+                    comment=comment, at=now, request_id=req.id)
+    details: dict[str, Any] = {"request_id": req.id, "role": role,
+                               "model_digest": req.model_digest,
+                               "spec_hash": req.spec_hash}
+    if envelope:
+        details["envelope"] = json.loads(envelope)
     entry = audit.append(conn, actor=actor, action=decision, target=ref, reason=comment,
-                         details={"request_id": req.id, "role": role,
-                                  "model_digest": req.model_digest,
-                                  "spec_hash": req.spec_hash}, at=now)
+                         details=details, at=now)
     conn.execute(votes.insert().values(
         request_id=req.id, actor=actor, role=role, decision=decision, comment=comment,
         model_digest=req.model_digest, spec_hash=req.spec_hash, at=now,
-        audit_seq=entry.seq))
+        audit_seq=entry.seq, envelope=envelope))
 
 
 def reject(gov: Governance, actor: str, model: str, version: int, role: str | None = None,
            comment: str = "") -> ApprovalStatus:
     """Reject model@version: closes its request; it can no longer be deployed."""
+    from specops.runtime.trust.acting import acting_person
+
+    actor = acting_person(gov, actor)
     acting = permissions.require(gov.directory, actor, "reject", role)
     ref = f"{model}@{version}"
     result: ApprovalStatus | GovernanceError
@@ -426,10 +516,10 @@ def reject(gov: Governance, actor: str, model: str, version: int, role: str | No
             result = GovernanceError(f"{ref} is {st.state}: {st.reason}")
         else:
             now = gov.now()
-            _record_vote(conn, req, ref, actor, acting, "reject", comment, now)
+            _record_vote(conn, gov, req, ref, actor, acting, "reject", comment, now)
             conn.execute(requests.update().where(requests.c.id == req.id)
                          .values(status="rejected", closed_at=now))
-            result = _status_of(conn, req, now, None, None)
+            result = _status_of(conn, req, now, None, None, gov)
     if isinstance(result, GovernanceError):
         raise result
     return result
@@ -452,7 +542,7 @@ def require_approved(conn: sa.Connection, gov: Governance, model: str, version: 
                                   "in production (its run opens one at `approval:"
                                   f"{model}`)")
         return None
-    st = _status_of(conn, req, gov.now(), model_digest, spec_hash)
+    st = _status_of(conn, req, gov.now(), model_digest, spec_hash, gov)
     if environment not in (st.plan.get("environments") or ["production"]):
         return None
     if not st.approved:

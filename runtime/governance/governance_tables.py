@@ -35,6 +35,7 @@ requests = sa.Table(
     sa.Column("opened_at", sa.Float, nullable=False),
     sa.Column("closed_at", sa.Float),
     sa.Column("note", sa.Text, nullable=False, default=""),
+    sa.Column("envelope", sa.Text),   # the pipeline's signed statement; runtime/trust
     sa.Index("ix_approval_requests_model_version", "model", "version"),
 )
 
@@ -51,6 +52,7 @@ votes = sa.Table(
     sa.Column("spec_hash", sa.String(80), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("audit_seq", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
+    sa.Column("envelope", sa.Text),   # the signed statement (DSSE JSON); runtime/trust
     sa.Index("ix_approval_votes_request", "request_id"),
 )
 
@@ -68,13 +70,25 @@ deployments = sa.Table(
     sa.Column("request_id", sa.Integer),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("audit_seq", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
+    sa.Column("envelope", sa.Text),   # the signed statement (DSSE JSON); runtime/trust
     sa.Index("ix_deployments_model_env", "model", "environment"),
 )
+
+
+def _add_envelope_columns(conn: sa.Connection) -> None:
+    """Stores made before signed actions lack `envelope`; add it (rows stay unsigned,
+    so in signed mode they no longer count, which is the point)."""
+    inspector = sa.inspect(conn)
+    for table in (requests, votes, deployments):
+        names = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        if "envelope" not in names:
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN envelope TEXT"))
 
 def ensure_schema(engine: sa.Engine) -> None:
     """Create the governance and audit tables and the audit triggers (safe to repeat)."""
     with transaction(engine) as conn:    # serialized: several processes may race here
         metadata.create_all(conn, checkfirst=True)
+        _add_envelope_columns(conn)
         audit.metadata.create_all(conn, checkfirst=True)
         audit.install_triggers(conn)
         if conn.execute(sa.select(audit.head_table.c.id)).first() is None:

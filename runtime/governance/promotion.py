@@ -29,6 +29,7 @@ runtime/serve/staging.py); a returned string refuses the deploy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,10 +43,11 @@ from specops.runtime.governance.errors import GovernanceError, NotFound
 from specops.runtime.governance.governance_tables import deployments
 from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
+from specops.runtime.trust.acting import sign
 
 __all__ = ["ENVIRONMENTS", "PRE_DEPLOY_HOOKS", "PROMOTION_CHECKS", "Deployment",
            "PreDeployHook", "PromotionCheck", "current", "current_deployment", "deploy",
-           "history",
+           "deploy_is_valid", "history",
            "register_pre_deploy_hook", "register_promotion_check", "require_staging_first",
            "rollback"]
 
@@ -167,7 +169,10 @@ def _verified(gov: Governance, model: str, version: int) -> Any:
 def deploy(gov: Governance, actor: str, model: str, version: int, environment: str,
            reason: str = "", spec_hash: str | None = None) -> Deployment:
     """Serve model@version in `environment` (refused unless every check passes)."""
+    from specops.runtime.trust.acting import acting_person
+
     _check_env(environment)
+    actor = acting_person(gov, actor)
     permissions.require(gov.directory, actor, "deploy")
     v = _verified(gov, model, version)
     ref = f"{model}@{version}"
@@ -189,27 +194,84 @@ def deploy(gov: Governance, actor: str, model: str, version: int, environment: s
         now = gov.now()
         if prev == version:
             return Deployment(model, environment, version, "deploy", prev, actor, now, False)
+        approvers = _approvers(st)
+        if gov.sod.get("deployer_not_approver", True) and actor in approvers:
+            raise GovernanceError(f"separation of duties: {actor} approved {ref} and may not "
+                                  f"also deploy it to {environment}")
+        envelope = sign(gov, action="deploy", person=actor, subject=ref,
+                        digest=v.model_digest, spec_hash=st.spec_hash if st else "",
+                        comment=reason, at=now, environment=environment,
+                        previous_version=prev, request_id=st.request_id if st else None,
+                        approvers=approvers)
+        details: dict[str, Any] = {"environment": environment, "previous_version": prev,
+                                   "model_digest": v.model_digest,
+                                   "request_id": st.request_id if st else None,
+                                   "approvers": approvers}
+        if envelope:
+            details["envelope"] = json.loads(envelope)
         entry = audit.append(conn, actor=actor, action="deploy", target=ref, reason=reason,
-                             details={"environment": environment, "previous_version": prev,
-                                      "model_digest": v.model_digest,
-                                      "request_id": st.request_id if st else None,
-                                      "approvers": sorted({a for r in (st.roles if st else [])
-                                                           for a in r.approvers})}, at=now)
+                             details=details, at=now)
         conn.execute(deployments.insert().values(
             model=model, environment=environment, version=version,
             model_digest=v.model_digest, action="deploy", previous_version=prev, actor=actor,
             reason=reason, request_id=st.request_id if st else None, at=now,
-            audit_seq=entry.seq))
+            audit_seq=entry.seq, envelope=envelope))
     assert gov.registry is not None
     gov.registry.set_alias(model, environment, version, actor=actor,
                            reason=reason or f"deploy (audit #{entry.seq})")
     return Deployment(model, environment, version, "deploy", prev, actor, now)
 
 
+def _approvers(st: Any) -> list[str]:
+    return sorted({a for r in (st.roles if st else []) for a in r.approvers})
+
+
+def deploy_is_valid(gov: Governance, model: str, version: int, environment: str
+                    ) -> tuple[bool, str]:
+    """Whether model@version may serve `environment` now, with a one-line cause.
+
+    It must be what the environment's deployment history makes current; that deploy (or
+    rollback) row must carry a valid statement signed by a person allowed to deploy
+    under the trust root in force, naming this environment and the digest the registry
+    holds; the version's approvals must be valid now (signed, not voided, not expired,
+    for that digest); and, under separation of duties, the deployer is not one of its
+    approvers. The bytes themselves are the serving layer's check (manifest + digest)."""
+    from specops.runtime.trust.acting import deploy_problem
+
+    ref = f"{model}@{version}"
+    try:
+        _check_env(environment)
+        row = current_deployment(gov, model, environment)
+        if row is None:
+            return False, f"{model} has no deploy to {environment}"
+        if row["version"] != version:
+            return False, f"{environment} serves {model}@{row['version']}, not {ref}"
+        v = gov.version(model, version)
+        if row["model_digest"] != v.model_digest:
+            return False, (f"the deploy of {ref} to {environment} was for digest "
+                           f"{row['model_digest'][:19]}…, the registry holds "
+                           f"{str(v.model_digest)[:19]}…")
+        problem = deploy_problem(gov, row)
+        if problem:
+            return False, problem
+        with gov.engine.connect() as conn:
+            st = require_approved(conn, gov, model, version, environment, v.model_digest)
+        if gov.sod.get("deployer_not_approver", True) and row["actor"] in _approvers(st):
+            return False, (f"separation of duties: {row['actor']} both approved and "
+                           f"deployed {ref}")
+    except (GovernanceError, NotFound) as exc:
+        return False, str(exc)
+    return True, f"{ref} serves {environment} by a {row['action']} of {row['actor']}" + (
+        f", approved by {', '.join(_approvers(st))}" if st else "")
+
+
 def rollback(gov: Governance, actor: str, model: str, environment: str,
              reason: str = "") -> Deployment:
     """Return `environment` to the version that served before the current one."""
+    from specops.runtime.trust.acting import acting_person
+
     _check_env(environment)
+    actor = acting_person(gov, actor)
     permissions.require(gov.directory, actor, "rollback")
     with gov.engine.connect() as conn:
         stack = _stack(_rows(conn, model, environment))
@@ -226,15 +288,21 @@ def rollback(gov: Governance, actor: str, model: str, environment: str,
             raise GovernanceError(f"{model} in {environment} changed while rolling back; "
                                   "retry")
         now = gov.now()
+        envelope = sign(gov, action="rollback", person=actor, subject=f"{model}@{target}",
+                        digest=v.model_digest, comment=reason, at=now,
+                        environment=environment, previous_version=stack[-1])
+        details: dict[str, Any] = {"environment": environment, "previous_version": stack[-1],
+                                   "model_digest": v.model_digest,
+                                   "note": "approvals not re-checked on rollback"}
+        if envelope:
+            details["envelope"] = json.loads(envelope)
         entry = audit.append(conn, actor=actor, action="rollback", target=f"{model}@{target}",
-                             reason=reason, details={
-                                 "environment": environment, "previous_version": stack[-1],
-                                 "model_digest": v.model_digest,
-                                 "note": "approvals not re-checked on rollback"}, at=now)
+                             reason=reason, details=details, at=now)
         conn.execute(deployments.insert().values(
             model=model, environment=environment, version=target,
             model_digest=v.model_digest, action="rollback", previous_version=stack[-1],
-            actor=actor, reason=reason, request_id=None, at=now, audit_seq=entry.seq))
+            actor=actor, reason=reason, request_id=None, at=now, audit_seq=entry.seq,
+            envelope=envelope))
     assert gov.registry is not None
     gov.registry.set_alias(model, environment, target, actor=actor,
                            reason=reason or f"rollback (audit #{entry.seq})")

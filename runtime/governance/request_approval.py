@@ -38,7 +38,7 @@ def request_approval(ctx: OpContext) -> OpResult:
     from specops.runtime.governance.identity import IdentityError
     from specops.runtime.governance.policy_changes import record_config
     from specops.runtime.governance.registration import record_registration
-    from specops.runtime.registry import Registry
+    from specops.runtime.registry import Registry, RegistryError
 
     reg = read_json(find_input_file(ctx, "registration.json"))
     model, version = str(reg["model"]), int(reg["version"])
@@ -51,6 +51,11 @@ def request_approval(ctx: OpContext) -> OpResult:
         gov = Governance.open(ctx.project_root, ctx.extra.get("store_url"),
                               registry=registry)
         try:
+            if gov.signed:   # the pipeline signs with the key that signed the manifest
+                from specops.runtime.trust.acting import acting_person
+
+                gov.signer = registry.signer
+                actor = acting_person(gov, ctx.extra.get("actor"))
             record_config(gov, actor, ctx.extra.get("plan_models") or
                           {model: _facts(ctx, model)})
             st = record_registration(gov, actor=actor, model=model, version=version,
@@ -60,7 +65,7 @@ def request_approval(ctx: OpContext) -> OpResult:
                                      content_digest=v.content_digest)
         finally:
             gov.close()
-    except (GovernanceError, IdentityError) as exc:
+    except (GovernanceError, IdentityError, RegistryError) as exc:
         raise OpError(f"{model}@{version}: {exc}") from None
     finally:
         getattr(registry, "close", lambda: None)()

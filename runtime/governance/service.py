@@ -47,14 +47,42 @@ class RegistryLike(Protocol):
 
 @dataclass
 class Governance:
+    """`signed` (runtime/trust/acting.py): actions are signed statements and the people,
+    roles and permissions in force are the accepted trust root's (`trust`), not the live
+    specops.yaml; `trust_problem` is why the acceptance chain does not verify (every
+    governed action is then refused). `signer` is the acting person's key."""
+
     engine: sa.Engine
     directory: Directory = field(default_factory=Directory)
     registry: RegistryLike | None = None
     clock: Callable[[], float] = time.time
     project_root: Path = field(default_factory=Path.cwd)
+    signed: bool = False
+    trust: Any = None                 # TrustRoot | None
+    trust_problem: str | None = None
+    signer: Any = None                # runtime.trust.signer.Signer | None
 
     def __post_init__(self) -> None:
         ensure_schema(self.engine)
+
+    def load_trust(self, keys_in_config: bool) -> None:
+        """Switch to signed mode when the project lists keys or the store has an accepted
+        trust root; then people and permissions come from the root in force."""
+        from specops.runtime.trust.trust_root import TrustError
+        from specops.runtime.trust.trust_store import ensure_trust_schema, in_force, roots
+
+        ensure_trust_schema(self.engine)
+        try:
+            with self.engine.connect() as conn:
+                ever = conn.execute(sa.select(roots.c.seq).limit(1)).first() is not None
+                if not (keys_in_config or ever):
+                    return
+                self.signed = True
+                self.trust = in_force(conn)
+        except TrustError as exc:
+            self.trust, self.trust_problem = None, f"the trust root is broken: {exc}"
+        self.directory = (self.trust.directory() if self.trust is not None
+                          else Directory(configured=True))
 
     @classmethod
     def open(cls, project_root: Path | str = ".", store_url: str | None = None, *,
@@ -68,9 +96,26 @@ class Governance:
             from specops.runtime.registry import Registry
 
             art = root / (artifacts or ".specops/artifacts")
-            registry = Registry(engine, art / "registry", root / ".specops" / "keys")
-        return cls(engine, directory if directory is not None else load_directory(root),
-                   registry, project_root=root)
+            registry = Registry(engine, art / "registry", project_root=root)
+        gov = cls(engine, directory if directory is not None else load_directory(root),
+                  registry, project_root=root)
+        if directory is None:
+            from specops.runtime.trust.trust_root import keys_configured, read_config
+
+            try:
+                config = read_config(root)
+            except ValueError:
+                config = {}
+            gov.load_trust(keys_configured(config))
+        return gov
+
+    @property
+    def sod(self) -> dict[str, bool]:
+        """Separation-of-duties switches across actions (trust root's, else defaults)."""
+        base = {"deployer_not_approver": True, "approver_not_author": True}
+        if self.trust is not None:
+            base.update(self.trust.sod)
+        return base
 
     def now(self) -> float:
         return self.clock()

@@ -1,0 +1,32 @@
+"""Fixtures: a signed-mode project on SQLite, and on PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trust_helpers import PG_URL, Project, drop_schema, make_project, pg_project
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
+    if request.param == "sqlite":
+        yield make_project(tmp_path)
+        return
+    if not PG_URL:
+        pytest.skip("SPECOPS_TEST_POSTGRES_URL is not set")
+    proj = pg_project(tmp_path)
+    try:
+        yield proj
+    finally:
+        assert proj.schema
+        drop_schema(proj.schema)
+
+
+@pytest.fixture
+def sqlite_project(tmp_path: Path) -> Project:
+    return make_project(tmp_path)
