@@ -23,11 +23,12 @@ What is checked, in this order (the first failure refuses, with a one-line cause
    - `deployed_digest`: the digest of the loaded bytes equals the digest recorded by that
      deploy (a file swapped after deploy, or a version re-registered under the same
      number with other bytes, is refused even when it verifies);
-   - `deploy`: every registered deploy validator accepts the deploy row (the hook where
-     the signed-deploy check of the trust root plugs in: `register_deploy_validator`);
    - `approval`: the version's latest approval request is approved *now* (not voided,
      rejected or expired, bound to exactly these bytes). A rollback is held to the same
-     rule: serving needs approvals valid today, not the ones it once served under.
+     rule: serving needs approvals valid today, not the ones it once served under;
+   - `deploy`: governance's `promotion.deploy_is_valid` (the deploy statement's signature
+     under the trust root in force, separation of duties) where governance provides it,
+     then every validator registered with `register_deploy_validator`.
 
 `check_deployment` is step 3 alone; the lean server's periodic re-check (`recheck.py`)
 runs it while serving, so a version voided or expired after start stops answering.
@@ -168,12 +169,12 @@ def check_deployment(gov: Any, model: str, version: int, model_digest: str,
     """Refuse unless `model@version` with bytes `model_digest` may serve `environment` now:
     the current deploy there is of exactly these bytes, every deploy validator accepts
     it, and its approvals are valid now."""
+    from specops.runtime.governance import promotion
     from specops.runtime.governance.approvals import require_approved
     from specops.runtime.governance.errors import GovernanceError
-    from specops.runtime.governance.promotion import current_deployment
 
     ref = f"{model}@{version}"
-    row = current_deployment(gov, model, environment)
+    row = promotion.current_deployment(gov, model, environment)
     if row is None:
         raise _not_deployed(model, environment)
     if int(row["version"]) != version:
@@ -184,15 +185,22 @@ def check_deployment(gov: Any, model: str, version: int, model_digest: str,
         raise ModelRefused(f"{ref} refused for {environment}: its bytes ({model_digest[:19]}…) "
                            f"are not the ones deployed there ({str(row['model_digest'])[:19]}…,"
                            f" {row['action']} by {row['actor']})", "deployed_digest")
-    for validator in list(DEPLOY_VALIDATORS):
-        why = validator(gov, dict(row))
-        if why:
-            raise ModelRefused(f"{ref} refused for {environment}: {why}", "deploy")
     try:
         with gov.engine.connect() as conn:
             st = require_approved(conn, gov, model, version, environment, model_digest)
     except GovernanceError as exc:
         raise ModelRefused(f"{ref} refused for {environment}: {exc}", "approval") from None
+    # governance's own verdict on the deploy (its signed statement under the trust root,
+    # separation of duties), where this version of governance provides one
+    deploy_is_valid = getattr(promotion, "deploy_is_valid", None)
+    if deploy_is_valid is not None:
+        ok, why = deploy_is_valid(gov, model, version, environment)
+        if not ok:
+            raise ModelRefused(f"{ref} refused for {environment}: {why}", "deploy")
+    for validator in list(DEPLOY_VALIDATORS):
+        problem = validator(gov, dict(row))
+        if problem:
+            raise ModelRefused(f"{ref} refused for {environment}: {problem}", "deploy")
     return DeployState(environment, dict(row), st.request_id if st else None,
                        st.state if st else None, st.expires_at if st else None)
 

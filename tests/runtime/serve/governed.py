@@ -16,9 +16,19 @@ from serve_helpers import copy_project
 from specops.runtime.governance import Governance
 from specops.runtime.governance.approvals import approve, open_request
 from specops.runtime.governance.promotion import deploy
+from specops.runtime.registry import Registry
 
-__all__ = ["PROJECT_YAML", "facts", "forge_onnx", "governed", "approve_and_deploy",
-           "reregister_forged", "version_dir", "writable"]
+__all__ = [
+    "PROJECT_YAML",
+    "RacingRegistry",
+    "approve_and_deploy",
+    "facts",
+    "forge_onnx",
+    "governed",
+    "reregister_forged",
+    "version_dir",
+    "writable",
+]
 
 PROJECT_YAML = """name: serve_test
 people:
@@ -88,8 +98,6 @@ def reregister_forged(root: Path) -> None:
     """The attack of issue 12: drop credit@1's registry row with plain SQL, then register
     forged bytes through the registry itself, which mints number 1 again, signed with the
     pipeline key (the attacker runs the pipeline's code) over the orphaned directory."""
-    from specops.runtime.registry import Registry
-
     vdir = version_dir(root)
     manifest = json.loads((vdir / "manifest.json").read_bytes())
     stash = root.parent / "forged"
@@ -109,3 +117,20 @@ def reregister_forged(root: Path) -> None:
     finally:
         reg.close()
     assert v.version == 1 and v.created
+
+
+class RacingRegistry(Registry):
+    """A race with the verifier: the genuine files are on disk exactly while `verify`
+    runs, the forged ones (`forged`) before it, after it, or both."""
+
+    genuine: dict[str, bytes] = {}
+    forged: dict[str, bytes] = {}
+
+    def verify(self, model: str, version: int) -> dict[str, Any]:
+        vdir = self.root / model / str(version)
+        for name, data in self.genuine.items():
+            writable(vdir / name).write_bytes(data)
+        report = super().verify(model, version)
+        for name, data in self.forged.items():
+            writable(vdir / name).write_bytes(data)
+        return report

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from governed import (
+    RacingRegistry,
     approve_and_deploy,
     facts,
     forge_onnx,
@@ -24,11 +25,11 @@ from specops.runtime.governance import Governance
 from specops.runtime.governance.approvals import list_status, open_request
 from specops.runtime.registry import Registry
 from specops.runtime.serve.admission import (
+    DEPLOY_VALIDATORS,
     ModelRefused,
     admit,
     register_deploy_validator,
 )
-from specops.runtime.serve.admission import DEPLOY_VALIDATORS
 from specops.runtime.serve.served_model import ModelSource, load_model, resolve
 
 
@@ -122,23 +123,6 @@ def test_a_deploy_validator_refuses(root: Path) -> None:
     finally:
         DEPLOY_VALIDATORS.remove(unsigned)
     assert exc.check == "deploy" and "has no valid signature" in str(exc)
-
-
-class RacingRegistry(Registry):
-    """A race with the verifier: the genuine files are on disk exactly while `verify`
-    runs, the forged ones (`forged`) before it, after it, or both."""
-
-    genuine: dict[str, bytes] = {}
-    forged: dict[str, bytes] = {}
-
-    def verify(self, model: str, version: int) -> dict[str, Any]:
-        vdir = self.root / model / str(version)
-        for name, data in self.genuine.items():
-            writable(vdir / name).write_bytes(data)
-        report = super().verify(model, version)
-        for name, data in self.forged.items():
-            writable(vdir / name).write_bytes(data)
-        return report
 
 
 @pytest.mark.parametrize(("when", "cause"), [
