@@ -26,6 +26,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ __all__ = ["Checkpoint", "CheckpointError", "Signer", "Verifier", "format_body",
 
 _ED25519 = b"\x01"
 _DASH = "\u2014 "
+_VKEY = re.compile(r"^[^\s+]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]+=*$")
 
 
 class CheckpointError(ValueError):
@@ -182,8 +184,8 @@ def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[Checkpoint, lis
 def _read_key_text(spec: str) -> tuple[str, str]:
     """`spec` is the key itself or a path to a file holding it."""
     text = spec.strip()
-    if ("\n" not in text and not text.startswith(("ssh-", "-----"))
-            and text.count("+") != 2):
+    if "\n" not in text and not text.startswith(("ssh-", "-----")) \
+            and not _VKEY.match(text):
         path = Path(text).expanduser()
         try:
             return path.read_text(encoding="utf-8").strip(), str(path)
@@ -197,7 +199,7 @@ def load_verifier(spec: str) -> Verifier:
     """A verifier from a signed-note verifier key, an `ssh-ed25519` line or a PEM public
     key, given inline or as a file path."""
     text, source = _read_key_text(spec)
-    if text.count("+") >= 2 and not text.startswith(("ssh-", "-----")):
+    if _VKEY.match(text):
         name, kid_hex, b64 = text.split("+", 2)
         try:
             blob = base64.b64decode(b64, validate=True)

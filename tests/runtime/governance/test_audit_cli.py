@@ -18,6 +18,7 @@ from specops.compiler.cli.main import main
 from specops.runtime.governance.ledger.checkpoint import load_verifier, open_note
 
 ORIGIN = "specops/credit_risk/audit"
+REFUSED = r"append-only|audit_head: only the genesis|audit_head may only advance"
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def test_rewrites_through_sqlite3_are_refused(proj, capsys):
                  "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, 3, 'h')",
                  "UPDATE audit_head SET seq = 3", "DELETE FROM audit_head",
                  "DELETE FROM audit_log WHERE seq > 5"):
-        with pytest.raises(sqlite3.DatabaseError, match=r"append-only|audit_head: only the genesis|audit_head may only"):
+        with pytest.raises(sqlite3.DatabaseError, match=REFUSED):
             _sql(proj, stmt)
     assert _run(proj, "verify") == 0
 
