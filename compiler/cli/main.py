@@ -204,10 +204,10 @@ def _unavailable(commands: _Commands, word: str | None) -> str | None:
     if (word is None or not commands.missing or word in commands.names
             or difflib.get_close_matches(word, commands.names, n=1, cutoff=0.75)):
         return None
-    needs = "; ".join(f"the {name} commands need `specops[{name}]` (no module {mod!r}; "
-                      f"pip install 'specops[{name}]')"
+    needs = "; ".join(f"the {name} commands need `specops[{name}]` (no module named "
+                      f"{mod!r}); pip install 'specops[{name}]'"
                       for name, mod in sorted(commands.missing.items()))
-    return f"`{word}` is not available in this installation: {needs}"
+    return f"`{word}` is not available: {needs}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
