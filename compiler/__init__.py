@@ -2,7 +2,7 @@
 runtime's command line, tools, notebooks) may import, and only from here
 (`from specops.compiler import compile_project`). Every other module under
 `specops.compiler` is internal and may change without notice; tests/test_boundaries.py
-holds the runtime to this, and tests/compiler/test_public_api.py pins the list.
+holds the runtime to this, and tests/compiler/cli/test_public_api.py pins the list.
 
 Why the names resolve lazily (PEP 562): `specops lint` runs in pre-commit hooks and
 imports this package first; `compile_project` pulls in networkx and the plan builder, which
