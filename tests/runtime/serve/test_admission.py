@@ -144,8 +144,7 @@ def test_files_swapped_around_verification_are_refused(root: Path, when: str,
         for name, data in forged.items():
             writable(vdir / name).write_bytes(data)
     reg = Registry.open(root)
-    racing = RacingRegistry(reg.engine, reg.root, reg.key_dir)
-    racing.genuine, racing.forged = genuine, forged
+    racing = RacingRegistry(reg, genuine, forged)
     try:
         with pytest.raises(ModelRefused, match=cause):
             admit(racing, None, "credit", 1, None)

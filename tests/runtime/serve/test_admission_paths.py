@@ -109,9 +109,8 @@ def test_staging_check_refuses_swapped_model_and_swapped_test_rows(root: Path) -
         forged.write_parquet(rows)   # expected outputs a forged model would match
         with pytest.raises(ModelRefused, match=r"test_rows\.parquet: content changed"):
             stage_and_check(root, None, gov.registry, "credit", 1)
-        racing = RacingRegistry(gov.engine, gov.registry.root, gov.registry.key_dir)
-        racing.genuine = {"test_rows.parquet": genuine}
-        racing.forged = {"test_rows.parquet": rows.read_bytes()}   # back after verify
+        racing = RacingRegistry(gov.registry, {"test_rows.parquet": genuine},
+                                {"test_rows.parquet": rows.read_bytes()})   # after verify
         with pytest.raises(ModelRefused, match=r"test_rows\.parquet refused: the bytes"):
             stage_and_check(root, None, racing, "credit", 1)
         rows.write_bytes(genuine)
