@@ -1,14 +1,136 @@
-"""`source`: a table on disk with declared columns and data checks."""
+"""`source`: a table on disk with declared columns and data checks.
+
+Why a `csv:` block checked here rather than at run time: public CSVs come headerless,
+`;`-separated, Latin-1, with `?` for missing values and preamble lines. A wrong reading
+option is a spec mistake, so lint reports it at the option's line (a delimiter of two
+characters, an encoding Python does not know, a headerless file with no column names, a
+declared column the file will not have) before any data is read.
+"""
 
 from __future__ import annotations
 
+import codecs
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 from specops.compiler.kinds.common import ColumnType, Name, Principal, SpecModel
 
-__all__ = ["Column", "SourceChecks", "SourceSpec"]
+__all__ = ["Column", "CsvOptions", "SourceChecks", "SourceSpec", "canonical_encoding"]
+
+_ONE_CHAR: JsonDict = {"minLength": 1, "maxLength": 1}
+_ENCODING_EXAMPLES = "utf8, latin1, cp1252, iso8859_15, utf16"
+
+
+def canonical_encoding(name: str) -> str | None:
+    """Python's canonical name of a text encoding (`latin-1` -> `iso8859-1`), or None when
+    Python knows no such text codec (`rot13` and `base64` are codecs, not encodings)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+def _bad(message: str) -> PydanticCustomError:
+    return PydanticCustomError("csv_option", message)
+
+
+class CsvOptions(SpecModel):
+    """How to read a CSV as it comes. The defaults read a plain RFC 4180 file with a header.
+
+    Field order matters: `header` is validated after `columns`, so it can say that a
+    headerless file needs column names (pydantic validates fields in declaration order).
+    """
+
+    columns: list[Name] | None = Field(
+        None, description="the file's column names, in order: required with `header: false`, "
+                          "and with `header: true` they replace the header's names")
+    header: bool = Field(True, description="whether the first row (after `skip_rows`) "
+                                           "holds column names")
+    delimiter: str = Field(",", description="one character; `\\t` for tab-separated files",
+                           json_schema_extra=_ONE_CHAR)
+    quote: str | None = Field('"', description="one character, or null for no quoting",
+                              json_schema_extra=_ONE_CHAR)
+    null_values: list[str] = Field(
+        default_factory=list,
+        description="cell values that mean missing, compared after trimming (e.g. `?`, "
+                    "`NA`); empty cells are always missing")
+    trim: bool = Field(True, description="strip spaces and tabs around every cell and "
+                                         "header name (`a, b` reads as `a` and `b`)")
+    encoding: str = Field("utf-8", description=f"a Python codec name: {_ENCODING_EXAMPLES}, "
+                                               "...", examples=["utf8", "latin1", "cp1252"])
+    skip_rows: int = Field(0, ge=0, description="lines to skip before the header (or the "
+                                                "first row): a preamble, read as raw lines")
+    decimal: Literal[".", ","] = Field(".", description="the decimal mark of float columns")
+
+    @field_validator("columns")
+    @classmethod
+    def _distinct(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise _bad("the file must have at least one column")
+            dup = sorted({c for c in v if v.count(c) > 1})
+            if dup:
+                raise _bad(f"column name(s) {', '.join(dup)} repeated")
+        return v
+
+    @field_validator("header")
+    @classmethod
+    def _names_without_header(cls, v: bool, info: ValidationInfo) -> bool:
+        # `columns` is absent from info.data when it failed: that error says enough.
+        if not v and "columns" in info.data and info.data["columns"] is None:
+            raise _bad("a file without a header needs `columns` (its column names, in "
+                       "order)")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_delimiter(cls, v: str) -> str:
+        if len(v) != 1:
+            hint = (f"; for `{v}` use `{v.strip()}` with `trim: true`"
+                    if len(v.strip()) == 1 else "")
+            raise _bad(f"a delimiter is one character{hint}")
+        if v in "\r\n":
+            raise _bad("a delimiter cannot be a line break")
+        return v
+
+    @field_validator("quote")
+    @classmethod
+    def _one_quote(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if len(v) != 1 or v in "\r\n":
+            raise _bad("a quote is one character other than a line break (null: none)")
+        if v == info.data.get("delimiter"):
+            raise _bad("the quote cannot be the delimiter")
+        return v
+
+    @field_validator("null_values")
+    @classmethod
+    def _markers(cls, v: list[str]) -> list[str]:
+        if any("\n" in m or "\r" in m for m in v):
+            raise _bad("a null marker is one cell's text (no line break)")
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        canonical = canonical_encoding(v)
+        if canonical is None:
+            raise _bad(f"unknown encoding; use a Python codec name such as "
+                       f"{_ENCODING_EXAMPLES}")
+        return canonical
+
+    @field_validator("decimal")
+    @classmethod
+    def _decimal_not_delimiter(cls, v: str, info: ValidationInfo) -> str:
+        if v == info.data.get("delimiter"):
+            raise _bad("the decimal mark cannot be the delimiter (`;`-separated files "
+                       "use `,` decimals)")
+        return v
 
 
 class Column(SpecModel):
@@ -54,3 +176,25 @@ class SourceSpec(SpecModel):
     columns: dict[Name, Column]
     checks: SourceChecks | None = None
     tags: list[str] = Field(default_factory=list)
+    # Left out of dumps when unset, so adding the option changed no spec hash or plan.
+    csv: CsvOptions | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="how to read a CSV as it comes (header, delimiter, quote, nulls, trim, "
+                    "encoding, preamble); implies `format: csv`")
+
+    @field_validator("csv")
+    @classmethod
+    def _csv_has_declared_columns(cls, v: CsvOptions | None,
+                                  info: ValidationInfo) -> CsvOptions | None:
+        if v is None:
+            return v
+        if info.data.get("format") == "parquet":   # unset: a csv block means csv
+            raise _bad("`csv` options apply only to csv sources, and this one has "
+                       "`format: parquet`")
+        declared = info.data.get("columns")
+        if v.columns is not None and isinstance(declared, dict):
+            missing = [c for c in declared if c not in v.columns]
+            if missing:
+                raise _bad(f"declared column(s) {', '.join(missing)} not among "
+                           f"`csv.columns` ({', '.join(v.columns)})")
+        return v

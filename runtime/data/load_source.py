@@ -8,7 +8,9 @@ OpError naming the column and a few offending values, before anything downstream
 Reading is lazy (`scan_parquet`/`scan_csv` over every matched file), so only declared
 columns are read. Every datetime is normalised to `Datetime("us", "UTC")` (naive means
 UTC, as in Feast), so joins never meet mixed units or zones. csv columns are read as text
-and parsed here, so a bad value is reported rather than silently inferred as a string.
+(with the source's `csv:` options, csv_reader.py) and parsed here, so a bad value is
+reported rather than silently inferred as a string; values that look like missing-value
+markers (`?`, `n/a`, `-`) come with the hint to list them in `csv.null_values`.
 
 Outputs: `data.parquet`, `meta.json` (entity, timestamp, created_timestamp, files, types).
 `data_hashes` maps the param path (file or glob) to `datahash.hash_path`, the hash the
@@ -25,6 +27,8 @@ from typing import Any
 
 import polars as pl
 
+from specops.contract.op_params import CsvParams
+from specops.runtime.data.csv_reader import decimal_comma, scan_csv_files
 from specops.runtime.data.pit import TS_DTYPE, as_utc_us
 from specops.runtime.data.table_files import DATA_FILE, write_table
 from specops.runtime.engine.datahash import hash_path
@@ -38,6 +42,9 @@ _TARGET: dict[str, pl.DataType] = {
     "category": pl.String(), "date": pl.Date(), "datetime": TS_DTYPE,
 }
 _EXAMPLES = 5
+# Values that usually mean "missing" in files as they come: a cast failing on only these
+# gets the hint to list them in `csv.null_values`.
+_MARKER = re.compile(r"^(\?|-+|\.|n/?a|na|nan|null|none|missing|#n/a|\*)$", re.IGNORECASE)
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
@@ -62,13 +69,23 @@ def _missing_hint(root: Path) -> str:
     return f"; this project generates its data: run `python {shown}`"
 
 
-def _scan(files: list[Path], fmt: str) -> pl.LazyFrame:
-    names = [str(f) for f in files]
-    if fmt == "csv":
-        return pl.scan_csv(names, infer_schema=False)
-    if fmt == "parquet":
-        return pl.scan_parquet(names)
-    raise OpError(f"unknown source format {fmt!r} (expected parquet or csv)")
+def _csv_options(ctx: OpContext) -> CsvParams:
+    """The source's `csv:` options; a source without the block reads with the defaults
+    (the compiler leaves the block out of such plans, so they did not change with it)."""
+    given = ctx.params.get("csv")
+    if given is None:
+        return CsvParams()
+    try:
+        return CsvParams.model_validate(given)
+    except ValueError as e:   # pydantic's ValidationError is a ValueError
+        raise OpError(f"{ctx.node_id}: params.csv: {str(e).splitlines()[-1].strip()} (the "
+                      "load_source op needs the params the compiler writes)") from None
+
+
+def _hint(values: list[Any], fmt: str) -> str:
+    if fmt == "csv" and values and all(_MARKER.match(str(v)) for v in values):
+        return " (if they mean missing, list them in `csv.null_values`)"
+    return ""
 
 
 def _parse_bool(e: pl.Expr) -> pl.Expr:
@@ -78,13 +95,17 @@ def _parse_bool(e: pl.Expr) -> pl.Expr:
             .otherwise(None))
 
 
-def cast_column(name: str, dtype: pl.DataType, declared: str) -> pl.Expr:
+def cast_column(name: str, dtype: pl.DataType, declared: str, *,
+                comma_decimals: bool = False) -> pl.Expr:
     """The expression converting column `name` (currently `dtype`) to its declared type.
 
     Values that do not convert become null; `load_source` compares null counts before and
-    after to find them. A float column declared int must hold whole numbers.
+    after to find them. A float column declared int must hold whole numbers. With
+    `comma_decimals`, text floats are written `1,5` (a csv source's `decimal: ","`).
     """
     col = pl.col(name)
+    if comma_decimals and declared in ("float64", "float32") and dtype == pl.String:
+        return decimal_comma(name).str.strip_chars().cast(pl.Float64, strict=False)
     target = _TARGET[declared]
     if declared == "datetime":
         if dtype == pl.String:
@@ -109,6 +130,10 @@ def cast_column(name: str, dtype: pl.DataType, declared: str) -> pl.Expr:
     return col.cast(target, strict=False)
 
 
+def _shown(root: Path, f: Path) -> str:
+    return f.relative_to(root).as_posix() if f.is_relative_to(root) else str(f)
+
+
 def _tz_aware_strings(df: pl.DataFrame, name: str) -> pl.Expr | None:
     """Datetime strings with offsets ("...+02:00", "...Z") parse with their zone."""
     sample = df.get_column(name).drop_nulls().head(1)
@@ -130,20 +155,31 @@ def load_source(ctx: OpContext) -> OpResult:
         what = "no file matches" if glob.has_magic(rel) else "file not found:"
         raise OpError(f"{ctx.node_id}: {what} {rel} (under {ctx.project_root})"
                       f"{_missing_hint(ctx.project_root)}")
-    lf = _scan(files, fmt)
-    try:
-        available = lf.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as e:
-        raise OpError(f"{ctx.node_id}: cannot read {rel}: {e}") from None
-    missing = [c for c in columns if c not in available]
+    if fmt not in ("csv", "parquet"):
+        raise OpError(f"{ctx.node_id}: unknown source format {fmt!r} (expected parquet or "
+                      "csv)")
+    opts = _csv_options(ctx) if fmt == "csv" else None
+    if opts is not None:
+        try:
+            scan = scan_csv_files(files, opts, lambda f: _shown(ctx.project_root, f))
+            available = scan.names
+            missing = [c for c in columns if c not in available]
+            wanted = list(columns) or available
+            raw = scan.collect(wanted) if not missing else pl.DataFrame()
+        except OpError as e:
+            raise OpError(f"{ctx.node_id}: {e}") from None
+    else:
+        lf = pl.scan_parquet([str(f) for f in files])
+        try:
+            available = lf.collect_schema().names()
+            missing = [c for c in columns if c not in available]
+            wanted = list(columns) or available
+            raw = lf.select(wanted).collect() if not missing else pl.DataFrame()
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise OpError(f"{ctx.node_id}: cannot read {rel}: {e}") from None
     if missing:
         raise OpError(f"{ctx.node_id}: {rel} lacks declared column(s) {', '.join(missing)} "
-                      f"(it has {', '.join(available.names())})")
-    wanted = list(columns) or available.names()
-    try:
-        raw = lf.select(wanted).collect()
-    except (pl.exceptions.PolarsError, OSError) as e:
-        raise OpError(f"{ctx.node_id}: cannot read {rel}: {e}") from None
+                      f"(it has {', '.join(available)})")
     exprs, problems = [], []
     for name in wanted:
         declared = (columns.get(name) or {}).get("type")
@@ -156,7 +192,8 @@ def load_source(ctx: OpContext) -> OpResult:
         if declared == "datetime" and raw.schema[name] == pl.String:
             expr = _tz_aware_strings(raw, name)
         if expr is None:
-            expr = cast_column(name, raw.schema[name], declared)
+            expr = cast_column(name, raw.schema[name], declared,
+                               comma_decimals=opts is not None and opts.decimal == ",")
         exprs.append(expr.alias(name))
     df = raw.select(exprs)
     for name in wanted:
@@ -167,16 +204,18 @@ def load_source(ctx: OpContext) -> OpResult:
         n_bad = int(bad.sum())
         if n_bad:
             examples = raw.get_column(name).filter(bad).unique(maintain_order=True)
-            shown = ", ".join(repr(v) for v in examples.head(_EXAMPLES).to_list())
+            values = examples.head(_EXAMPLES).to_list()
+            shown = ", ".join(repr(v) for v in values)
+            hint = _hint(examples.head(20).to_list(), fmt)
             problems.append(f"column {name} ({declared}): {n_bad} value(s) of type "
-                            f"{raw.schema[name]} cannot be read as {declared}, e.g. {shown}")
+                            f"{raw.schema[name]} cannot be read as {declared}, e.g. "
+                            f"{shown}{hint}")
     if problems:
         raise OpError(f"{ctx.node_id}: {rel}: " + "; ".join(problems),
                       report={"type_errors": problems})
     meta = {"source": ctx.node_id, "entity": p.get("entity"), "timestamp": p.get("timestamp"),
             "created_timestamp": p.get("created_timestamp"), "format": fmt,
-            "files": [f.relative_to(ctx.project_root).as_posix()
-                      if f.is_relative_to(ctx.project_root) else str(f) for f in files]}
+            "files": [_shown(ctx.project_root, f) for f in files]}
     write_table(df, ctx.out_dir, DATA_FILE, meta)
     return OpResult(
         metrics={"rows": float(df.height), "files": float(len(files))},
