@@ -1,11 +1,12 @@
 """Compiled expression trees (docs/plan.md, docs/expressions.md) to polars expressions.
 
 Why a translator rather than an interpreter: feature expressions run on millions of rows,
-so each tree becomes one vectorised polars expression. The semantics mirror the
-compiler's reference evaluator (`contract/interpret.py`) row for row; a test checks
-them against each other on random rows. The runtime never imports the compiler.
+so each tree becomes one vectorised polars expression: a second backend, not a second
+interpreter. Its semantics are those of the one interpreter (`contract/interpret.py`) row
+for row; a hypothesis property test (tests/runtime/data/test_expr_polars_property.py)
+checks them against each other on generated well-typed trees and rows with nulls.
 
-Null semantics (SQL three-valued logic, as the evaluator):
+Null semantics (SQL three-valued logic, as the interpreter):
 - arithmetic, comparisons and most functions with a null operand give null;
 - `and`/`or` are Kleene (`false and null` is false, `true or null` is true);
 - `if_else` treats a null condition as false (takes the else branch);
