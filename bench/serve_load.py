@@ -86,22 +86,26 @@ def build_model(root: Path) -> dict[str, Any]:
         return OpContext(node, op, params, root, out, ins, "bench", "sha256:" + "0" * 64,
                          {}, extra or {})
 
-    tr = ctx("train:credit", "train", {
-        "task": "binary_classification", "label": "y", "inputs": inputs,
-        "estimator": {"class": "HistGradientBoostingClassifier",
-                      "params": {"max_iter": 100}, "search": None, "cv": 3, "seed": 7}},
+    tr = ctx("train:credit", "train", {   # complete params, as the compiler writes them
+        "task": "binary_classification", "label": {"name": "y", "type": "int64"},
+        "inputs": inputs,
+        "estimator": {"class": "HistGradientBoostingClassifier", "params": {"max_iter": 100},
+                      "search": {}, "search_strategy": "grid", "n_iter": 10, "cv": 3,
+                      "cv_strategy": "kfold", "seed": 7, "scoring": None}},
         {"training_set:credit": data})
     train(tr)
     ex = ctx("export_onnx:credit", "export_onnx", {"target_opset": 17},
              {"train:credit": tr.out_dir, "training_set:credit": data})
     export_onnx(ex)
-    bm = ctx("benchmark:credit", "benchmark", {"rows": 200, "repeats": 1},
+    bm = ctx("benchmark:credit", "benchmark", {"rows": 200, "repeats": 1, "test_rows": 100},
              {"export_onnx:credit": ex.out_dir, "train:credit": tr.out_dir,
               "training_set:credit": data})
     benchmark(bm)
     proj = root / "proj"
     reg = Registry.open(proj)
-    register(ctx("register:credit", "register", {"model": "credit"},
+    register(ctx("register:credit", "register",
+                 {"model": "credit", "owner": "team:risk", "risk_tier": "high",
+                  "task": "binary_classification"},
                  {"train:credit": tr.out_dir, "export_onnx:credit": ex.out_dir,
                   "benchmark:credit": bm.out_dir}, {"registry": reg}))
     reg.close()

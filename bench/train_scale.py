@@ -59,10 +59,11 @@ def make_data(root: Path, rows: int) -> Path:
 
 def params(d: Path) -> dict[str, Any]:
     schema = json.loads((d / "schema.json").read_text())
-    return {"task": "binary_classification", "label": "y", "inputs": schema["inputs"],
+    return {"task": "binary_classification", "label": {"name": "y", "type": "int64"},
+            "inputs": schema["inputs"],
             "estimator": {"class": "HistGradientBoostingClassifier", "params": BASE,
-                          "search": GRID, "search_strategy": "grid", "cv": FOLDS,
-                          "seed": 0, "scoring": "roc_auc"}}
+                          "search": GRID, "search_strategy": "grid", "n_iter": 10, "cv": FOLDS,
+                          "cv_strategy": "kfold", "seed": 0, "scoring": "roc_auc"}}
 
 
 def _warm(_: int) -> int:

@@ -24,6 +24,7 @@ import joblib
 import numpy as np
 import polars as pl
 
+from specops.contract.op_params import EvaluateParams
 from specops.runtime.engine.op_inputs import find_input_file, read_json
 from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
 from specops.runtime.evaluation import (
@@ -70,10 +71,11 @@ def evaluate(ctx: OpContext) -> OpResult:
     trained = read_json(model_path.parent / "params.json")
     test_path = find_input_file(ctx, "test.parquet")
     schema = read_schema(test_path.parent)
-    task = str(ctx.params.get("task") or trained["task"])
+    p = ctx.typed(EvaluateParams)   # as the compiler decided them (docs/plan.md)
+    task = p.task
     features = [Feature(**f) for f in trained["inputs"]]
     label = trained["label"]
-    min_group = int(ctx.params.get("min_group_size", 30))
+    min_group = p.min_group_size
     raw = pl.read_parquet(test_path)
     if raw.height == 0:
         raise OpError("the test split is empty")
@@ -111,19 +113,19 @@ def evaluate(ctx: OpContext) -> OpResult:
 
         doc["metrics"] = compute(np.ones(len(y), dtype=bool))
 
-    requested = _as_list(ctx.params.get("metrics"))
+    requested = list(p.metrics)
     unknown = [m for m in requested if m not in doc["metrics"]]
     if unknown:
         doc["unavailable_metrics"] = unknown
 
     doc["slices"] = {}
-    for col in _as_list(ctx.params.get("slices")):
+    for col in p.slices:
         if col not in raw.columns:
             raise OpError(f"slice column {col!r} missing from test.parquet")
         doc["slices"][col] = slice_metrics(raw.get_column(col).to_numpy(), compute, min_group)
 
     doc["fairness"] = {}
-    protected = _as_list(ctx.params.get("protected")) or _as_list(schema.get("protected"))
+    protected = list(p.protected) or _as_list(schema.get("protected"))
     for col in protected:
         if col not in raw.columns:
             raise OpError(f"protected column {col!r} missing from test.parquet")

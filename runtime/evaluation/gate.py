@@ -26,6 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from specops.contract.op_params import GateParams
 from specops.runtime.engine.op_inputs import optional_input_file, read_json
 from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
 from specops.runtime.evaluation.gate_checks import evaluate_gate
@@ -108,13 +109,13 @@ def _champion(ctx: OpContext, model: str) -> tuple[dict[str, Any] | None, dict[s
 
 def gate(ctx: OpContext) -> OpResult:
     model = _model_name(ctx)
-    gate_name = str(ctx.params.get("gate") or ctx.node_id.rsplit(":", 1)[-1])
-    checks = list(ctx.params.get("checks") or [])
+    p = ctx.typed(GateParams)   # as the compiler decided them (docs/plan.md)
+    gate_name = p.gate
+    checks = [c.model_dump(mode="json") for c in p.checks]
     results, files = collect_results(ctx)
     champion, champ_info = _champion(ctx, model)
     results["champion"] = champion
-    require = bool(ctx.params.get("require_champion", False))
-    report = evaluate_gate(checks, results, require_champion=require)
+    report = evaluate_gate(checks, results, require_champion=p.require_champion)
     parity = results.get("parity")
     if parity is not None:
         ok = bool(parity.get("passed"))
@@ -128,7 +129,7 @@ def gate(ctx: OpContext) -> OpResult:
         if not ok:
             report["failed"].append("onnx_parity")
             report["passed"] = False
-    blocking = bool(ctx.params.get("blocking", True))
+    blocking = p.blocking
     report.update({"gate": gate_name, "model": model, "blocking": blocking,
                    "run_id": ctx.run_id,
                    "champion": {**champ_info, "metrics": champion} if champion is not None

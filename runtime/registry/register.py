@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from specops.contract.op_params import RegisterParams
 from specops.runtime.engine.op_inputs import find_input_file, optional_input_file, read_json
 from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
 from specops.runtime.monitor.reference import profile_files
@@ -94,9 +95,9 @@ def register(ctx: OpContext) -> OpResult:
     lineage["gates"] = {g: {"passed": r.get("passed"), "no_champion": r.get("no_champion"),
                             "champion": (r.get("champion") or {}).get("ref")}
                         for g, r in reports.items()}
-    common: dict[str, Any] = {"metrics": metrics, "owner": str(ctx.params.get("owner") or ""),
-              "risk_tier": str(ctx.params.get("risk_tier") or ""),
-              "task": str(ctx.params.get("task") or (trained or {}).get("task") or "")}
+    p = ctx.typed(RegisterParams)   # as the compiler decided them (docs/plan.md)
+    common: dict[str, Any] = {"metrics": metrics, "owner": p.owner,
+                              "risk_tier": p.risk_tier, "task": p.task}
     try:
         if reasons:
             rejected = registry.register(model, files, lineage, status="rejected",

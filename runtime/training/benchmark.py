@@ -37,6 +37,7 @@ import joblib
 import numpy as np
 import polars as pl
 
+from specops.contract.op_params import BenchmarkParams
 from specops.runtime.engine.op_inputs import find_input_file, optional_input_file, read_json
 from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
 from specops.runtime.training.export_onnx import (
@@ -124,8 +125,8 @@ def benchmark(ctx: OpContext) -> OpResult:
     features = [Feature(**f) for f in sig["features"]]
     test_path = find_input_file(ctx, "test.parquet")
     frame = prepare_frame(pl.read_parquet(test_path), features)
-    rows = int(ctx.params.get("rows", 1000))
-    repeats = int(ctx.params.get("repeats", 3))
+    p = ctx.typed(BenchmarkParams)   # as the compiler decided them (docs/plan.md)
+    rows, repeats = p.rows, p.repeats
     result = measure(onnx_path, frame, features, repeats=max(rows * repeats, 100),
                      batch_rows=rows)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +148,7 @@ def benchmark(ctx: OpContext) -> OpResult:
     trained_path = optional_input_file(ctx, "params.json")
     if trained_path is not None:   # so gates on `train_rows` see it (gate inputs: eval, bench)
         result["train_rows"] = read_json(trained_path).get("n_train")
-    recorded_test_rows(onnx_path.read_bytes(), frame, features,
-                       int(ctx.params.get("test_rows", 100))).write_parquet(
+    recorded_test_rows(onnx_path.read_bytes(), frame, features, p.test_rows).write_parquet(
         ctx.out_dir / TEST_ROWS)
     (ctx.out_dir / "benchmark.json").write_text(
         json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -27,6 +27,7 @@ from typing import Any
 
 import joblib
 
+from specops.contract.op_params import TrainParams
 from specops.runtime.engine.datahash import file_sha256
 from specops.runtime.engine.op_inputs import find_input_file
 from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
@@ -57,19 +58,18 @@ def train(ctx: OpContext) -> OpResult:
     data_path = find_input_file(ctx, "train.parquet")
     schema = read_schema(data_path.parent)
     features, label = features_from(ctx.params, schema)
-    task = str(ctx.params.get("task") or schema.get("task") or "binary_classification")
-    est = dict(ctx.params.get("estimator") or {})
-    name = est.get("class")
-    if not name:
-        raise OpError("estimator.class is required")
+    p = ctx.typed(TrainParams)   # every setting as the compiler decided it (docs/plan.md)
+    task = p.task
+    est = p.estimator
+    name = est.class_
     entry = estimator_entry(str(name))
     classification = _classification(task)
     if (entry.family == "classifier") != classification:
         raise OpError(f"{name} is a {entry.family} but the task is {task}")
-    seed = int(est.get("seed", 0))
-    strategy = str(est.get("search_strategy", "grid"))
-    cv_strategy = str(est.get("cv_strategy", "auto"))
-    n_folds = int(est.get("cv", 5))
+    seed = est.seed
+    strategy = est.search_strategy
+    cv_strategy = est.cv_strategy
+    n_folds = est.cv
     timestamp = schema.get("timestamp") if cv_strategy == "time_series" else None
     if cv_strategy == "time_series" and not timestamp:
         raise OpError("cv_strategy time_series needs a timestamp column in schema.json")
@@ -79,9 +79,9 @@ def train(ctx: OpContext) -> OpResult:
         else []
     if classification and len(classes) < 2:
         raise OpError(f"label {label!r} has a single class in the training data")
-    scoring = str(est.get("scoring") or default_scoring(task, len(classes)))
-    base = dict(est.get("params") or {})
-    cands = candidates(base, est.get("search"), strategy, est.get("n_iter"), seed)
+    # null scoring in the plan means the task's own scorer, which depends on the classes
+    scoring = est.scoring or default_scoring(task, len(classes))
+    cands = candidates(dict(est.params), dict(est.search), strategy, est.n_iter, seed)
     for params in cands:   # fail fast on bad params, before any task is scheduled
         build_estimator(str(name), params, seed)
 

@@ -61,9 +61,12 @@ def make_ctx(root: Path, node_id: str, op: str, params: dict[str, Any],
 
 def train_params(cls: str = "LogisticRegression", search: dict[str, Any] | None = None,
                  task: str = "binary_classification", **est: Any) -> dict[str, Any]:
-    return {"task": task, "label": "y", "inputs": INPUTS,
-            "estimator": {"class": cls, "params": est.pop("params", {}), "search": search,
-                          "cv": est.pop("cv", 3), "seed": 7, **est}}
+    """Complete train params, as the compiler writes them (the op reads no defaults)."""
+    label = {"name": "y", "type": "float64" if "regression" in task else "int64"}
+    return {"task": task, "label": label, "inputs": INPUTS,
+            "estimator": {"class": cls, "params": est.pop("params", {}), "search": search or {},
+                          "search_strategy": "grid", "n_iter": 10, "cv": est.pop("cv", 3),
+                          "cv_strategy": "kfold", "seed": 7, "scoring": None, **est}}
 
 
 def run_pipeline(root: Path, cls: str = "LogisticRegression",
@@ -81,13 +84,15 @@ def run_pipeline(root: Path, cls: str = "LogisticRegression",
                   {"training_set:m": ds})
     train(tr)
     ev = make_ctx(base, "evaluate:m", "evaluate",
-                  {"task": task, "slices": ["region"], "protected": ["sex"],
-                   "min_group_size": 5}, {"train:m": tr.out_dir, "training_set:m": ds})
+                  {"task": task, "metrics": [], "slices": ["region"], "protected": ["sex"],
+                   "min_group_size": 5, "label": train_params(task=task)["label"]},
+                  {"train:m": tr.out_dir, "training_set:m": ds})
     evaluate(ev)
     ex = make_ctx(base, "export_onnx:m", "export_onnx", {"target_opset": 17},
                   {"train:m": tr.out_dir})
     export_onnx(ex)
-    bm = make_ctx(base, "benchmark:m", "benchmark", {"rows": 200, "repeats": 1},
+    bm = make_ctx(base, "benchmark:m", "benchmark",
+                  {"rows": 200, "repeats": 1, "test_rows": 100},
                   {"export_onnx:m": ex.out_dir, "train:m": tr.out_dir, "training_set:m": ds})
     benchmark(bm)
     return {"data": ds, "train": tr.out_dir, "evaluate": ev.out_dir, "export": ex.out_dir,

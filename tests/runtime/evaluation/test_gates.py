@@ -28,7 +28,7 @@ def cmp(fn: str, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
 
 
 def check(expr: dict[str, Any], cid: str = "c", severity: str = "blocking") -> dict[str, Any]:
-    return {"id": cid, "text": cid, "expr": expr, "severity": severity}
+    return {"id": cid, "text": cid, "expr": expr, "severity": severity, "message": None}
 
 
 RESULTS: dict[str, Any] = {
@@ -101,7 +101,8 @@ def test_warnings_do_not_block_and_kleene_logic() -> None:
 def _gate_ctx(tmp: Path, dirs: dict[str, Path], checks: list[dict[str, Any]],
               name: str = "quality", **extra: Any) -> Any:
     return make_ctx(tmp / "gates" / name, f"gate:m:{name}", "gate",
-                    {"gate": name, "checks": checks, "blocking": True},
+                    {"gate": name, "checks": checks, "blocking": True, "min_group_size": 30,
+                     "require_champion": False},
                     {"evaluate:m": dirs["evaluate"], "benchmark:m": dirs["benchmark"]},
                     extra=extra)
 

@@ -23,7 +23,8 @@ from specops.runtime.trust.ssh_keys import KeyProblem, create_keypair, load_priv
 def _register(tmp: Path, dirs: dict[str, Path], reg: Registry, name: str,
               gate_dirs: dict[str, Path] | None = None) -> Any:
     ctx = make_ctx(tmp / "reg" / name, "register:m", "register",
-                   {"model": "m", "owner": "team:risk", "risk_tier": "high"},
+                   {"model": "m", "owner": "team:risk", "risk_tier": "high",
+                    "task": "binary_classification"},
                    {"train:m": dirs["train"], "export_onnx:m": dirs["export"],
                     "evaluate:m": dirs["evaluate"], "benchmark:m": dirs["benchmark"],
                     **(gate_dirs or {})}, extra={"registry": reg})
@@ -111,14 +112,15 @@ def test_aliases_keep_history_and_champion_is_production(tmp_path: Path,
 
     # the gate reads the champion from the registry's production alias
     champion_check = {"id": "vs_champion", "text": "roc_auc >= champion.roc_auc - 0.01",
-                      "severity": "blocking", "expr": {
+                      "severity": "blocking", "message": None, "expr": {
                           "op": "compare", "fn": "ge",
                           "left": {"op": "metric", "name": "roc_auc"},
                           "right": {"op": "binary", "fn": "sub",
                                     "left": {"op": "champion", "metric": "roc_auc"},
                                     "right": {"op": "lit", "value": 0.01}}}}
     ctx = make_ctx(tmp_path / "g", "gate:m:champ", "gate",
-                   {"gate": "champ", "checks": [champion_check]},
+                   {"gate": "champ", "checks": [champion_check], "blocking": True,
+                    "min_group_size": 30, "require_champion": False},
                    {"evaluate:m": d2["evaluate"], "benchmark:m": d2["benchmark"]},
                    extra={"registry": reg})
     gate(ctx)
@@ -137,10 +139,12 @@ def test_aliases_keep_history_and_champion_is_production(tmp_path: Path,
 def test_rejected_versions_cannot_carry_aliases(tmp_path: Path, project: Any) -> None:
     reg, data = project
     dirs = run_pipeline(tmp_path, data=data)
-    failed = {"id": "auc", "text": "roc_auc >= 0.999", "severity": "blocking",
+    failed = {"id": "auc", "text": "roc_auc >= 0.999", "severity": "blocking", "message": None,
               "expr": {"op": "compare", "fn": "ge", "left": {"op": "metric", "name": "roc_auc"},
                        "right": {"op": "lit", "value": 0.999}}}
-    gctx = make_ctx(tmp_path / "g", "gate:m:q", "gate", {"gate": "q", "checks": [failed]},
+    gctx = make_ctx(tmp_path / "g", "gate:m:q", "gate",
+                    {"gate": "q", "checks": [failed], "blocking": True, "min_group_size": 30,
+                     "require_champion": False},
                     {"evaluate:m": dirs["evaluate"], "benchmark:m": dirs["benchmark"]},
                     extra={"registry": reg})
     with pytest.raises(OpError):

@@ -24,7 +24,8 @@ def build_project(root: Path, cls: str = "HistGradientBoostingClassifier") -> di
                         params={"max_iter": 20} if "Hist" in cls else {})
     reg = Registry.open(proj)
     ctx = make_ctx(root / "reg", "register:credit", "register",
-                   {"model": "credit", "owner": "team:risk", "risk_tier": "high"},
+                   {"model": "credit", "owner": "team:risk", "risk_tier": "high",
+                    "task": "binary_classification"},
                    {"train:credit": dirs["train"], "export_onnx:credit": dirs["export"],
                     "evaluate:credit": dirs["evaluate"], "benchmark:credit": dirs["benchmark"]},
                    extra={"registry": reg})

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ml_helpers import INPUTS, make_dataset
+from ml_helpers import make_dataset, train_params
 from plan_helpers import node, plan_dict
 
 from specops.runtime.cli import model_commands as cli_models
@@ -34,15 +34,18 @@ def _dataset_op(ctx: OpContext) -> OpResult:
 
 
 def _plan(c: float, auc_min: float) -> Any:
-    est = {"class": "LogisticRegression", "params": {"C": c}, "search": {}, "cv": 3, "seed": 1}
+    train = train_params(params={"C": c})   # complete params, as the compiler writes them
+    train["estimator"]["seed"] = 1
     checks = [{"id": "auc", "text": f"roc_auc >= {auc_min}", "severity": "blocking",
+               "message": None,
                "expr": {"op": "compare", "fn": "ge",
                         "left": {"op": "metric", "name": "roc_auc"},
                         "right": {"op": "lit", "value": auc_min}}},
               {"id": "vs_champion", "text": "roc_auc >= champion.roc_auc - 0.05",
-               "severity": "blocking", "expr": CHAMPION},
+               "severity": "blocking", "message": None, "expr": CHAMPION},
               {"id": "rows", "text": "train_rows >= 100 and latency_p99_ms <= 50",
-               "severity": "blocking", "expr": {"op": "logical", "fn": "and", "args": [
+               "severity": "blocking", "message": None,
+               "expr": {"op": "logical", "fn": "and", "args": [
                    {"op": "compare", "fn": "ge", "left": {"op": "metric", "name": "train_rows"},
                     "right": {"op": "lit", "value": 100}},
                    {"op": "compare", "fn": "le",
@@ -50,13 +53,10 @@ def _plan(c: float, auc_min: float) -> Any:
                     "right": {"op": "lit", "value": 50}}]}}]
     return parse_plan(plan_dict(
         node("training_set:m", "test.ml_dataset"),
-        {**node("train:m", "train", ["training_set:m"], task="binary_classification",
-                estimator=est, label="y"),
-         "params": {"task": "binary_classification", "estimator": est, "inputs": INPUTS,
-                    "label": "y"}},
+        {**node("train:m", "train", ["training_set:m"]), "params": train},
         node("evaluate:m", "evaluate", ["train:m", "training_set:m"],
-             task="binary_classification", slices=["region"], protected=["sex"],
-             min_group_size=5),
+             task="binary_classification", metrics=[], slices=["region"], protected=["sex"],
+             min_group_size=5, label=train["label"]),
         node("export_onnx:m", "export_onnx", ["train:m"], target_opset=17,
              float_type="float32"),
         node("benchmark:m", "benchmark", ["export_onnx:m", "train:m", "training_set:m"],

@@ -86,7 +86,8 @@ def test_benchmark_reports_a_tampered_file(tmp_path: Path, data: Path) -> None:
     tampered.mkdir()
     (tampered / "model.onnx").write_bytes(model.SerializeToString())
     (tampered / "signature.json").write_text((dirs["export"] / "signature.json").read_text())
-    ctx = make_ctx(tmp_path, "benchmark:t", "benchmark", {"rows": 50, "repeats": 2},
+    ctx = make_ctx(tmp_path, "benchmark:t", "benchmark",
+                   {"rows": 50, "repeats": 2, "test_rows": 100},
                    {"export_onnx:m": tampered, "train:m": dirs["train"],
                     "training_set:m": data})
     result = benchmark(ctx)
