@@ -23,6 +23,7 @@ Output: `gate_report.json` (each check with value, threshold, status; verdict; c
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def gate(ctx: OpContext) -> OpResult:
     model = _model_name(ctx)
     p = ctx.typed(GateParams)   # as the compiler decided them (docs/plan.md)
     gate_name = p.gate
-    checks = [c.model_dump(mode="json") for c in p.checks]
+    checks: list[Mapping[str, Any]] = [c.model_dump(mode="json") for c in p.checks]
     results, files = collect_results(ctx)
     champion, champ_info = _champion(ctx, model)
     results["champion"] = champion
