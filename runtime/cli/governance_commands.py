@@ -51,19 +51,46 @@ def _governance(args: argparse.Namespace) -> Iterator[Any]:
     except (sa.exc.SQLAlchemyError, ValueError) as exc:
         raise _fail(f"cannot open the store: {str(exc).splitlines()[0]}") from None
     try:
+        gov.signer = _signer(args)
+    except BaseException:
+        gov.close()
+        raise
+    try:
         yield gov
     finally:
         gov.close()
 
 
+def _signer(args: argparse.Namespace) -> Any:
+    """`--key PATH`, else $SPECOPS_KEY (None when neither); a bad key file exits 2."""
+    from specops.runtime.trust.signer import person_signer
+    from specops.runtime.trust.ssh_keys import KeyProblem
+
+    try:
+        return person_signer(getattr(args, "key", None))
+    except KeyProblem as exc:
+        raise _fail(str(exc)) from None
+
+
 def _actor(args: argparse.Namespace) -> str:
+    """The claimed name (`--as`, else SPECOPS_USER, else the OS user). With a key and no
+    claim, "" lets the key say who acts (runtime/trust/acting.py)."""
     from specops.runtime.governance import resolve_actor
     from specops.runtime.governance.identity import IdentityError
 
+    claimed = getattr(args, "as_user", None) or os.environ.get("SPECOPS_USER")
+    if not claimed and (getattr(args, "key", None) or os.environ.get("SPECOPS_KEY")):
+        return ""
     try:
-        return resolve_actor(getattr(args, "as_user", None))
+        return resolve_actor(claimed)
     except IdentityError as exc:
         raise _fail(str(exc)) from None
+
+
+def _person(gov: Any, actor: str) -> str:
+    from specops.runtime.trust.acting import acting_person
+
+    return acting_person(gov, actor)
 
 
 def _ref(text: str, need_version: bool = True) -> tuple[str, int | None]:
@@ -125,6 +152,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     assert version is not None
     actor = _actor(args)
     with _governance(args) as gov:
+        actor = _person(gov, actor)
         st = approve(gov, actor, model, version, args.role, args.comment or "")
     print(f"{actor} approved {st.ref} as {args.role}; now {st.state}: {st.reason}")
     return 0
@@ -138,6 +166,7 @@ def cmd_reject(args: argparse.Namespace) -> int:
     assert version is not None
     actor = _actor(args)
     with _governance(args) as gov:
+        actor = _person(gov, actor)
         st = reject(gov, actor, model, version, args.role, args.comment or "")
     print(f"{actor} rejected {st.ref}")
     return 0
@@ -191,21 +220,98 @@ def cmd_deployments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _accept_trust_root(gov: Any, reason: str) -> None:
+    """Sign the working copy's trust root; it is in force once the quorum has signed."""
+    from specops.runtime.governance import GovernanceError
+    from specops.runtime.governance.database import transaction
+    from specops.runtime.trust.trust_root import TrustError, load_working_root
+    from specops.runtime.trust.trust_store import accept
+
+    if gov.signer is None:
+        raise GovernanceError("policy accept must be signed: pass --key PATH or set "
+                              "SPECOPS_KEY")
+    try:
+        proposal = load_working_root(gov.project_root)
+        with transaction(gov.engine) as conn:
+            res = accept(conn, proposal, gov.signer, at=gov.now(), comment=reason)
+    except TrustError as exc:
+        raise GovernanceError(str(exc)) from None
+    short = res.digest[:19] + "…"
+    if not res.changed:
+        print(f"the trust root in force is already {short}")
+    elif res.in_force:
+        print(f"trust root {short} is in force (accepted by {', '.join(res.signed_by)})")
+    else:
+        print(f"{res.person} signed trust root {short}: {len(res.signed_by)} of {res.needed}"
+              f" acceptances ({', '.join(res.signed_by)}); not in force yet")
+
+
 @_guarded
 def cmd_policy_accept(args: argparse.Namespace) -> int:
     from specops.runtime.engine.plan_reader import PlanError, load_plan
     from specops.runtime.governance.policy_changes import record_config
+    from specops.runtime.trust.trust_root import keys_configured, read_config
 
-    try:
-        plan = load_plan(args.plan)
-    except PlanError as exc:
-        raise _fail(str(exc)) from None
+    plan = None
+    if args.plan:
+        try:
+            plan = load_plan(args.plan)
+        except PlanError as exc:
+            raise _fail(str(exc)) from None
     actor = _actor(args)
     with _governance(args) as gov:
-        changed = record_config(gov, actor, dict(plan.models), args.reason or "")
-    print(f"{actor} adopted the governance configuration of {args.plan}" if changed
-          else "the governance configuration is unchanged")
+        signed = gov.signed or keys_configured(read_config(gov.project_root))
+        if not signed and plan is None:
+            raise _fail("nothing to accept: list people's `keys` in specops.yaml (a trust "
+                        "root), or pass --plan PLAN")
+        if signed:
+            _accept_trust_root(gov, args.reason or "")
+            gov.load_trust(True)
+            gov.signer = _signer(args)
+        if plan is not None:
+            actor = _person(gov, actor)
+            changed = record_config(gov, actor, dict(plan.models), args.reason or "")
+            print(f"{actor} adopted the governance configuration of {args.plan}" if changed
+                  else "the governance configuration is unchanged")
     return 0
+
+
+@_guarded
+def cmd_policy_status(args: argparse.Namespace) -> int:
+    from specops.runtime.trust.trust_root import TrustError, load_working_root
+    from specops.runtime.trust.trust_store import pending
+
+    with _governance(args) as gov:
+        try:
+            working = load_working_root(gov.project_root)
+        except TrustError as exc:
+            raise _fail(str(exc)) from None
+        if gov.trust_problem:
+            return _refused(gov.trust_problem)
+        current = gov.trust
+        with gov.engine.connect() as conn:
+            signed_by = pending(conn, working)
+    print(f"in force:     {current.digest if current else '(none accepted)'}")
+    print(f"working copy: {working.digest}")
+    if current is not None and current.digest == working.digest:
+        print("the working copy is in force")
+        return 0
+    for line in _people_changes(current, working):
+        print(f"  {line}")
+    print("not in force until `specops policy accept` (signed so far: "
+          f"{', '.join(signed_by) or 'nobody'})")
+    return 0
+
+
+def _people_changes(current: Any, working: Any) -> list[str]:
+    old = dict((current.document if current else {}).get("people") or {})
+    new = dict(working.document.get("people") or {})
+    out = [f"+ {n} ({', '.join(new[n]['roles'])})" for n in sorted(set(new) - set(old))]
+    out += [f"- {n}" for n in sorted(set(old) - set(new))]
+    out += [f"~ {n}" for n in sorted(set(old) & set(new)) if old[n] != new[n]]
+    if current and current.document.get("permissions") != working.document.get("permissions"):
+        out.append("~ permissions")
+    return out
 
 
 @_guarded
@@ -226,7 +332,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser, actor: bool = True) -> None:
     if actor:
         p.add_argument("--as", dest="as_user", metavar="USER",
-                       help="act as USER (default: $SPECOPS_USER, else the OS user)")
+                       help="who you claim to be (default: $SPECOPS_USER, else the OS "
+                            "user); with a key it must be the key's person")
+        p.add_argument("--key", metavar="PATH",
+                       help="your SSH ed25519 private key, which signs the action "
+                            "(default: $SPECOPS_KEY)")
     p.add_argument("--project", help="project folder with specops.yaml (default: .)")
     p.add_argument("--store", help="store URL (default: the project's)")
     p.add_argument("--artifacts", help="artifact folder (default: the project's)")
@@ -281,13 +391,17 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     p.set_defaults(func=cmd_deployments)
 
     p = sub.add_parser("policy", help="adopt changed approval rules, permissions or roles")
-    po = p.add_subparsers(dest="policy_command", metavar="{accept}", required=True)
-    q = po.add_parser("accept", help="record a plan's governance configuration (needs "
-                      "change_policy); runs refuse an unadopted change otherwise")
-    q.add_argument("--plan", required=True, help="plan.json from `specops compile -o`")
+    po = p.add_subparsers(dest="policy_command", metavar="{accept,status}", required=True)
+    q = po.add_parser("accept", help="sign the working copy's trust root (people, keys, "
+                      "roles, permissions) and/or a plan's approval rules (needs "
+                      "change_policy); nothing takes effect before")
+    q.add_argument("--plan", help="plan.json from `specops compile -o` (approval rules)")
     q.add_argument("--reason", help="why, kept in the audit log")
     _common(q)
     q.set_defaults(func=cmd_policy_accept)
+    q = po.add_parser("status", help="the trust root in force vs the working copy")
+    _common(q, actor=False)
+    q.set_defaults(func=cmd_policy_status)
 
     p = sub.add_parser("report", help="SR 11-7 style model documentation (HTML)")
     p.add_argument("ref", metavar="MODEL@VERSION")

@@ -47,9 +47,14 @@ def _root(gov: Governance) -> TrustRoot:
 def acting_person(gov: Governance, actor: str | None) -> str:
     """The person acting: the owner of `gov.signer`'s key (signed mode), else `actor`."""
     if not gov.signed:
-        if not actor:
-            raise GovernanceError("no actor: pass --as USER or set SPECOPS_USER")
-        return actor
+        if actor:
+            return actor
+        from specops.runtime.governance.identity import IdentityError, resolve_actor
+
+        try:
+            return resolve_actor(None)
+        except IdentityError as exc:
+            raise GovernanceError(str(exc)) from None
     root = _root(gov)
     if gov.signer is None:
         raise GovernanceError("this project signs governed actions: pass --key PATH (your "
