@@ -322,41 +322,123 @@ _SALVAGE_ROUNDS = 8
 _IDENTITY = {("kind",), ("name",), ("version",)}
 
 
+def _choices(err: Any) -> list[str]:
+    """The allowed values named by a pydantic literal_error."""
+    expected = str(err.get("ctx", {}).get("expected", ""))
+    return [c for c in (c.strip().strip("'\"") for c in
+                        expected.replace(" or ", ",").split(",")) if c]
+
+
+def _walk_to(data: Any, path: Path_) -> Any:
+    for seg in path:
+        data = data[seg]
+    return data
+
+
+@dataclass(slots=True)
+class _Repairs:
+    """What salvage dropped, kept so that a required field can be put back.
+
+    Why: dropping a misspelt required key (`estimater:`) or a misspelt required value
+    (`task: binary_clasification`) makes the whole document fail, which hid every other
+    mistake in it (unknown columns, gate metrics for the wrong task) until the typo was
+    fixed: one error per lint run. When the diagnostic already says "did you mean", the
+    spec is checked as if the suggestion were taken; the typo itself stays reported.
+    """
+
+    unknown: dict[Path_, Any]           # dropped unknown key -> its value
+    guesses: dict[Path_, str]           # dropped literal value -> the closest allowed one
+    moved: dict[Path_, Path_]           # repaired field -> the misspelt key it came from
+    done: set[Path_]
+
+    def repair(self, current: Any, err: Any, pruned: set[Path_]) -> bool:
+        """Put back the required field a "missing" error names, if a typo explains it."""
+        parent_path, rest = _data_path(current, tuple(err["loc"]))
+        if len(rest) != 1 or not isinstance(rest[0], str):
+            return False
+        field = rest[0]
+        target = (*parent_path, field)
+        parent = _walk_to(current, parent_path)
+        if target in self.done or not isinstance(parent, dict):
+            return False
+        if target in self.guesses:
+            parent[field] = self.guesses[target]
+            pruned.discard(target)
+            self.done.add(target)
+            return True
+        for key, value in self.unknown.items():
+            if key[:-1] == parent_path and isinstance(key[-1], str) and \
+                    closest(key[-1], [field]) == field:
+                parent[field] = copy.deepcopy(value)
+                self.moved[target] = key
+                self.done.add(target)
+                return True
+        return False
+
+    def remember(self, err: Any, cut: Path_, exact: bool, value: Any) -> None:
+        """Keep a dropped unknown key's value, or the closest choice for a literal typo
+        (`exact`: the error is about this very value, not something inside it)."""
+        if err["type"] == "extra_forbidden":
+            self.unknown[cut] = value
+        elif err["type"] == "literal_error" and exact and isinstance(value, str):
+            guess = closest(value, _choices(err))
+            if guess is not None:
+                self.guesses[cut] = guess
+
+
 def _salvage(model: type[BaseModel], data: Any,
-             errors: list[Any]) -> tuple[Any, frozenset[Path_]]:
+             errors: list[Any]) -> tuple[Any, frozenset[Path_], dict[Path_, Path_]]:
     """Drop the keys that failed validation and validate the rest again.
 
     Why: a typo in one key must not hide the spec from every later pass (its references
     would go unchecked, and every spec that points at it would report it as unknown).
     Only mapping keys are dropped, never list items, so list indices (and the spans
     passes compute from them) stay true. A dropped optional key takes its default; a
-    dropped required key makes its parent fail in the next round, up to the document,
-    where we give up and return None.
+    dropped required key is put back when a typo explains it (see _Repairs), else its
+    parent fails in the next round, up to the document, where we give up and return None.
+    Also returns the repaired fields' misspelt keys, so spans can be found through them.
     """
     current = copy.deepcopy(data)
     pruned: set[Path_] = set()
+    repairs = _Repairs({}, {}, {}, set())
     for _ in range(_SALVAGE_ROUNDS):
         removed = False
-        for err in errors:
-            cut, _ = _data_path(current, tuple(err["loc"]))
+        # missing fields last: the misspelt key that explains one is dropped (and kept) first
+        for err in sorted(errors, key=lambda e: e["type"] == "missing"):
+            if err["type"] == "missing" and repairs.repair(current, err, pruned):
+                removed = True
+                continue
+            found, rest = _data_path(current, tuple(err["loc"]))
+            cut = found
             while cut and not isinstance(cut[-1], str):
                 cut = cut[:-1]
             if not cut:
-                return None, frozenset()
-            parent = current
-            for seg in cut[:-1]:
-                parent = parent[seg]
+                return None, frozenset(), {}
+            parent = _walk_to(current, cut[:-1])
             if isinstance(parent, dict) and cut[-1] in parent:
-                del parent[cut[-1]]
+                repairs.remember(err, cut, cut == found and not rest, parent.pop(cut[-1]))
                 pruned.add(cut)
                 removed = True
         if not removed:
-            return None, frozenset()
+            return None, frozenset(), {}
         try:
-            return model.model_validate(current), frozenset(pruned)
+            return model.model_validate(current), frozenset(pruned), repairs.moved
         except ValidationError as exc:
             errors = _collapse(exc.errors(include_url=False), current, ())
-    return None, frozenset()
+    return None, frozenset(), {}
+
+
+def _alias_spans(doc: Document, moved: dict[Path_, Path_], base: Path_) -> None:
+    """Let a repaired field's paths find the spans of the misspelt key it came from."""
+    for target, source in moved.items():
+        src, dst = (*base, *source), (*base, *target)
+        for table in (doc.values, doc.keys):
+            for path in [p for p in table if p[: len(src)] == src]:
+                table.setdefault((*dst, *path[len(src):]), table[path])
+        for path in [p for p in doc.literal_lines if p[: len(src)] == src]:
+            doc.literal_lines.setdefault((*dst, *path[len(src):]), doc.literal_lines[path])
+        for path in [p for p in doc.flagged if p[: len(src)] == src]:
+            doc.flagged.add((*dst, *path[len(src):]))
 
 
 def _validate(doc: Document, model: type[BaseModel], data: Any,
@@ -369,7 +451,9 @@ def _validate(doc: Document, model: type[BaseModel], data: Any,
         shown = [e for e in raw if not _flagged(doc, base, e)]
         errors = _drop_misspelt_required(_collapse(shown, doc.data, base), doc.data, base)
         diags = [_error_to_diagnostic(doc, model, err, base) for err in errors]
-        spec, pruned = _salvage(model, data, _collapse(raw, data, ()))
+        spec, pruned, moved = _salvage(model, data, _collapse(raw, data, ()))
+        if spec is not None:
+            _alias_spans(doc, moved, base)
         return spec, diags, (pruned | removed) if spec is not None else pruned
 
 
