@@ -42,8 +42,8 @@ from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
 
 __all__ = ["AUTO_ROLE", "ApprovalStatus", "RoleStatus", "approval_plan", "approve",
-           "conflicts", "list_status", "open_request", "open_request_in", "reject",
-           "require_approved", "status", "status_in"]
+           "conflicts", "duty_conflicts", "list_status", "open_request", "open_request_in",
+           "reject", "require_approved", "status", "status_in"]
 
 AUTO_ROLE = "auto"
 _MODEL_FACTS = ("owner", "risk_tier", "task", "description", "intended_use", "limitations",
@@ -159,8 +159,7 @@ def _counted(gov: Governance | None, req: Any, plan: Mapping[str, Any], rows: li
 
     kept: list[Any] = []
     ignored: list[str] = []
-    why = conflicts(gov, plan, req.trigger) if plan.get("separation_of_duties", True) \
-        else {}
+    why = duty_conflicts(gov, plan, req.trigger)
     seen: set[str] = set()
     for v in rows:
         problem = vote_problem(gov, v, req)
@@ -415,6 +414,22 @@ def conflicts(gov: Governance, plan: Mapping[str, Any], trigger: str) -> dict[st
     return out
 
 
+def duty_conflicts(gov: Governance, plan: Mapping[str, Any], trigger: str
+                   ) -> dict[str, str]:
+    """Who may not approve: under the rule's separation of duties, `conflicts`; without
+    it, still the model's authors while the trust root's `approver_not_author` holds
+    (a rule across actions: writing a model and approving it are never one person's)."""
+    if plan.get("separation_of_duties", True):
+        return conflicts(gov, plan, trigger)
+    if not gov.sod.get("approver_not_author", True):
+        return {}
+    out: dict[str, str] = {}
+    for author in plan.get("authors") or []:
+        for p in sorted(gov.directory.members(str(author))):
+            out.setdefault(p, f"is an author of the model ({author})")
+    return out
+
+
 def _open_for_signing(conn: sa.Connection, gov: Governance, model: str, version: int
                       ) -> tuple[Any, ApprovalStatus]:
     req = _latest_request(conn, model, version)
@@ -455,8 +470,7 @@ def approve(gov: Governance, actor: str, model: str, version: int, role: str,
         elif role not in need:
             reason = (f"role {role!r} is not required to approve {ref} (needs: "
                       f"{', '.join(f'{r.need} {r.role}' for r in st.roles) or 'nobody'})")
-        elif plan.get("separation_of_duties", True) and actor in (
-                why := conflicts(gov, plan, req.trigger)):
+        elif actor in (why := duty_conflicts(gov, plan, req.trigger)):
             reason = f"separation of duties: {actor} {why[actor]}"
         elif any(actor in r.approvers for r in st.roles):
             held = next(r.role for r in st.roles if actor in r.approvers)

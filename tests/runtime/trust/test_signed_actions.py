@@ -188,3 +188,26 @@ def test_rollback_is_signed(sqlite_project: Project) -> None:
         assert "rollback" in cause
     finally:
         gov.close()
+
+
+def test_author_may_not_approve_even_when_the_rule_turns_sod_off(sqlite_project: Project
+                                                                  ) -> None:
+    """`approver_not_author` is a rule across actions in the trust root: a rule that turns
+    separation of duties off still does not let an author approve their own model."""
+    p = sqlite_project
+    p.config["people"]["alice"]["roles"].append("business_owner")
+    p.write()
+    p.accept("bob")
+    v = p.registry.add("m", 1)
+    no_sod = facts()
+    no_sod["approval"]["rules"][0]["separation_of_duties"] = False
+    gov = p.gov("pipeline")
+    record_registration(gov, actor="pipeline", model="m", version=1,
+                        model_digest=v.model_digest, spec_hash="", facts=no_sod)
+    gov.close()
+    with pytest.raises(GovernanceError, match="separation of duties: alice is an author"):
+        _act(p, "alice", approve, "m", 1, "business_owner")
+    p.config["separation_of_duties"] = {"approver_not_author": False}
+    p.write()
+    p.accept("bob")
+    assert _act(p, "alice", approve, "m", 1, "business_owner").roles
