@@ -21,6 +21,7 @@ from specops.compiler.frontend.confine import (
     check_file,
     find_files,
     glob_problem,
+    inside,
     read_inside,
 )
 from specops.compiler.frontend.loader import MAX_FILE_BYTES, Document, load_text
@@ -194,13 +195,31 @@ def _check_prepare(config: ProjectSpec, config_file: SourceFile,
             diags.append(Diagnostic("SPEC007", problem, config_file.path, span))
 
 
-def _resolve_parent(path: Path) -> Path:
-    """`path` with its folder resolved but not its last part: a link named on the command
-    line is checked as a link (it may lead out of the project), not silently followed."""
-    absolute = Path(os.path.abspath(path))
-    if absolute.is_dir():
-        return absolute.resolve()
-    return Path(os.path.realpath(absolute.parent)) / absolute.name
+def _targets(paths: list[Path]) -> tuple[list[Path], list[Refusal]]:
+    """The command-line paths with their folders resolved but not their last part.
+
+    Why not `resolve()`: a link named on the command line (CI passing a pull request's
+    changed paths) is checked as a link, not silently followed. A file link is checked
+    against the root later, like any spec. A folder link that sits inside a project must
+    stay inside it; in its place its parent folder is linted (the whole project is, for a
+    folder), so `specs/evil -> /` can neither walk the disk nor pick another project.
+    A folder link outside any project (`~/work/current`) is the user's own and followed.
+    """
+    targets: list[Path] = []
+    refused: list[Refusal] = []
+    for p in paths:
+        absolute = Path(os.path.abspath(p))
+        target = Path(os.path.realpath(absolute.parent)) / absolute.name
+        if target.is_symlink() and target.is_dir():
+            outer = find_root(target.parent)
+            real = target.resolve()
+            if outer is not None and not inside(real, outer.resolve()):
+                refused.append(Refusal(target, "SPEC007", "folder link leads outside the "
+                                       "project root; specops does not follow it"))
+                real = target.parent
+            target = real
+        targets.append(target)
+    return targets, refused
 
 
 def _may_template(text: str) -> bool:
@@ -239,7 +258,8 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
                   base: Path | None) -> Project:
     base = (base or Path.cwd()).resolve()
     diags: list[Diagnostic] = []
-    targets = [_resolve_parent(p) for p in (paths or [Path.cwd()])]
+    targets, refused = _targets(paths or [Path.cwd()])
+    diags.extend(_refused(refused, base))
     root = next((r for r in (find_root(t) for t in targets) if r is not None), None)
     config: ProjectSpec | None = None
     config_file: SourceFile | None = None

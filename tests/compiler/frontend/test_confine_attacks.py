@@ -124,6 +124,27 @@ def test_folder_link_out_of_the_root_is_not_followed(project: Path, outside: Pat
     assert not [p for p in opened if p.startswith(str(outside.parent))]
 
 
+def test_folder_link_named_on_the_command_line(project: Path, outside: Path,
+                                              opened: list[str]) -> None:
+    # the link leads to another project: lint must neither walk it nor adopt it
+    (outside / "specops.yaml").write_text("name: other\nspecs: ['*.yaml']\n")
+    evil = project / "specs" / "evil"
+    evil.symlink_to(outside, target_is_directory=True)
+    result = lint_paths([evil], base=project)
+    # reported once, although both the command line and the `specs` walk meet it
+    assert found(result) == [("specs/evil", 1, 1, "SPEC007")]
+    assert result.project.root == project.resolve()
+    assert_no_leak(result)
+    assert not [p for p in opened if p.startswith(str(outside.parent))]
+
+
+def test_folder_link_outside_any_project_is_the_users_own(project: Path,
+                                                          tmp_path: Path) -> None:
+    (tmp_path / "current").symlink_to(project, target_is_directory=True)
+    result = lint_paths([tmp_path / "current"], base=project)
+    assert result.project.root == project.resolve() and found(result) == []
+
+
 def test_config_linked_out_of_the_root(project: Path, outside: Path) -> None:
     (project / "specops.yaml").unlink()
     (project / "specops.yaml").symlink_to(outside / "credentials.yaml")
