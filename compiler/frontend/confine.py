@@ -11,8 +11,9 @@ print its lines (a YAML error shows the source) into a public CI log; a FIFO nam
   and reports one that leads out (SPEC007) without touching the target;
 - reports links to missing files, FIFOs, sockets and devices (SPEC001) without opening
   them;
-- reads a file through `O_NOFOLLOW | O_NONBLOCK` and checks the open descriptor is still
-  a regular file inside the size limit, so a file swapped after the walk is caught too.
+- opens a file through `O_NOFOLLOW | O_NONBLOCK` and checks the open descriptor is still
+  a regular file within the size limit, so a file replaced by a link or a FIFO between
+  the walk and the read is not followed and does not block.
 
 Names starting with `.` are matched by a wildcard only when the glob's own part starts
 with `.`, as `glob.glob` does, so `.git` and `.venv` are never walked by `**`.

@@ -190,6 +190,19 @@ def test_absolute_prepare_glob_is_refused(project: Path) -> None:
     assert found(result) == [("specops.yaml", 11, 14, "SPEC007")]
 
 
+@pytest.mark.parametrize("template", ["{%% include '%s' %%}", "{%% import '%s' as x %%}",
+                                      "{%% extends '%s' %%}", "{{ lipsum }}{%% include '%s' %%}"])
+def test_templates_cannot_pull_in_a_file(project: Path, outside: Path, opened: list[str],
+                                         template: str) -> None:
+    text = template % (outside / "credentials.yaml")
+    gate = project / "specs" / "gate.yaml"
+    gate.write_text(gate.read_text() + f"description: \"{text}\"\n")
+    result = lint_paths([project], base=project)
+    assert [d.code for d in result.diagnostics] == ["SPEC153"]
+    assert_no_leak(result)
+    assert not [p for p in opened if p.startswith(str(outside.parent))]
+
+
 def test_dangling_link_is_spec001(project: Path) -> None:
     (project / "specs" / "gone.yaml").symlink_to(project / "specs" / "deleted.yaml")
     result = lint_paths([project], base=project)
