@@ -47,15 +47,20 @@ def _plan(root: Path, args: argparse.Namespace) -> Any:
 
 
 def _source(args: argparse.Namespace, root: Path, threads: int) -> Any:
+    import sqlalchemy as sa
+
     from specops.runtime.serve.served_model import ModelRefused, resolve
 
+    url = store_url(args, root)
     try:
-        return resolve(root, store_url(args, root), args.ref, args.env,
-                       project_setting(root, "artifacts"), threads)
+        return resolve(root, url, args.ref, args.env, project_setting(root, "artifacts"),
+                       threads)
     except ModelRefused:
         raise
     except ValueError as exc:
         raise fail(str(exc)) from None
+    except sa.exc.SQLAlchemyError as exc:   # e.g. a store folder that does not exist
+        raise fail(f"cannot open the store {url}: {str(exc).splitlines()[0]}") from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

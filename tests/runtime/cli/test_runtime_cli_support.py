@@ -119,3 +119,11 @@ def test_actor_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPECOPS_USER", "env_user")
     assert support.requested_actor(_args(), {"run_as": "svc"}) == "env_user"
     assert support.requested_actor(_args(actor="flag"), {"run_as": "svc"}) == "flag"
+
+
+def test_serve_without_a_store_is_one_line(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """No `.specops/` yet: the store cannot be opened; a usage error, not a crash."""
+    assert main(["serve", "m@1", "--project", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("specops: error: cannot open the store ")
