@@ -113,20 +113,31 @@ def admit_source(source: ModelSource, registry: Any | None = None) -> Admitted:
 
 def deployable_version(project_root: Path, store_url: str | None, model: str,
                        environment: str, requested: int | None, registry: Any) -> int:
-    """The version `environment` serves now (validly deployed, approvals valid now);
-    refuse `requested` when it is another one."""
+    """The version governance's deploy record makes current in `environment`; refuse
+    `requested` when it is another one. Only the choice: `load_model` admits it."""
+    from specops.runtime.governance.promotion import current_deployment
+
     gov = _governance(project_root, store_url, registry)
     try:
-        return admit(registry, gov, model, requested, environment).version
+        row = current_deployment(gov, model, environment)
     finally:
         gov.close()
+    if row is None:
+        raise ModelRefused(f"{model} is not deployed to {environment}; deploy it first "
+                           f"(specops deploy {model}@VERSION --env {environment})",
+                           "not_deployed")
+    if requested is not None and requested != int(row["version"]):
+        raise ModelRefused(f"{model}@{requested} is not the version deployed to "
+                           f"{environment} (that is @{row['version']}); only deployed "
+                           "versions serve there", "not_deployed")
+    return int(row["version"])
 
 
 def resolve(project_root: Path, store_url: str | None, ref: str, environment: str | None,
             artifacts: str | None = None, threads: int = 1) -> ModelSource:
-    """Turn `MODEL[@VERSION|@ALIAS]` (+ environment) into a `ModelSource`; with an
-    environment the version is admitted here already, so that refusal comes before any
-    server, replica or task starts."""
+    """Turn `MODEL[@VERSION|@ALIAS]` (+ environment) into a `ModelSource`: which version,
+    nothing more (a version not deployed to the environment is refused here already);
+    every load of the source is admitted in full by `load_model`."""
     from specops.runtime.registry import Registry, RegistryError, parse_ref
 
     registry = Registry.open(project_root, store_url, artifacts)

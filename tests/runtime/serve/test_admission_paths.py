@@ -86,7 +86,7 @@ def test_batch_driver_and_partition_tasks_re_admit(root: Path, served_project: d
     src = tmp_path / "in.parquet"
     served_project["test"].write_parquet(src)
     approve_and_deploy(root)
-    source = resolve(root, None, "credit", "production")   # admitted now
+    source = resolve(root, None, "credit", "production")   # deployed, approved now
     part = served_project["test"].head(5).select("income", "age", "region")
     assert score_partition((source, part)).height == 5
     void_approvals(root)   # ...then voided before the job or a task starts
