@@ -104,9 +104,7 @@ def _join_view(ctx: OpContext, spine: pl.DataFrame, view: dict[str, Any], cutoff
     feats: list[str] = list(view["features"])
     if not entity or entity not in spine.columns:
         raise OpError(f"{ctx.node_id}: view {node} joins on {entity!r}, which the spine lacks")
-    _, meta = input_table(ctx, node)
-    ts = view.get("timestamp") or meta.get("timestamp")
-    created = view.get("created_timestamp") or meta.get("created_timestamp")
+    ts, created = view["timestamp"], view["created_timestamp"]   # as the plan carries them
     if not ts:  # a static table: equality join on the key, the last row per key wins
         tab = _read(ctx, node, [entity, *feats]).unique(entity, keep="last",
                                                          maintain_order=True)
@@ -120,7 +118,7 @@ def _join_view(ctx: OpContext, spine: pl.DataFrame, view: dict[str, Any], cutoff
     try:
         return pit_join(spine, tab, spine_keys=[entity], spine_ts=spine_ts,
                         view_keys=[entity], view_ts=ts, view_created=created, features=feats,
-                        ttl_s=view.get("ttl_s"), created_cutoff=cutoff,
+                        ttl_s=view["ttl_s"], created_cutoff=cutoff,
                         spine_index=indexes[(entity, spine_ts)])
     except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
         raise OpError(f"{ctx.node_id}: cannot join view {node} on {entity}: {e}") from None
@@ -132,7 +130,7 @@ def build_training_set(ctx: OpContext) -> OpResult:
     entity, ts = sp["entity"], sp["timestamp"]
     if not ts:
         raise OpError(f"{ctx.node_id}: the spine {sp['source']} needs a timestamp")
-    views = p.get("views") or []
+    views = p["views"]
     spine_cols = [c for c in [entity, ts, *(sp.get("columns") or [])] if c]
     need = [*spine_cols, *[v["entity"] for v in views if v.get("entity")]]
     if not label.get("key"):
@@ -147,14 +145,14 @@ def build_training_set(ctx: OpContext) -> OpResult:
     indexes = {(v["entity"], ts): index_spine(spine, [v["entity"]], ts)
                for v in views if v.get("entity") in spine.columns}
     matched: dict[str, float] = {}
-    cutoff = bool(p.get("created_time_cutoff"))
+    cutoff = bool(p["created_time_cutoff"])
     # views are independent: read and join two at a time (polars and numpy release the
     # GIL), results taken in view order so the output never depends on timing
     with ThreadPoolExecutor(max_workers=min(2, max(1, len(views)))) as pool:
         results = list(pool.map(lambda v: _join_view(ctx, spine, v, cutoff, indexes, ts),
                                 views))
     for view, joined in zip(views, results, strict=True):
-        rename = view.get("rename") or {}
+        rename = view["rename"]
         for c in joined.columns:
             name = rename.get(c, c)
             if name in out_cols:
@@ -165,9 +163,9 @@ def build_training_set(ctx: OpContext) -> OpResult:
             first = joined.get_column(joined.columns[0])
             matched[view["node"]] = round(1 - first.null_count() / max(len(first), 1), 6)
     table = pl.DataFrame(list(out_cols.values()))
-    split = p.get("split") or {}
-    test_mask = split_rows(table.get_column(ts), split.get("by") or "time",
-                           float(split.get("test_fraction") or 0.0), split.get("seed"))
+    split = p["split"]   # as the compiler decided it (contract/op_params.py `Split`)
+    test_mask = split_rows(table.get_column(ts), split["by"], float(split["test_fraction"]),
+                           split["seed"])
     mask = pl.Series(test_mask)
     train, test = table.filter(~mask), table.filter(mask)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)

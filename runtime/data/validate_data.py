@@ -145,9 +145,10 @@ def _distribution(df: pl.DataFrame, spec: dict[str, Any], root: Path,
         return [_check("distribution", None, False, f"reference {spec['reference']} not found")]
     ref = (pl.read_csv(ref_path, try_parse_dates=True) if ref_path.suffix == ".csv"
            else pl.read_parquet(ref_path))
-    method = spec.get("method", "psi")
-    limit = float(spec.get("max", 0.25))
-    bins = int(spec.get("bins") or 10)
+    # as the compiler decided them (contract/op_params.py `Distribution`; no defaults here)
+    method = spec["method"]
+    limit = float(spec["max"])
+    bins = int(spec["bins"])
     cols = spec.get("columns") or [c for c in df.columns if c in ref.columns
                                    and (df.schema[c].is_numeric() or method == "psi")
                                    and not df.schema[c].is_temporal()]

@@ -34,7 +34,7 @@ def monitor(ctx: OpContext) -> OpResult:
     from specops.runtime.registry.registry import RegistryError
     from specops.runtime.reports.drift_report import write_reports
 
-    model = str(ctx.params.get("model") or ctx.node_id.split(":", 1)[-1])
+    model = str(ctx.params["model"])   # the plan always names it (MonitorParams)
     settings = _settings(dict(ctx.params))
     registry = Registry.for_context(ctx)
     try:

@@ -133,7 +133,7 @@ def test_distribution_psi_and_ks(tmp_path: Path) -> None:
     assert ks_statistic(ref["x"], same["x"]) < 0.05 < 0.3 < ks_statistic(ref["x"], moved["x"])
     ref.write_parquet(tmp_path / "ref.parquet")
     params = {"columns": {}, "distribution": {"reference": "ref.parquet", "method": "psi",
-                                              "max": 0.25, "columns": None}}
+                                              "max": 0.25, "columns": None, "bins": 10}}
     _validate(tmp_path, same, params)
     with pytest.raises(OpError, match="psi"):
         _validate(tmp_path, moved, params)

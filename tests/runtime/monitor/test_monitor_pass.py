@@ -38,7 +38,8 @@ def version(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelInfo, Regist
     dirs = run_pipeline(root)
     reg = Registry.open(root)
     ctx = make_ctx(root / "reg", "register:m", "register",
-                   {"model": "m", "owner": "team:risk", "risk_tier": "high"},
+                   {"model": "m", "owner": "team:risk", "risk_tier": "high",
+                    "task": "binary_classification"},
                    {"train:m": dirs["train"], "export_onnx:m": dirs["export"],
                     "evaluate:m": dirs["evaluate"], "benchmark:m": dirs["benchmark"]},
                    extra={"registry": reg})
