@@ -118,3 +118,23 @@ def test_bad_sizes_are_refused() -> None:
         tree.consistency_proof(3, 6)
     assert not M.verify_consistency(4, 3, tree.root(3), tree.root(3), [])
     assert not M.verify_consistency(2, 5, tree.root(2), tree.root(5), [])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=1, max_value=2**62),
+       st.lists(st.text(st.characters(blacklist_categories=["Cs"])), min_size=5, max_size=5),
+       st.dictionaries(st.text(st.characters(blacklist_categories=["Cs"]), max_size=8),
+                       st.one_of(st.integers(), st.text(st.characters(
+                           blacklist_categories=["Cs"])), st.none(), st.booleans()),
+                       max_size=4))
+def test_leaf_bytes_from_stored_text_equal_the_canonical_entry(seq, texts, details) -> None:
+    """The fast path verification takes (hashing a row's stored text) must produce the very
+    bytes `canonical(entry)` does, for any strings (quotes, controls, non-ASCII, U+2028)."""
+    from specops.runtime.governance.ledger import audit as A
+
+    at, actor, action, target, reason = texts
+    entry = {"seq": seq, "at": at, "actor": actor, "action": action, "target": target,
+             "reason": reason, "details": details}
+    stored = A.canonical(details).decode()
+    assert A._stored_canonical(seq, at, actor, action, target, reason, stored) == \
+        A.canonical(entry)
