@@ -148,7 +148,7 @@ def _tz_aware_strings(df: pl.DataFrame, name: str) -> pl.Expr | None:
 def load_source(ctx: OpContext) -> OpResult:
     p = ctx.params
     rel: str = p["path"]
-    fmt: str = p.get("format") or ("csv" if rel.lower().endswith(".csv") else "parquet")
+    fmt: str = p["format"]   # decided by the compiler (from the extension unless declared)
     columns: dict[str, dict[str, Any]] = p.get("columns") or {}
     files = resolve_files(ctx.project_root, rel)
     if not files:

@@ -134,12 +134,12 @@ def test_chain_is_deterministic_across_partitions(tmp_path: Path) -> None:
                       "x": rng.integers(0, 5, m)}).write_parquet(
             tmp_path / "data" / "b" / f"{i}.parquet")
     _, s1 = run_op(load_source, tmp_path, "source:apps",
-                   {"path": "data/apps.csv", "columns": {
+                   {"path": "data/apps.csv", "format": "csv", "columns": {
                        "app_id": {"type": "int64"}, "k": {"type": "int64"},
                        "t": {"type": "datetime"}, "y": {"type": "int64"}},
                     "entity": "k", "timestamp": "t"})
     _, s2 = run_op(load_source, tmp_path, "source:b",
-                   {"path": "data/b/*.parquet", "columns": {
+                   {"path": "data/b/*.parquet", "format": "parquet", "columns": {
                        "k": {"type": "int64"}, "ev": {"type": "datetime"},
                        "cr": {"type": "datetime"}, "x": {"type": "int64"}},
                     "entity": "k", "timestamp": "ev", "created_timestamp": "cr"})

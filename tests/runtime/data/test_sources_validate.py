@@ -51,7 +51,8 @@ def test_csv_bad_values_name_column_and_values(tmp_path: Path) -> None:
                                     "3,2,not a date\n")
     cols = {"id": {"type": "int64"}, "x": {"type": "float64"}, "ts": {"type": "datetime"}}
     with pytest.raises(OpError) as e:
-        run_op(load_source, tmp_path, "source:a", {"path": "a.csv", "columns": cols})
+        run_op(load_source, tmp_path, "source:a",
+               {"path": "a.csv", "format": "csv", "columns": cols})
     msg = str(e.value)
     assert "column x (float64)" in msg and "'n/a'" in msg
     assert "column ts (datetime)" in msg and "'not a date'" in msg
@@ -62,7 +63,8 @@ def test_csv_good_values_and_offsets(tmp_path: Path) -> None:
                                     "2,,2024-01-02T00:00:00Z,0\n")
     cols = {"id": {"type": "int64"}, "x": {"type": "float64"}, "ts": {"type": "datetime"},
             "ok": {"type": "bool"}}
-    _, out = run_op(load_source, tmp_path, "source:a", {"path": "a.csv", "columns": cols})
+    _, out = run_op(load_source, tmp_path, "source:a",
+                    {"path": "a.csv", "format": "csv", "columns": cols})
     df = pl.read_parquet(out / "data.parquet")
     assert df.get_column("x").to_list() == [1.5, None]
     assert df.get_column("ok").to_list() == [True, False]
@@ -73,17 +75,18 @@ def test_float_declared_int_must_be_whole(tmp_path: Path) -> None:
     pl.DataFrame({"n": [1.0, 2.5]}).write_parquet(tmp_path / "f.parquet")
     with pytest.raises(OpError, match=r"column n \(int64\).*2\.5"):
         run_op(load_source, tmp_path, "source:f",
-               {"path": "f.parquet", "columns": {"n": {"type": "int64"}}})
+               {"path": "f.parquet", "format": "parquet", "columns": {"n": {"type": "int64"}}})
 
 
 def test_missing_file_and_column(tmp_path: Path) -> None:
     (tmp_path / "generate_data.py").write_text("")
     with pytest.raises(OpError, match=r"generate_data\.py"):
-        run_op(load_source, tmp_path, "source:s", {"path": "data/x.parquet", "columns": {}})
+        run_op(load_source, tmp_path, "source:s", {"path": "data/x.parquet", "format": "parquet",
+                                               "columns": {}})
     pl.DataFrame({"a": [1]}).write_parquet(tmp_path / "x.parquet")
     with pytest.raises(OpError, match="lacks declared column"):
         run_op(load_source, tmp_path, "source:s",
-               {"path": "x.parquet", "columns": {"b": {"type": "int64"}}})
+               {"path": "x.parquet", "format": "parquet", "columns": {"b": {"type": "int64"}}})
 
 
 def _validate(tmp: Path, df: pl.DataFrame, params: dict):
