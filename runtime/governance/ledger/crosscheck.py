@@ -9,7 +9,9 @@ entry about the same target, so each side can be checked against the other:
 - approval votes <-> `approve` / `reject` entries (actor, role, decision, digest, target);
 - deployments <-> `deploy` / `rollback` entries (actor, environment, version, digest);
 - approval requests <-> `request_approval` entries (request id, digest, spec hash);
-- registry versions <-> `register` entries (model@version and model digest).
+- registry versions <-> `register` entries (model@version and model digest);
+- trust-root acceptances (`trust_signatures`) <-> `policy_accept` entries and roots put in
+  force (`trust_roots`) <-> `trust_root_in_force` entries (person, digest, previous).
 
 A row without its entry means the log lost history (a wipe, a truncation); an entry
 without its row means the table lost it, or the entry was forged; a field that differs
@@ -133,7 +135,28 @@ _VERSIONS = Binding(
     compare=lambda r, e: [],
 )
 
-BINDINGS: list[Binding] = [_VOTES, _DEPLOYS, _REQUESTS, _VERSIONS]
+_ACCEPTANCES = Binding(
+    name="policy acceptance", table="trust_signatures",
+    query=_rows("trust_signatures", "SELECT id, person, digest, previous FROM trust_signatures"),
+    actions=frozenset({"policy_accept"}),
+    describe=lambda r: (f"trust_signatures row {r['id']} ({r['person']} accepted trust root "
+                        f"{str(r['digest'])[:19]})"),
+    row_key=lambda r: (r["person"], r["digest"], r["previous"]),
+    entry_key=lambda e: (e.actor, e.details.get("digest"), e.details.get("previous")),
+    compare=lambda r, e: [],
+)
+
+_ROOTS = Binding(
+    name="trust root in force", table="trust_roots",
+    query=_rows("trust_roots", "SELECT seq, digest, previous FROM trust_roots"),
+    actions=frozenset({"trust_root_in_force"}),
+    describe=lambda r: f"trust_roots row {r['seq']} ({str(r['digest'])[:19]})",
+    row_key=lambda r: (r["digest"], r["previous"]),
+    entry_key=lambda e: (e.details.get("digest"), e.details.get("previous")),
+    compare=lambda r, e: [],
+)
+
+BINDINGS: list[Binding] = [_VOTES, _DEPLOYS, _REQUESTS, _VERSIONS, _ACCEPTANCES, _ROOTS]
 
 
 def register_binding(binding: Binding) -> None:
