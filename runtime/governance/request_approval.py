@@ -28,9 +28,8 @@ def _facts(ctx: OpContext, model: str) -> dict[str, Any]:
     if model in models:
         return dict(models[model])
     # A plan without a `models` table: the node's params still carry the resolved rules.
-    return {"approval": {"name": ctx.params.get("approval", ""),
-                         "environments": ["production"],
-                         "rules": list(ctx.params.get("rules") or [])}}
+    return {"approval": {"name": ctx.params["approval"], "environments": ["production"],
+                         "rules": list(ctx.params["rules"])}}
 
 
 def request_approval(ctx: OpContext) -> OpResult:
