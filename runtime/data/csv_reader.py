@@ -13,6 +13,7 @@ and values that do not convert. Every problem is an OpError in one line naming t
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,22 @@ def _utf8_problem(path: Path) -> str | None:
     return None
 
 
+def _spaced_quotes(source: Path | bytes, opts: CsvParams) -> bool:
+    """Whether the text has whitespace then the quote anywhere (`a, "b"`). Only then does
+    `_trimmed` unquote, which costs several times the trim itself. A plain byte search
+    (memory-mapped for a file, ~10 ms for 16 MB; a regex took a second): it may also match
+    inside a quoted cell, which only costs the slower, still exact, path."""
+    if opts.quote is None:
+        return False
+    needles = [(w + opts.quote).encode() for w in (" ", "\t")]
+    if isinstance(source, bytes):
+        return any(n in source for n in needles)
+    if source.stat().st_size == 0:
+        return False
+    with source.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return any(m.find(n) >= 0 for n in needles)
+
+
 def _trimmed(name: str, quote: str | None) -> pl.Expr:
     """Cell text without surrounding whitespace.
 
@@ -83,7 +100,8 @@ def _trimmed(name: str, quote: str | None) -> pl.Expr:
 
 
 def _scan_one(path: Path, opts: CsvParams) -> pl.LazyFrame:
-    lf = pl.scan_csv(_source(path, opts), has_header=opts.header, separator=opts.delimiter,
+    source = _source(path, opts)
+    lf = pl.scan_csv(source, has_header=opts.header, separator=opts.delimiter,
                      quote_char=opts.quote, skip_lines=opts.skip_rows, infer_schema=False,
                      raise_if_empty=False)
     names = lf.collect_schema().names()
@@ -102,7 +120,9 @@ def _scan_one(path: Path, opts: CsvParams) -> pl.LazyFrame:
     else:
         new = names
     lf = lf.rename(dict(zip(names, new, strict=True)))
-    lf = lf.select(_trimmed(n, opts.quote) if opts.trim else pl.col(n) for n in new)
+    if opts.trim:
+        quote = opts.quote if _spaced_quotes(source, opts) else None
+        lf = lf.select(_trimmed(n, quote) for n in new)
     # A blank line (often the last one) reads as a row of empty cells: not a row.
     lf = lf.filter(~pl.all_horizontal(pl.col(new).is_null() | (pl.col(new) == "")))
     markers = ["", *opts.null_values]
