@@ -94,7 +94,8 @@ def build_model(root: Path) -> dict[str, Any]:
                       "cv_strategy": "kfold", "seed": 7, "scoring": None}},
         {"training_set:credit": data})
     train(tr)
-    ex = ctx("export_onnx:credit", "export_onnx", {"target_opset": 17},
+    ex = ctx("export_onnx:credit", "export_onnx",
+             {"target_opset": 17, "float_type": "float32", "tolerance": 1e-4},
              {"train:credit": tr.out_dir, "training_set:credit": data})
     export_onnx(ex)
     bm = ctx("benchmark:credit", "benchmark", {"rows": 200, "repeats": 1, "test_rows": 100},

@@ -41,7 +41,6 @@ from specops.contract.op_params import BenchmarkParams
 from specops.runtime.engine.op_inputs import find_input_file, optional_input_file, read_json
 from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
 from specops.runtime.training.export_onnx import (
-    DEFAULT_TOLERANCE,
     TEST_ROWS,
     check_parity,
     parity_metrics,
@@ -139,7 +138,7 @@ def benchmark(ctx: OpContext) -> OpResult:
         model_path = find_input_file(ctx, "model.joblib")
         parity = check_parity(onnx_path.read_bytes(), joblib.load(model_path), frame, features,
                               "regression" not in str(sig.get("task", "")),
-                              float(sig.get("tolerance", DEFAULT_TOLERANCE)))
+                              float(sig["tolerance"]))   # export_onnx records the plan's
         parity["model_digest"] = "sha256:" + hashlib.sha256(onnx_path.read_bytes()).hexdigest()
         (ctx.out_dir / "parity.json").write_text(
             json.dumps(parity, indent=2, sort_keys=True) + "\n")

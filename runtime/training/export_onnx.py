@@ -172,12 +172,14 @@ def signature(onnx_bytes: bytes, classes: list[Any]) -> dict[str, Any]:
 def export_onnx(ctx: OpContext) -> OpResult:
     model_path = find_input_file(ctx, "model.joblib")
     trained = read_json(model_path.parent / "params.json")
-    float_type = str(ctx.params.get("float_type", "float32"))
+    float_type = str(ctx.params["float_type"])   # the plan's settings (ExportOnnxParams)
     if float_type != "float32":
         raise OpError(f"float_type {float_type!r} is not supported: float64 tree graphs do not "
                       "load in onnxruntime; specops trains on float32 so parity holds")
-    target_opset = _opset(ctx.params.get("target_opset"))
-    tolerance = float(ctx.params.get("tolerance", DEFAULT_TOLERANCE))
+    target_opset = _opset(ctx.params["target_opset"])
+    # A plan always carries the tolerance (format 2); only `specops reproduce`, which
+    # re-exports without a parity check, leaves it out.
+    tolerance: float | None = ctx.params.get("tolerance")
     features = [Feature(**f) for f in trained["inputs"]]
     classification = "regression" not in trained["task"]
     pipe = joblib.load(model_path)
@@ -189,8 +191,11 @@ def export_onnx(ctx: OpContext) -> OpResult:
     test_path = optional_input_file(ctx, "test.parquet")
     parity: dict[str, Any] | None = None
     if test_path is not None:
+        if tolerance is None:
+            raise OpError(f"{ctx.node_id}: params.tolerance is required for the parity check")
         frame = prepare_frame(pl.read_parquet(test_path), features)
-        parity = check_parity(onnx_bytes, pipe, frame, features, classification, tolerance)
+        parity = check_parity(onnx_bytes, pipe, frame, features, classification,
+                              float(tolerance))
         parity.update({"model_digest": digest, "target_opset": target_opset})
         (ctx.out_dir / "parity.json").write_text(
             json.dumps(parity, indent=2, sort_keys=True) + "\n")

@@ -88,7 +88,8 @@ def run_pipeline(root: Path, cls: str = "LogisticRegression",
                    "min_group_size": 5, "label": train_params(task=task)["label"]},
                   {"train:m": tr.out_dir, "training_set:m": ds})
     evaluate(ev)
-    ex = make_ctx(base, "export_onnx:m", "export_onnx", {"target_opset": 17},
+    ex = make_ctx(base, "export_onnx:m", "export_onnx",
+                  {"target_opset": 17, "float_type": "float32", "tolerance": 1e-4},
                   {"train:m": tr.out_dir})
     export_onnx(ex)
     bm = make_ctx(base, "benchmark:m", "benchmark",
