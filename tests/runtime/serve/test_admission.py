@@ -166,3 +166,43 @@ def test_environment_without_governance_and_unknown_versions_are_refused(root: P
     source = ModelSource(str(root), None, "credit", 1, environment="staging")
     with pytest.raises(ModelRefused, match="not deployed to staging"):
         load_model(source)
+
+
+def test_a_rollback_serves_the_earlier_version_while_its_approvals_hold(root: Path) -> None:
+    from specops.runtime.governance.promotion import rollback
+
+    vdir = version_dir(root)
+    manifest = json.loads((vdir / "manifest.json").read_bytes())
+    files: dict[str, Path] = {}
+    for name in manifest["artifacts"]:   # a second, genuinely registered version
+        dest = root.parent / "v2" / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        data = (vdir / name).read_bytes()
+        dest.write_bytes(forge_onnx(data) if name == "model.onnx" else data)
+        files[name] = dest
+    reg = Registry.open(root)
+    try:
+        assert reg.register("credit", files, manifest.get("lineage") or {}).version == 2
+    finally:
+        reg.close()
+    approve_and_deploy(root, version=1)
+    approve_and_deploy(root, version=2)
+    assert load_model(resolve(root, None, "credit", "production")).version == 2
+    gov = Governance.open(root)
+    try:
+        rollback(gov, "frank", "credit", "production", reason="incident")
+    finally:
+        gov.close()
+    with pytest.raises(ModelRefused, match="not the version deployed"):
+        resolve(root, None, "credit@2", "production")
+    model = load_model(resolve(root, None, "credit", "production"))
+    assert model.version == 1 and model.deploy is not None
+    assert model.deploy.deployment["action"] == "rollback"
+    void_v1 = Governance.open(root)
+    try:
+        digest = void_v1.version("credit", 1).model_digest
+        open_request(void_v1, model="credit", version=1, model_digest=digest,
+                     spec_hash="s2", facts=facts(), trigger="alice")
+    finally:
+        void_v1.close()
+    assert refused(root).check == "approval"   # a rollback needs approvals valid today
