@@ -58,9 +58,9 @@ def governed(project: dict[str, Any], dest: Path) -> Path:
 
 def approve_and_deploy(root: Path, version: int = 1, env: str = "production",
                        expires_s: float | None = None, at: float | None = None,
-                       spec_hash: str = "s") -> None:
+                       spec_hash: str = "s", store_url: str | None = None) -> None:
     """Open a request, approve it as bob and deploy as frank (at time `at`)."""
-    gov = Governance.open(root)
+    gov = Governance.open(root, store_url)
     if at is not None:
         gov.clock = lambda: at
     try:
