@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trust_helpers import PG_URL, Project, drop_schema, make_project, pg_project
+from postgres_helpers import require_postgres
+from trust_helpers import Project, drop_schema, make_project, pg_project
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -17,8 +18,7 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]
     if request.param == "sqlite":
         yield make_project(tmp_path)
         return
-    if not PG_URL:
-        pytest.skip("SPECOPS_TEST_POSTGRES_URL is not set")
+    require_postgres()
     proj = pg_project(tmp_path)
     try:
         yield proj

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "governance"))
 from gov_helpers import FakeRegistry
+from postgres_helpers import postgres_url
 
 from specops.runtime.governance import Governance
 from specops.runtime.governance.database import transaction
@@ -21,7 +21,7 @@ from specops.runtime.trust.ssh_keys import SshPrivateKey, create_keypair
 from specops.runtime.trust.trust_root import load_working_root
 from specops.runtime.trust.trust_store import accept
 
-PG_URL = os.environ.get("SPECOPS_TEST_POSTGRES_URL")
+PG_URL = postgres_url()   # the tests call postgres_helpers.require_postgres() first
 
 PEOPLE: dict[str, dict[str, list[str]]] = {
     "pipeline": {"roles": ["ml_engineer"], "teams": ["ml_platform"]},
