@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 __all__ = ["Checkpoint", "CheckpointError", "Signer", "Verifier", "format_body",
            "key_id", "load_signer", "load_verifier", "open_note", "parse_body",
-           "sign_note", "verifier_key"]
+           "sign_note", "strict_b64decode", "verifier_key"]
 
 _ED25519 = b"\x01"
 _DASH = "\u2014 "
@@ -59,6 +59,15 @@ class Checkpoint:
     @property
     def root_b64(self) -> str:
         return base64.b64encode(self.root).decode("ascii")
+
+
+def strict_b64decode(text: str) -> bytes:
+    """Standard base64 in its one canonical spelling: unused trailing bits must be zero,
+    so a note or proof that differs in any character never verifies as the same one."""
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("non-canonical base64")
+    return raw
 
 
 def key_id(name: str, public: bytes) -> bytes:
@@ -138,7 +147,7 @@ def parse_body(text: str) -> Checkpoint:
     if not origin or not size.isdigit() or (size != "0" and size.startswith("0")):
         raise CheckpointError("not a checkpoint: bad origin or tree size line")
     try:
-        raw = base64.b64decode(root, validate=True)
+        raw = strict_b64decode(root)
     except (binascii.Error, ValueError):
         raise CheckpointError("not a checkpoint: the root hash is not base64") from None
     if len(raw) != 32:
@@ -168,7 +177,7 @@ def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[Checkpoint, lis
             raise CheckpointError(f"not a signed note: bad signature line {line[:40]!r}")
         name, _, b64 = line[len(_DASH):].rpartition(" ")
         try:
-            blob = base64.b64decode(b64, validate=True)
+            blob = strict_b64decode(b64)
         except (binascii.Error, ValueError):
             raise CheckpointError("not a signed note: a signature is not base64") from None
         if len(blob) < 5 or not name:
@@ -202,7 +211,7 @@ def load_verifier(spec: str) -> Verifier:
     if _VKEY.match(text):
         name, kid_hex, b64 = text.split("+", 2)
         try:
-            blob = base64.b64decode(b64, validate=True)
+            blob = strict_b64decode(b64)
         except (binascii.Error, ValueError):
             raise CheckpointError(f"{source}: bad verifier key") from None
         if len(blob) != 33 or blob[:1] != _ED25519:

@@ -25,7 +25,7 @@ from typing import Any
 
 from specops.runtime.governance.ledger import merkle
 from specops.runtime.governance.ledger.audit import LogState, canonical, entry_hash
-from specops.runtime.governance.ledger.checkpoint import Checkpoint
+from specops.runtime.governance.ledger.checkpoint import Checkpoint, strict_b64decode
 
 __all__ = ["ENTRY_FIELDS", "consistency_doc", "entry_doc", "leaf_of", "verify_consistency_doc",
            "verify_entry_doc"]
@@ -41,7 +41,7 @@ def _unb64(items: Any) -> list[bytes] | None:
     if not isinstance(items, list):
         return None
     try:
-        out = [base64.b64decode(x, validate=True) for x in items]
+        out = [strict_b64decode(x) for x in items]
     except (binascii.Error, TypeError, ValueError):
         return None
     return out if all(len(x) == 32 for x in out) else None
