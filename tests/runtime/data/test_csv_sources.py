@@ -218,3 +218,13 @@ def test_compiled_census_source_reads_end_to_end(tmp_path: Path) -> None:
     assert df.columns == ["age", "workclass", "hours", "income"]
     assert df["workclass"].to_list() == ["Privé", None, "Local-gov"]
     assert df["hours"].to_list() == [None, 50.0, 40.0]
+
+
+def test_space_separated_german_credit_style(tmp_path: Path) -> None:
+    (tmp_path / "german.data").write_text("A11 6 A34 1169 1\nA12 48 A32 5951 2\n")
+    cols = {"status": {"type": "category"}, "months": {"type": "int64"},
+            "amount": {"type": "float64"}, "risk": {"type": "int64", "in": [1, 2]}}
+    df = _load(tmp_path, "german.data", cols,
+               {"header": False, "delimiter": " ",
+                "columns": ["status", "months", "history", "amount", "risk"]})
+    assert df.rows() == [("A11", 6, 1169.0, 1), ("A12", 48, 5951.0, 2)]
