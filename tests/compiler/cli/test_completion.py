@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from specops.compiler.cli.completion_command import SHELLS, completion_script
 from specops.compiler.cli.main import build_parser, main
+from specops.compiler.cli.shell_completion import SHELLS, completion_script
 
 
 @pytest.fixture(scope="module")
