@@ -152,6 +152,13 @@ EXAMPLES: dict[str, Example] = {
     "SPEC416": Example(_model("m").replace("  class: HistGradientBoostingClassifier",
                                            "  class: HistGradientBoostingClassifier\n"
                                            "  params: {max_iterations: 50}")),
+    "SPEC420": Example("kind: source\nname: census\npath: data/census.csv\nformat: csv\n"
+                       "entity: row_id   # no timestamp\ncolumns:\n"
+                       "  row_id: {type: int64}\n  age: {type: int64}\n"
+                       "  income_gt_50k: {type: int64}\n---\n"
+                       + _model("m", features="[census.age]", label="income_gt_50k")
+                       .replace("spine: loans", "spine: census")
+                       .replace("{source: loans", "{source: census")),
     "SPEC501": Example("kind: source\nname: applicants\npath: data/applicants.parquet\n"
                        "entity: loan_id\ncolumns:\n  loan_id: {type: int64}\n"
                        "  sex: {type: string, in: [F, M], protected: true}\n---\n"
@@ -177,6 +184,17 @@ EXAMPLES: dict[str, Example] = {
                        "  sex: {type: string, in: [F, M], protected: true}\n---\n"
                        + _model("m").replace("  features:", "  protected: [applicants.sex]\n"
                                              "  features:")),
+    "SPEC508": Example('name: minimal\nspecs: ["specs/**/*.yaml"]\nvars: {data_dir: data, '
+                       'min_auc: 0.7}\npeople:\n  alice: {roles: [ml_engineer], teams: [risk]}\n'
+                       '  bob: {roles: [model_risk_officer], teams: [validation], keys: '
+                       '[keys/bob.pub]}\n  mallory: {roles: [model_risk_officer], keys: '
+                       '[keys/mallory.pub]}   # not in trust.lock.json\n',
+                       file="specops.yaml"),
+    "SPEC509": Example('name: minimal\nspecs: ["specs/**/*.yaml"]\nvars: {data_dir: data, '
+                       'min_auc: 0.7}\npeople:\n  alice: {roles: [ml_engineer], teams: [risk]}\n'
+                       '  bob: {roles: [model_risk_officer, platform_engineer]}\n'
+                       'permissions: {deploy: [platform_engineer]}   # bob approves: who '
+                       'deploys?\n', file="specops.yaml"),
     "SPEC601": Example("kind: feature\nname: a\nsource: b@1\nfeatures:\n  x: x\n---\n"
                        "kind: feature\nname: b\nsource: a@1\nfeatures:\n  x: x\n"),
     "SPEC901": Example('kind: gate\nname: strict\n'

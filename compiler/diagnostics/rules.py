@@ -163,6 +163,11 @@ _TABLE: tuple[Rule, ...] = (
          "Only listed scikit-learn estimators can be trained; YAML never names an import path."),
     Rule("SPEC416", "invalid-param", _E, "An estimator parameter the class does not accept.",
          "Parameters and search spaces are checked against the estimator's signature."),
+    Rule("SPEC420", "needs-timestamp", _E, "Something needs an event time the data lacks.",
+         "A spine without a timestamp is valid with `split: {by: random}` and views joined on "
+         "the key alone. A time split (the default), `cv_strategy: time_series`, "
+         "`created_time_cutoff`, a `ttl`, and a point-in-time join of a view or source that "
+         "has event times all need the spine's (or the view's) timestamp."),
     # governance
     Rule("SPEC501", "protected-as-input", _E, "A protected attribute is a model input.",
          "Protected attributes are for fairness checks only; using one as an input is refused."),
@@ -180,6 +185,15 @@ _TABLE: tuple[Rule, ...] = (
          "The policy's condition uses names or functions that are not defined for policies."),
     Rule("SPEC507", "missing-fairness", _W, "Protected attributes without a fairness check.",
          "A model that declares protected attributes should gate on a fairness metric."),
+    Rule("SPEC508", "trust-root-not-accepted", _W, "People, keys, roles or permissions are "
+         "not in force.", "specops.yaml's people, their keys, roles and permissions take "
+         "effect only after `specops policy accept` signed by people allowed to change "
+         "policy; until then the runtime acts on the last accepted trust root. Lint compares "
+         "with trust.lock.json, written by `policy accept`; commit it with the change."),
+    Rule("SPEC509", "duties-unsatisfiable", _E, "Approvers and a deployer cannot be distinct "
+         "people.", "Under `separation_of_duties` across actions (the deployer is not an "
+         "approver; authors never approve) the people listed cannot fill every required "
+         "approval and still leave someone to deploy, so every deploy would be refused."),
     # graph
     Rule("SPEC601", "cycle", _E, "The specs form a cycle.",
          "A feature view depends (through other views) on itself. The message prints the cycle."),

@@ -1,4 +1,10 @@
-"""specops.yaml: the project config that anchors paths, people and defaults."""
+"""specops.yaml: the project config that anchors paths, people and defaults.
+
+People (with their public `keys`), `permissions`, `policy`, `registry` and
+`separation_of_duties` together are the *trust root*: the runtime acts on the last
+version of them accepted with `specops policy accept`, and lint (SPEC508) says when the
+working copy differs from the accepted one recorded in `trust.lock.json`.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,48 @@ from pydantic import Field
 
 from specops.compiler.kinds.common import Duration, Name, SpecModel
 
-__all__ = ["Person", "PrepareStep", "ProjectSpec", "RayConfig"]
+__all__ = ["DutiesConfig", "Person", "PolicyConfig", "PrepareStep", "ProjectSpec",
+           "RayConfig", "RegistryConfig"]
 
 
 class Person(SpecModel):
     roles: list[Name] = Field(default_factory=list)
     teams: list[Name] = Field(default_factory=list)
     email: str | None = None
+    keys: list[str] = Field(
+        default_factory=list,
+        description="the person's SSH ed25519 public keys: `ssh-ed25519 AAAA...` lines or "
+                    "paths of .pub files relative to the project root; an action counts "
+                    "only when signed by one of them (docs/governance.md)")
+
+
+class PolicyConfig(SpecModel):
+    """How the trust root (people, keys, roles, permissions) itself changes."""
+
+    accept_requires: int = Field(
+        1, ge=1, description="distinct people allowed to change_policy who must sign "
+                             "`specops policy accept` (2: the two-person rule)")
+
+
+class RegistryConfig(SpecModel):
+    """The registry's signing key (referenced, never generated) and the pinned keys."""
+
+    key: str | None = Field(
+        None, description="path of the private key that signs registry manifests "
+                          "(relative to the project; $SPECOPS_REGISTRY_KEY overrides)")
+    pinned: list[str] = Field(
+        default_factory=list,
+        description="public keys that verify manifests (lines or .pub paths); keep "
+                    "retired keys listed so older versions still verify")
+
+
+class DutiesConfig(SpecModel):
+    """Separation of duties across actions, enforced at run time and checked by lint."""
+
+    deployer_not_approver: bool = Field(
+        True, description="whoever deploys a version is not one of its approvers")
+    approver_not_author: bool = Field(
+        True, description="a model's authors never approve it, whatever the rule says")
 
 
 class RayConfig(SpecModel):
@@ -52,6 +93,9 @@ class ProjectSpec(SpecModel):
     people: dict[Name, Person] = Field(default_factory=dict)
     permissions: dict[Action, list[Name]] = Field(
         default_factory=dict, description="action -> roles allowed (overrides the defaults)")
+    policy: PolicyConfig = Field(default_factory=lambda: PolicyConfig())
+    registry: RegistryConfig = Field(default_factory=lambda: RegistryConfig())
+    separation_of_duties: DutiesConfig = Field(default_factory=lambda: DutiesConfig())
     vars: dict[Name, str | int | float | bool] = Field(default_factory=dict)
     prepare: list[PrepareStep] = Field(
         default_factory=list, description="commands `specops run` runs first when the files "

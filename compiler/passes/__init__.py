@@ -13,6 +13,8 @@ from specops.compiler.passes.check_features import check_features
 from specops.compiler.passes.check_gates import check_gates
 from specops.compiler.passes.check_inputs import check_inputs
 from specops.compiler.passes.check_policies import check_policies
+from specops.compiler.passes.check_time import check_time
+from specops.compiler.passes.check_trust import check_trust
 from specops.compiler.passes.context import Context
 from specops.compiler.passes.index_specs import index_specs
 from specops.compiler.passes.resolve_refs import resolve_refs
@@ -27,11 +29,13 @@ LINT_PASSES: tuple[Pass, ...] = (
     check_cycles,
     check_features,
     check_inputs,
+    check_time,
     check_estimator,
     check_gates,
     check_deploy_gates,
     check_approvals,
     check_policies,
+    check_trust,
 )
 
 

@@ -241,9 +241,22 @@ def _accept_trust_root(gov: Any, reason: str) -> None:
         print(f"the trust root in force is already {short}")
     elif res.in_force:
         print(f"trust root {short} is in force (accepted by {', '.join(res.signed_by)})")
+        _write_lock(gov)
     else:
         print(f"{res.person} signed trust root {short}: {len(res.signed_by)} of {res.needed}"
               f" acceptances ({', '.join(res.signed_by)}); not in force yet")
+
+
+def _write_lock(gov: Any) -> None:
+    """trust.lock.json beside specops.yaml: what lint compares the working copy with."""
+    from specops.runtime.trust.trust_store import LOCK_FILE, lock_document
+
+    with gov.engine.connect() as conn:
+        doc = lock_document(conn)
+    if doc is not None:
+        path = gov.project_root / LOCK_FILE
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"wrote {path.name}: commit it with the change", file=sys.stderr)
 
 
 @_guarded

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,8 +26,10 @@ from specops.runtime.trust.signer import Signer
 from specops.runtime.trust.statements import sign_action, verify_action
 from specops.runtime.trust.trust_root import TrustError, TrustRoot
 
-__all__ = ["AcceptResult", "accept", "ensure_trust_schema", "in_force", "pending", "roots",
-           "signatures"]
+__all__ = ["LOCK_FILE", "AcceptResult", "accept", "ensure_trust_schema", "in_force",
+           "lock_document", "pending", "roots", "signatures"]
+
+LOCK_FILE = "trust.lock.json"   # compiler/passes/check_trust.py reads it (SPEC508)
 
 SUBJECT = "trust-root"
 metadata = sa.MetaData()
@@ -171,3 +174,22 @@ def accept(conn: sa.Connection, proposal: TrustRoot, signer: Signer, *, at: floa
                      details={"digest": proposal.digest, "previous": previous,
                               "signed_by": signed}, at=at)
     return AcceptResult(proposal.digest, person, signed, judge.accept_requires, done)
+
+
+def lock_document(conn: sa.Connection) -> dict[str, Any] | None:
+    """What `trust.lock.json` holds: the root in force and the statements that accepted
+    it, for review in git and for lint (which has no store). Never trusted by the runtime:
+    the store's chain is what counts."""
+    current = in_force(conn)
+    if current is None:
+        return None
+    row = conn.execute(sa.select(roots).where(roots.c.digest == current.digest)).one()
+    judge = current
+    if row.previous:
+        prev = conn.execute(sa.select(roots.c.document).where(
+            roots.c.digest == row.previous)).scalar_one()
+        judge = TrustRoot(json.loads(prev))
+    accepted = _valid_signers(conn, current.digest, row.previous, judge)
+    return {"format": "specops.trust-lock/v1", "digest": current.digest,
+            "previous": row.previous, "document": dict(current.document),
+            "acceptances": [json.loads(e) for _p, e in sorted(accepted.items())]}
