@@ -12,6 +12,11 @@ What is checked (every check is recorded with its detail, the check passes only 
 - `refuses_malformed`: a table of malformed requests is answered 4xx with a reason
   (never a 5xx, never a 200).
 
+The endpoint is started through serving admission (admission.py: the signed manifest
+verifies and the loaded bytes are the signed ones), and the recorded test rows are read
+through it too (`Admitted.artifact`: hashed against the manifest, parsed from those
+bytes), so a swapped model or swapped expected outputs cannot pass the check.
+
 Why per digest: production must serve bytes that passed staging, so the record holds the
 model digest, and `require_staging_check` (a governance promotion check) looks for a
 passed record of the same digest. Results live in the store (`staging_checks` table).
