@@ -35,6 +35,7 @@ from specops.runtime.training.preprocess import Feature
 __all__ = ["LoadedModel", "ModelRefused", "ModelSource", "admit_source", "deployable_version",
            "load_model", "make_session", "open_governance", "resolve"]
 
+
 @dataclass(frozen=True)
 class ModelSource:
     """Where a replica loads its model from: small and picklable (Ray ships it)."""
