@@ -67,6 +67,19 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield seen
 
 
+@pytest.fixture
+def alarm() -> Iterator[None]:
+    """Fail instead of hanging the suite if lint blocks (a FIFO opened for reading)."""
+    def timeout(signum: int, frame: object) -> None:
+        raise TimeoutError("lint blocked")
+
+    old = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
 def found(result: LintResult) -> list[tuple[str, int, int, str]]:
     return [(d.file, d.span.line, d.span.col, d.code) for d in result.diagnostics]
 
@@ -158,8 +171,10 @@ def _set_specs(project: Path, globs: str) -> None:
     cfg.write_text(cfg.read_text().replace('specs: ["specs/**/*.yaml"]', f"specs: {globs}"))
 
 
-def test_absolute_glob_is_refused_at_the_glob_without_a_walk(project: Path,
+def test_absolute_glob_is_refused_at_the_glob_without_a_walk(project: Path, alarm: None,
                                                               opened: list[str]) -> None:
+    # before the fix this walked the whole filesystem (over 10 minutes here): the alarm
+    # turns a regression into a failure instead of a hung suite
     _set_specs(project, '["specs/**/*.yaml", "/**/*.yaml"]')
     start = time.perf_counter()
     result = lint_paths([project], base=project)
@@ -208,19 +223,6 @@ def test_dangling_link_is_spec001(project: Path) -> None:
     result = lint_paths([project], base=project)
     assert found(result) == [("specs/gone.yaml", 1, 1, "SPEC001")]
     assert "link to a missing file" in result.diagnostics[0].message
-
-
-@pytest.fixture
-def alarm() -> Iterator[None]:
-    """Fail instead of hanging the suite if lint blocks (a FIFO opened for reading)."""
-    def timeout(signum: int, frame: object) -> None:
-        raise TimeoutError("lint blocked")
-
-    old = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(10)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
 
 
 def test_fifo_is_spec001_and_does_not_hang(project: Path, alarm: None) -> None:
