@@ -28,6 +28,7 @@ from specops.compiler.plan.governance_facts import models_table
 from specops.compiler.plan.params import Dep, ParamBuilder
 from specops.contract.canonical import canonical_json, sha256_of
 from specops.contract.op_catalog import OPS
+from specops.contract.op_params import OpParams
 from specops.contract.plan_records import FORMAT_VERSION, parse_params
 from specops.contract.plan_records import Plan as PlanRecord
 
@@ -77,6 +78,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
     builder = ParamBuilder(ctx, Path(root) if root is not None else None)
     fps: dict[str, str] = {}
     nodes: list[dict[str, Any]] = []
+    records: dict[str, OpParams | dict[str, Any]] = {}
     deps: dict[str, list[Dep]] = {}
     model_nodes: dict[str, list[str]] = {}
     for node_id in nx.topological_sort(graph):  # inputs first; output is sorted by id
@@ -85,7 +87,10 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
         info = OPS[op]
         loaded = attrs["spec"]
         raw_params, node_deps = builder.params(node_id, op, loaded)
-        params = raw_params if builder.problems else _through_record(node_id, op, raw_params)
+        record = raw_params if builder.problems else _through_record(node_id, op, raw_params)
+        params = record if isinstance(record, dict) else \
+            record.model_dump(mode="json", by_alias=True)
+        records[node_id] = record
         inputs = sorted(graph.predecessors(node_id))
         fp = fingerprint(op, params, [fps[i] for i in inputs])
         fps[node_id] = fp
@@ -114,17 +119,18 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
         "nodes": nodes,
     }
     if not builder.problems:   # with problems, compile refuses to write the plan anyway
-        data = PlanRecord.model_validate(data).to_dict()
+        # the envelope too; params are records already (validated once, not twice)
+        PlanRecord.model_validate({**data, "nodes": [{**n, "params": records[n["id"]]}
+                                                     for n in nodes]})
     return Plan(data, deps, builder.problems)
 
 
-def _through_record(node_id: str, op: str, params: dict[str, Any]) -> dict[str, Any]:
-    """`params` as the op's record writes them; a builder bug names the node."""
+def _through_record(node_id: str, op: str, params: dict[str, Any]
+                    ) -> OpParams | dict[str, Any]:
+    """`params` as the op's record; a builder bug names the node."""
     try:
         record = parse_params(op, params)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise RuntimeError(f"internal error: params of plan node {node_id} do not fit the "
                            f"{op} record: {exc}") from exc
-    if isinstance(record, dict):
-        return record
-    return record.model_dump(mode="json", by_alias=True)
+    return record
