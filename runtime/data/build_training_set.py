@@ -19,6 +19,9 @@ that share the boundary timestamp into test too, so no instant straddles the spl
 with a null spine time stay in train);
 `random` draws exactly round(n * test_fraction) test rows with numpy's
 `default_rng(seed)`. Both are deterministic, so every executor builds identical sets.
+A spine without a timestamp (most tabular data) is valid with a random split and views
+without event times (joined on the key alone); the compiler refuses anything else there
+(SPEC420), and this op re-checks it so an old plan fails with one line.
 
 Outputs: `train.parquet`, `test.parquet` (same columns: entity, timestamp, spine columns,
 label, features), `schema.json` (inputs with type and role, label, protected, entity,
@@ -99,7 +102,8 @@ def _label(ctx: OpContext, spine: pl.DataFrame, label: dict[str, Any]) -> pl.Dat
 
 
 def _join_view(ctx: OpContext, spine: pl.DataFrame, view: dict[str, Any], cutoff: bool,
-               indexes: dict[tuple[str, str], SpineIndex], spine_ts: str) -> pl.DataFrame:
+               indexes: dict[tuple[str, str], SpineIndex], spine_ts: str | None
+               ) -> pl.DataFrame:
     node, entity = view["node"], view["entity"]
     feats: list[str] = list(view["features"])
     if not entity or entity not in spine.columns:
@@ -110,6 +114,9 @@ def _join_view(ctx: OpContext, spine: pl.DataFrame, view: dict[str, Any], cutoff
                                                          maintain_order=True)
         return spine.select(entity).join(tab, on=entity, how="left",
                                          maintain_order="left").select(feats)
+    if not spine_ts:
+        raise OpError(f"{ctx.node_id}: view {node} is joined point in time, but the spine "
+                      "has no timestamp")
     cols = [entity, ts, *([created] if created else []), *feats]
     tab = _read(ctx, node, cols)
     if cutoff and not created:
@@ -128,9 +135,14 @@ def build_training_set(ctx: OpContext) -> OpResult:
     p = ctx.params
     sp, label = p["spine"], p["label"]
     entity, ts = sp["entity"], sp["timestamp"]
-    if not ts:
-        raise OpError(f"{ctx.node_id}: the spine {sp['source']} needs a timestamp")
     views = p["views"]
+    if not ts:   # a table without time: lint (SPEC420) refuses whatever would need one
+        timed = [v["node"] for v in views if v.get("timestamp")]
+        if p["split"]["by"] == "time" or timed:
+            why = "a time split" if p["split"]["by"] == "time" else \
+                f"a point-in-time join of {', '.join(timed)}"
+            raise OpError(f"{ctx.node_id}: {why} needs an event time, but the spine "
+                          f"{sp['source']} has no timestamp")
     spine_cols = [c for c in [entity, ts, *(sp.get("columns") or [])] if c]
     need = [*spine_cols, *[v["entity"] for v in views if v.get("entity")]]
     if not label.get("key"):
@@ -143,7 +155,7 @@ def build_training_set(ctx: OpContext) -> OpResult:
     out_cols: dict[str, pl.Series] = {c: spine.get_column(c)
                                       for c in dict.fromkeys([*spine_cols, label["column"]])}
     indexes = {(v["entity"], ts): index_spine(spine, [v["entity"]], ts)
-               for v in views if v.get("entity") in spine.columns}
+               for v in views if ts and v.get("entity") in spine.columns}
     matched: dict[str, float] = {}
     cutoff = bool(p["created_time_cutoff"])
     # views are independent: read and join two at a time (polars and numpy release the
@@ -164,8 +176,8 @@ def build_training_set(ctx: OpContext) -> OpResult:
             matched[view["node"]] = round(1 - first.null_count() / max(len(first), 1), 6)
     table = pl.DataFrame(list(out_cols.values()))
     split = p["split"]   # as the compiler decided it (contract/op_params.py `Split`)
-    test_mask = split_rows(table.get_column(ts), split["by"], float(split["test_fraction"]),
-                           split["seed"])
+    order = table.get_column(ts) if ts else pl.Series(np.arange(table.height))
+    test_mask = split_rows(order, split["by"], float(split["test_fraction"]), split["seed"])
     mask = pl.Series(test_mask)
     train, test = table.filter(~mask), table.filter(mask)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)

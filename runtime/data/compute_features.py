@@ -52,7 +52,7 @@ def partition_of(entity: str, n: int) -> pl.Expr:
 
 
 def _needed(params: dict[str, Any]) -> list[str]:
-    cols = [params["entity"], params["timestamp"]]
+    cols = [params["entity"], *([params["timestamp"]] if params.get("timestamp") else [])]
     if params.get("created_timestamp"):
         cols.append(params["created_timestamp"])
     for f in params["features"]:
@@ -98,8 +98,14 @@ def compute_frame(df: pl.DataFrame, params: dict[str, Any]) -> pl.DataFrame:
     for c in (ts, created):
         if c and df.schema[c] != TS_DTYPE:
             df = df.with_columns(as_utc_us(pl.col(c), df.schema[c]).alias(c))
-    df = df.filter(pl.col(entity).is_not_null() & pl.col(ts).is_not_null())
-    order = [entity, ts, *([created] if created else []), _ROW]
+    if ts:
+        df = df.filter(pl.col(entity).is_not_null() & pl.col(ts).is_not_null())
+        order = [entity, ts, *([created] if created else []), _ROW]
+    else:   # a view without time, joined on the key alone (lint refuses windows here)
+        if any(f.get("agg") for f in params["features"]):
+            raise OpError("aggregates over time need the view's timestamp")
+        df = df.filter(pl.col(entity).is_not_null())
+        order = [entity, _ROW]
     df = df.sort(order, nulls_last=False)
     feats = params["features"]
     try:
@@ -163,7 +169,7 @@ _AUTO_ROWS = 2_000_000  # rows per partition when fanning out automatically
 
 def compute_features(ctx: OpContext) -> OpResult:
     p = ctx.params
-    for key in ("source", "entity", "timestamp", "features"):
+    for key in ("source", "entity", "features"):
         if not p.get(key):
             raise OpError(f"{ctx.node_id}: param {key!r} is required")
     path, meta = input_table(ctx, p["source"])
@@ -187,7 +193,7 @@ def compute_features(ctx: OpContext) -> OpResult:
     except OpError as e:
         raise OpError(f"{ctx.node_id}: {e}") from None
     created = p.get("created_timestamp")
-    order = [p["entity"], p["timestamp"], *([created] if created else [])]
+    order = [c for c in (p["entity"], p["timestamp"], created) if c]
     view = pl.concat([pl.read_parquet(f) for f in files])
     if n > 1:
         view = view.sort([*order, _ROW], nulls_last=False)

@@ -1,0 +1,102 @@
+"""Whatever needs an event time has one: a time split, a time-series CV, a TTL, a
+point-in-time join, a created-time cutoff.
+
+Why a pass of its own: most tabular data has no timestamp, and a spine without one is
+valid (random split, static views joined on the key). Before this pass such a project
+linted and compiled clean and then failed at run time ("the spine needs a timestamp");
+now every use of time where there is none is a located error (SPEC420) before anything
+runs. Windowed aggregates keep their own code (SPEC410, check_features). The timestamp a
+view carries is resolved exactly as the plan resolves it (compiler/plan/params.py
+`_base`): the view's own, else its upstream view's, else its root source's.
+"""
+
+from __future__ import annotations
+
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import FeatureSpec, ModelSpec, SourceSpec
+from specops.compiler.passes.context import Context
+
+__all__ = ["check_time", "view_timestamp"]
+
+_CODE = "SPEC420"
+_HELP_SPLIT = "use `split: {by: random}`, or set `timestamp` on the spine source"
+
+
+def view_timestamp(ctx: Context, key: tuple[str, int]) -> str | None:
+    """The event-time column a view is joined by (None: a static view, joined on the key);
+    None too for a cycle or a broken reference, which other passes report."""
+    seen: set[tuple[str, int]] = set()
+    while key not in seen and key[1] in ctx.index.features.get(key[0], {}):
+        seen.add(key)
+        view: FeatureSpec = ctx.index.features[key[0]][key[1]].spec
+        if view.timestamp:
+            return view.timestamp
+        origin = ctx.view_sources.get(key)
+        if origin is None:
+            return None
+        kind, name, version = origin
+        if kind == "source":
+            src = ctx.index.sources.get(name)
+            return src.spec.timestamp if src is not None else None
+        key = (name, version or 0)
+    return None
+
+
+def _check_model(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
+    tr = model.training
+    spine_loaded = ctx.index.sources.get(tr.spine)
+    if spine_loaded is None or spine_loaded.was_pruned("timestamp"):
+        return   # an unknown spine or a bad timestamp value: reported already
+    spine: SourceSpec = spine_loaded.spec
+    if spine.timestamp is not None:
+        return
+    why = f"the spine `{spine.name}` has no timestamp"
+    if tr.split.by == "time":
+        explicit = "by" in tr.split.model_fields_set and "split" in tr.model_fields_set
+        where: tuple[str, ...] = ("training", "split", "by") if explicit else \
+            ("training", "spine")
+        what = "a time split" if explicit else "the default split (`by: time`)"
+        ctx.error(_CODE, f"{what} needs an event time, but {why}", loaded, *where,
+                  help=_HELP_SPLIT)
+    if model.estimator.cv_strategy == "time_series":
+        ctx.error(_CODE, f"`cv_strategy: time_series` orders rows by time, but {why}",
+                  loaded, "estimator", "cv_strategy", help="use `cv_strategy: kfold`")
+    if tr.created_time_cutoff:
+        ctx.error(_CODE, f"`created_time_cutoff` compares feature rows with the event time, "
+                  f"but {why}", loaded, "training", "created_time_cutoff",
+                  help="remove it, or set `timestamp` on the spine source")
+    for field, refs in (("features", ctx.inputs.get(model.name, [])),
+                        ("protected", ctx.protected.get(model.name, []))):
+        for ref in refs:
+            if ref.kind == "view" and ref.version is not None:
+                ts = view_timestamp(ctx, (ref.name, ref.version))
+                label = f"feature view `{ref.name}@{ref.version}`"
+            elif ref.kind == "column" and ref.name != spine.name:
+                src = ctx.index.sources.get(ref.name)
+                ts = src.spec.timestamp if src is not None else None
+                label = f"source `{ref.name}`"
+            else:
+                continue
+            if ts is not None:
+                ctx.error(_CODE, f"{label} has event times (`{ts}`) and is joined point in "
+                          f"time, but {why}", loaded, "training", field, ref.index,
+                          help="set `timestamp` on the spine source, or use a view without "
+                               "a timestamp (joined on the key alone)")
+
+
+def _check_ttl(ctx: Context) -> None:
+    for name, versions in ctx.index.features.items():
+        for version, loaded in versions.items():
+            view: FeatureSpec = loaded.spec
+            if view.ttl is not None and view_timestamp(ctx, (name, version)) is None \
+                    and (name, version) in ctx.view_sources:
+                ctx.error(_CODE, f"`ttl` limits how old a feature row may be, but feature "
+                          f"view `{name}@{version}` has no timestamp", loaded, "ttl",
+                          help="set `timestamp` on the view or on its source, or remove "
+                               "`ttl`")
+
+
+def check_time(ctx: Context) -> None:
+    for loaded, model in ctx.models():
+        _check_model(ctx, loaded, model)
+    _check_ttl(ctx)
