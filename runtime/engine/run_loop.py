@@ -39,7 +39,7 @@ from specops.runtime.engine.plan_reader import Node, Plan, PlanError
 from specops.runtime.engine.progress import Progress
 from specops.runtime.engine.scheduler import NodeState, Scheduler
 from specops.runtime.registry.registry import Registry
-from specops.runtime.registry.state import STATEFUL_OPS, registry_state
+from specops.runtime.registry.state import STATEFUL_OPS, registry_state, still_registered
 from specops.runtime.store import Store
 
 __all__ = ["NodeOutcome", "RunResult", "cache_key", "execute_plan", "new_run_id"]
@@ -126,7 +126,9 @@ class _Run:
         inputs = {i: self.digests[i] for i in node.inputs}
         keyed = dict(inputs)
         if node.op in STATEFUL_OPS:   # results depend on the registry, not just inputs
-            keyed["registry:state"] = registry_state(self._registry(), node.id.split(":")[1])
+            state = registry_state(self._registry(), node.id.split(":")[1], node.op)
+            if state is not None:
+                keyed["registry:state"] = state
         return cache_key(node.fingerprint, keyed), inputs
 
     def _registry(self) -> Registry:
@@ -140,6 +142,9 @@ class _Run:
             hashes = cand["data_hashes"] or {}
             if any(hash_path(self.root, p, self.memo) != h for p, h in hashes.items()):
                 continue
+            if node.op in STATEFUL_OPS and not still_registered(
+                    self._registry(), node.op, (cand["result"] or {}).get("report")):
+                continue   # the version it registered is gone (a reset registry)
             problems = self.artifacts.verify(cand["digest"])
             if problems:
                 self.progress.notice(

@@ -10,12 +10,14 @@ tests/fixtures/projects/no_timestamp; the data is written here, as a CSV as it c
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "projects" / "no_timestamp"
 
@@ -35,14 +37,23 @@ def _write_people(path: Path, n: int = 1200) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def test_project_without_timestamp_runs_end_to_end(tmp_path: Path) -> None:
-    root = tmp_path / "no_timestamp"
+def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "specops.compiler.cli.main", *args],
+                          capture_output=True, text=True, cwd=root, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("nt") / "no_timestamp"
     shutil.copytree(FIXTURE, root)
     _write_people(root / "data" / "people.csv")
-    r = subprocess.run([sys.executable, "-m", "specops.compiler.cli.main", "run", str(root),
-                        "--executor", "inline"], capture_output=True, text=True, cwd=root,
-                       timeout=600)
+    r = _run(root, "run", str(root), "--executor", "inline")
     assert r.returncode == 0, r.stdout + r.stderr
+    return root, r.stderr
+
+
+def test_project_without_timestamp_runs_end_to_end(project: tuple[Path, str]) -> None:
+    root, log = project
     objects = root / ".specops" / "artifacts" / "objects"
     trains = list(objects.glob("*/train.parquet"))
     assert len(trains) == 1
@@ -53,4 +64,47 @@ def test_project_without_timestamp_runs_end_to_end(tmp_path: Path) -> None:
     assert {"long_hours", "log_hours", "age", "education"} <= set(train.columns)
     assert train["log_hours"].null_count() + test["log_hours"].null_count() == 13
     for step in ("evaluate:income", "gate:income", "register:income"):
-        assert f"done {step}" in r.stderr, r.stderr
+        assert f"done {step}" in log, log
+
+
+def _counts(log: str) -> str:
+    return log.strip().splitlines()[-1]
+
+
+def test_rerun_after_registration_and_approval_is_all_cache_hits(
+        project: tuple[Path, str]) -> None:
+    """The run's own registration, and then an approval, must not make the next unchanged
+    run recompute gate, register and approval (which would start Ray)."""
+    root, _ = project
+    again = _run(root, "run", str(root), "--executor", "inline")
+    assert again.returncode == 0, again.stderr
+    assert " 0 done, 11 cached" in _counts(again.stderr), again.stderr
+    ok = _run(root, "approve", "income@1", "--role", "model_risk_officer", "--as", "bob",
+              "--comment", "validated")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    after = _run(root, "run", str(root), "--executor", "inline")
+    assert " 0 done, 11 cached" in _counts(after.stderr), after.stderr
+
+
+def test_a_moved_champion_recomputes_the_gate_and_a_reset_registry_register(
+        project: tuple[Path, str]) -> None:
+    from specops.runtime.registry import Registry
+
+    root, _ = project
+    reg = Registry.open(root)
+    try:
+        reg.set_alias("income", "production", 1, actor="test", reason="champion")
+    finally:
+        reg.close()
+    r = _run(root, "run", str(root), "--executor", "inline")
+    assert r.returncode == 0, r.stderr
+    assert "done gate:income" in r.stderr, r.stderr    # judged against the champion now
+    r = _run(root, "run", str(root), "--executor", "inline")
+    assert " 0 done, 11 cached" in _counts(r.stderr), r.stderr
+    store = sqlite3.connect(root / ".specops" / "store.db")
+    with store:
+        store.execute("UPDATE registry_versions SET content_digest = 'sha256:gone' "
+                      "WHERE model = 'income'")
+    store.close()
+    r = _run(root, "run", str(root), "--executor", "inline")
+    assert "cached register:income" not in r.stderr, r.stderr
