@@ -187,8 +187,8 @@ EXAMPLES: dict[str, Example] = {
     "SPEC508": Example('name: minimal\nspecs: ["specs/**/*.yaml"]\nvars: {data_dir: data, '
                        'min_auc: 0.7}\npeople:\n  alice: {roles: [ml_engineer], teams: [risk]}\n'
                        '  bob: {roles: [model_risk_officer], teams: [validation], keys: '
-                       '[keys/bob.pub]}\n  mallory: {roles: [model_risk_officer], keys: '
-                       '[keys/mallory.pub]}   # not in trust.lock.json\n',
+                       '["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMyMhCUtyAzUZfUidG68l4sLVH4uM6Y9'
+                       'rihQ6dlLUEyx bob"]}   # no trust.lock.json: never accepted\n',
                        file="specops.yaml"),
     "SPEC509": Example('name: minimal\nspecs: ["specs/**/*.yaml"]\nvars: {data_dir: data, '
                        'min_auc: 0.7}\npeople:\n  alice: {roles: [ml_engineer], teams: [risk]}\n'

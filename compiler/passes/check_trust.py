@@ -7,7 +7,9 @@ accepted root. A pull request that adds a person or grants a role must therefore
 that merging it changes nothing until policy holders sign. Lint has no store, so it
 compares with `trust.lock.json`, which `specops policy accept` writes beside specops.yaml
 when a root comes into force (commit it with the change). Key files are read only when
-they resolve inside the project (lint runs on pull requests: nothing outside is read).
+they resolve inside the project (lint runs on pull requests: nothing outside is read);
+with no lock and no readable key (keys provisioned outside the checkout, as the example's
+prepare step does) there is nothing to compare yet, and lint stays silent.
 
 Why SPEC509: `separation_of_duties.deployer_not_approver` and `approver_not_author` are
 rules across actions, enforced at run time; when a model's required approvers and a
@@ -103,6 +105,8 @@ def _check_accepted(ctx: Context, config: ProjectSpec) -> None:
     try:
         accepted = json.loads(lock.read_text(encoding="utf-8")).get("document") or {}
     except FileNotFoundError:
+        if not any(_key_text(k, root) for p in config.people.values() for k in p.keys):
+            return   # keys are provisioned outside this checkout: nothing to compare yet
         ctx.diagnostics.append(Diagnostic(
             "SPEC508", "people and keys in specops.yaml have never been accepted "
             f"({LOCK_FILE} is missing): no governed action counts until they are",

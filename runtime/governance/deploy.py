@@ -4,7 +4,9 @@ Why a thin op: promotion rules live in runtime/governance/promotion.py (permissi
 approvals bound to the digest, promotion checks, history, alias); the op only chooses the
 version (`params.version`, else the one its `approval:`/`register:` input recorded) and
 the actor (`ctx.extra["actor"]`, SPECOPS_USER or the OS user). Serving itself (starting
-replicas) is the serving layer's job and can hook in after this returns.
+replicas) is the serving layer's job and can hook in after this returns. In signed mode
+(runtime/trust/acting.py) the deploy is signed with the key in $SPECOPS_KEY and the actor
+is that key's person.
 """
 
 from __future__ import annotations
@@ -38,11 +40,17 @@ def deploy(ctx: OpContext) -> OpResult:
     try:
         gov = Governance.open(ctx.project_root, ctx.extra.get("store_url"), registry=registry)
         try:
-            d = promote(gov, resolve_actor(ctx.extra.get("actor")), model, int(version), env,
+            claimed = ctx.extra.get("actor")
+            if gov.signed:   # the operator's key ($SPECOPS_KEY) signs the deploy
+                from specops.runtime.trust.signer import person_signer
+
+                gov.signer = person_signer(None)
+            actor = claimed or ("" if gov.signed else resolve_actor(None))
+            d = promote(gov, actor, model, int(version), env,
                         reason=f"run {ctx.run_id}", spec_hash=ctx.extra.get("spec_hash"))
         finally:
             gov.close()
-    except (GovernanceError, NotFound, ValueError) as exc:
+    except (GovernanceError, NotFound, ValueError) as exc:   # KeyProblem is a ValueError
         raise OpError(f"{model}@{version} -> {env}: {exc}") from None
     finally:
         getattr(registry, "close", lambda: None)()

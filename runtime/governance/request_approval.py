@@ -50,11 +50,13 @@ def request_approval(ctx: OpContext) -> OpResult:
         gov = Governance.open(ctx.project_root, ctx.extra.get("store_url"),
                               registry=registry)
         try:
-            if gov.signed:   # the pipeline signs with the key that signed the manifest
+            if gov.signed:   # the pipeline signs with the key that signed the manifest:
+                # the run is the pipeline's action, whoever started it (a claimed name is
+                # not an identity; runtime/trust/acting.py)
                 from specops.runtime.trust.acting import acting_person
 
                 gov.signer = registry.signer
-                actor = acting_person(gov, ctx.extra.get("actor"))
+                actor = acting_person(gov, None)
             record_config(gov, actor, ctx.extra.get("plan_models") or
                           {model: _facts(ctx, model)})
             st = record_registration(gov, actor=actor, model=model, version=version,
