@@ -17,14 +17,20 @@ reset it by deleting a state file.
 
 What it trains on: the model's sources as the spec declares them, at the time of the
 retrain (new months land there). Cache keys include the sources' content hashes, so new
-data always recomputes the training set; `fresh` also salts the `train:` node's
-fingerprint with the trigger's run id so the fit itself is redone and recorded for this
-trigger even when the data did not change. A deterministic fit on unchanged data then
-yields the same content digest, and the registry returns the existing version: the
-outcome entry says so instead of minting a look-alike version.
+data always recomputes the training set.
 
-Every decision that fires or is held back by the cooldown is an audit entry
-(`retrain_trigger`, `retrain_skipped`, then `retrain_result`) on target `<model>`.
+Nothing new, nothing trained, no cooldown: before training, the retrain builds only what
+`train:<model>` reads (sources, features, training set: cheap) and looks its cache key up
+in the store. A hit means the model would be fitted on exactly the data and spec it was
+fitted on before, so there is nothing to retrain: that is a `retrain_skipped` entry
+("unchanged"), not a trigger, so it neither costs a refit (377 s on a census-sized
+table) nor starts the retrain cooldown that would hold back next month's genuinely new
+data. `fresh=True` skips that check and salts the `train:` fingerprint with the trigger's
+run id, forcing a refit.
+
+Every decision that fires or is held back (by the cooldown, or because nothing changed)
+is an audit entry (`retrain_trigger`, `retrain_skipped`, then `retrain_result`) on target
+`<model>`; the cooldown counts only triggers whose result was not `unchanged`.
 """
 
 from __future__ import annotations
@@ -61,8 +67,15 @@ def last_trigger_at(engine: sa.Engine, model: str) -> float | None:
     from specops.runtime.governance.ledger import audit
 
     last = None
+    idle: set[str] = set()   # run ids of triggers that trained nothing new
+    triggers = []
     for e in audit.entries(engine, target=model):
         if e.action == "retrain_trigger":
+            triggers.append(e)
+        elif e.action == "retrain_result" and (e.details or {}).get("status") == "unchanged":
+            idle.add(str((e.details or {}).get("run_id")))
+    for e in triggers:
+        if str((e.details or {}).get("run_id")) not in idle:
             last = e
     if last is None:
         return None
@@ -128,7 +141,7 @@ def retrain(plan: Any, project_root: Path, model: str, in_breach: Sequence[str],
             alerts: Sequence[Alert] = (), *, retrain_on: Sequence[str], cooldown_s: float,
             actor: str,
             store_url: str | None = None, executor: str = "inline",
-            progress: Any = None, fresh: bool = True, now: float | None = None,
+            progress: Any = None, fresh: bool = False, now: float | None = None,
             reference: str = "") -> dict[str, Any]:
     """Decide and, when it fires, run the model's pipeline up to its approval request."""
     from specops.runtime.engine.run_loop import execute_plan, new_run_id
@@ -158,6 +171,14 @@ def retrain(plan: Any, project_root: Path, model: str, in_breach: Sequence[str],
                       None)
         if target is None:
             raise LookupError(f"the plan has no register:{model} node to retrain")
+        if not fresh:
+            same = _unchanged(plan, root, model, store_url, executor, progress)
+            if same is not None:
+                out.update(status="unchanged", reason=same)
+                audit_event(engine, actor=actor, action="retrain_skipped", target=model,
+                            reason=same, details={"alerts": fired, "reference": reference,
+                                                  "status": "unchanged"}, at=now)
+                return out
         run_id = new_run_id()
         seq = audit_event(engine, actor=actor, action="retrain_trigger", target=model,
                           reason=decision.reason,
@@ -176,6 +197,33 @@ def retrain(plan: Any, project_root: Path, model: str, in_breach: Sequence[str],
         return out
     finally:
         engine.dispose()
+
+
+def _unchanged(plan: Any, root: Path, model: str, store_url: str | None, executor: str,
+               progress: Any) -> str | None:
+    """Why there is nothing to retrain (the fit's cache key is already in the store), or
+    None. Builds only what `train:<model>` reads; never fits anything."""
+    from specops.runtime.engine.run_loop import cache_key, execute_plan
+    from specops.runtime.store import Store
+
+    train = plan.by_id.get(f"train:{model}")
+    if train is None or not train.inputs:
+        return None
+    result = execute_plan(plan, root, executor="inline" if executor == "ray" else executor,
+                          select=",".join(train.inputs), store_url=store_url,
+                          progress=progress)
+    digests = {i: result.nodes[i].digest for i in train.inputs if i in result.nodes}
+    if not result.ok or len(digests) != len(train.inputs) or None in digests.values():
+        return None    # let the real run report what failed
+    store = Store.from_url(store_url or plan.project.store, root)
+    try:
+        hit = store.cache_candidates(cache_key(train.fingerprint, digests))
+    finally:
+        store.close()
+    if not hit:
+        return None
+    return (f"nothing new to train on: {model}'s training set and spec are those of an "
+            "earlier fit (no refit, no cooldown)")
 
 
 def _outcome(result: Any, model: str) -> dict[str, Any]:

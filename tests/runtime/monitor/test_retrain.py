@@ -214,3 +214,54 @@ def test_retrain_outcome_kinds(tmp_path: Path) -> None:
     assert same["status"] == "unchanged" and "m@3" in same["reason"]
     bad = _outcome(result(False, ok=False), "m")
     assert bad["status"] == "failed" and "auc < 0.7" in bad["reason"]
+
+
+@pytest.mark.slow
+def test_unchanged_data_retrains_nothing_and_starts_no_cooldown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """Drift in the scored traffic while the sources hold no new rows: the fit would be
+    the one already registered, so nothing is trained (decided from the cache key before
+    training) and the cooldown does not start: next month's genuinely new data retrains."""
+    from specops.runtime.governance import Governance
+    from specops.runtime.governance.ledger import audit
+    from specops.runtime.registry import Registry
+    from specops.runtime.store import Store
+
+    monkeypatch.setenv("SPECOPS_USER", "alice")
+    root = tmp_path / "proj"
+    (root / "specs").mkdir(parents=True)
+    (root / "data").mkdir()
+    (root / "specops.yaml").write_text(SPECOPS_YAML)
+    (root / "specs" / "all.yaml").write_text(textwrap.dedent(SPECS))
+    _loans(800, 1, datetime(2025, 1, 1, tzinfo=UTC)).write_parquet(root / "data" /
+                                                                   "loans.parquet")
+    assert _cli(["run", str(root), "--executor", "inline", "-q"]) == 0
+    feb = _loans(400, 2, datetime(2025, 2, 1, tzinfo=UTC), shift=1.0, first=10_000)
+    feb.write_parquet(root / "data" / "feb.parquet")     # scored, not yet in the source
+    args = ["monitor", "pd", "--project", str(root), "--current", "data/feb.parquet",
+            "--retrain", "--json", "--now", "2025-03-15T00:00:00", "--no-webhook"]
+    assert _cli(args) == 0
+    rt = json.loads(capsys.readouterr().out)["retrain"]
+    assert rt["status"] == "unchanged", rt
+    store = Store.from_url(None, root)
+    try:
+        runs = store.engine.connect().exec_driver_sql(
+            "SELECT count(*) FROM node_runs WHERE node_id = 'train:pd' "
+            "AND cache_hit = 0").scalar()
+    finally:
+        store.close()
+    assert runs == 1                          # the first run's fit, no other
+    # the next day February lands in the source: a real retrain, not held by a cooldown
+    old = pl.read_parquet(root / "data" / "loans.parquet")
+    pl.concat([old, feb]).write_parquet(root / "data" / "loans.parquet")
+    args[args.index("2025-03-15T00:00:00")] = "2025-03-16T00:00:00"
+    assert _cli(args) == 0
+    rt = json.loads(capsys.readouterr().out)["retrain"]
+    assert rt["status"] == "new_version", rt
+    assert [v.version for v in Registry.open(root).versions("pd")] == [1, 2]
+    gov = Governance.open(root)
+    try:
+        actions = [e.action for e in audit.entries(gov.engine, target="pd")]
+    finally:
+        gov.close()
+    assert actions == ["retrain_skipped", "retrain_trigger", "retrain_result"]
