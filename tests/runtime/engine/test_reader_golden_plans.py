@@ -84,3 +84,13 @@ def test_op_context_gives_typed_params_or_a_one_line_cause(tmp_path: Path) -> No
                         out_dir=tmp_path, inputs={}, run_id="r", fingerprint=n.fingerprint)
     with pytest.raises(OpError, match=r"params\.repeats: Field required"):
         partial.typed(BenchmarkParams)
+
+
+def test_every_catalog_op_is_runnable_here() -> None:
+    """The runtime's op registry follows the catalog: every op the compiler can write
+    names a function that exists in this runtime (checked without importing it)."""
+    from specops.runtime.engine.op_registry import OPS as REGISTRY
+    from specops.runtime.engine.op_registry import check_ops
+
+    assert {op: REGISTRY[op] for op in OPS} == {op: i.runtime for op, i in OPS.items()}
+    assert check_ops(OPS) == {}
