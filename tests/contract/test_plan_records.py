@@ -115,3 +115,9 @@ def test_every_catalog_op_names_a_record_and_a_runtime_function() -> None:
         assert issubclass(info.params, OpParams) and info.params is not OpParams, op
         module, _, function = info.runtime.partition(":")
         assert module.startswith("specops.runtime.") and function, op
+
+
+def test_the_plan_record_accepts_exactly_the_current_format() -> None:
+    from typing import get_args
+
+    assert get_args(Plan.model_fields["format_version"].annotation) == (FORMAT_VERSION,)
