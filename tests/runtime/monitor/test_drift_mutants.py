@@ -1,0 +1,165 @@
+"""Drift decisions that a one-character bug would flip (issue 14's surviving mutants), and
+drift statistics against scipy on the same data.
+
+Each boundary test was checked to fail with the bug planted by hand: PSI without the
+epsilon floor for *current* shares (an empty current bin gives infinity), the feature
+status `>= alert` as `>`, and dataset drift `>= drift_share` as `>`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import chisquare, entropy
+
+from specops.runtime.monitor import DriftConfig, build_profile, compute_drift, psi
+from specops.runtime.monitor.stats import chi_square, js_distance, ks_statistic
+
+
+# -- PSI epsilon floor / empty bins ---------------------------------------------------------
+def test_empty_bins_psi_epsilon_floor_for_current_shares() -> None:
+    """A bin the current window never hits counts as `epsilon`, so PSI stays finite."""
+    ref = np.array([0.5, 0.3, 0.2])
+    cur = np.array([60, 40, 0])           # shares 0.6, 0.4, 0
+    eps = 1e-4
+    expected = ((0.6 - 0.5) * math.log(0.6 / 0.5) + (0.4 - 0.3) * math.log(0.4 / 0.3)
+                + (eps - 0.2) * math.log(eps / 0.2))
+    value = psi(ref, cur, epsilon=eps)
+    assert math.isfinite(value)
+    assert value == pytest.approx(expected, rel=1e-12)
+
+
+def test_empty_bins_psi_with_both_sides_empty_contributes_nothing() -> None:
+    ref = np.array([0.5, 0.5, 0.0])
+    assert psi(ref, np.array([50, 50, 0])) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_empty_window_psi_is_nan_not_zero() -> None:
+    assert math.isnan(psi(np.array([0.5, 0.5]), np.array([0, 0])))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_psi_equals_symmetric_kl_from_scipy(seed: int) -> None:
+    """PSI = KL(cur||ref) + KL(ref||cur) when no share is zero (scipy's entropy)."""
+    rng = np.random.default_rng(seed)
+    ref = rng.dirichlet(np.ones(8))
+    counts = rng.integers(1, 500, size=8)
+    cur = counts / counts.sum()
+    assert psi(ref, counts) == pytest.approx(entropy(cur, ref) + entropy(ref, cur), rel=1e-9)
+
+
+def test_empty_bins_drift_report_is_finite_and_alerts() -> None:
+    """A current window that empties half the reference bins is alert, with a finite PSI."""
+    prof = build_profile({"a": np.arange(1000, dtype=float)}, bins=10)
+    report = compute_drift(prof, {"a": np.full(500, 10.0)}, DriftConfig(min_samples=100))
+    f = report.features[0]
+    assert math.isfinite(f.value) and f.status == "alert" and report.dataset_drift
+
+
+# -- drift status `>= alert` ----------------------------------------------------------------
+def _one_feature() -> tuple[object, dict[str, np.ndarray], float]:
+    rng = np.random.default_rng(7)
+    prof = build_profile({"a": rng.normal(size=3000)})
+    cur = {"a": rng.normal(0.3, 1.0, size=2000)}
+    value = compute_drift(prof, cur, DriftConfig()).features[0].value
+    assert value is not None and value > 0
+    return prof, cur, value
+
+
+def test_drift_status_at_alert_threshold_is_alert() -> None:
+    prof, cur, value = _one_feature()
+    at = compute_drift(prof, cur, DriftConfig(warn=value / 2, alert=value))  # type: ignore[arg-type]
+    assert at.features[0].status == "alert"
+    above = compute_drift(prof, cur, DriftConfig(warn=value / 2, alert=value * 1.001))  # type: ignore[arg-type]
+    assert above.features[0].status == "warn"
+
+
+def test_drift_status_at_warn_threshold_is_warn() -> None:
+    prof, cur, value = _one_feature()
+    at = compute_drift(prof, cur, DriftConfig(warn=value, alert=value * 2))  # type: ignore[arg-type]
+    assert at.features[0].status == "warn"
+    above = compute_drift(prof, cur, DriftConfig(warn=value * 1.001, alert=value * 2))  # type: ignore[arg-type]
+    assert above.features[0].status == "ok"
+
+
+def test_drift_status_uses_the_configured_method_value() -> None:
+    prof, cur, _ = _one_feature()
+    ks = compute_drift(prof, cur, DriftConfig(method="ks", warn=0.01, alert=0.99))  # type: ignore[arg-type]
+    f = ks.features[0]
+    assert f.method == "ks" and f.value == f.stats["ks"] and f.status == "warn"
+
+
+# -- dataset drift `>= drift_share` ---------------------------------------------------------
+def test_dataset_drift_at_exactly_drift_share() -> None:
+    """One feature of two in alert is a share of 0.5: drift when drift_share is 0.5."""
+    rng = np.random.default_rng(3)
+    ref = {"a": rng.normal(size=2000), "b": rng.normal(size=2000)}
+    prof = build_profile(ref)
+    cur = {"a": ref["a"] + 5.0, "b": ref["b"].copy()}
+    at = compute_drift(prof, cur, DriftConfig(drift_share=0.5))
+    assert [f.status for f in at.features] == ["alert", "ok"]
+    assert at.drift_share == 0.5 and at.dataset_drift is True
+    above = compute_drift(prof, cur, DriftConfig(drift_share=0.51))
+    assert above.drift_share == 0.5 and above.dataset_drift is False
+
+
+def test_dataset_drift_ignores_undecided_features() -> None:
+    """Features with too little data neither count as drift nor dilute the share."""
+    rng = np.random.default_rng(4)
+    ref = {"a": rng.normal(size=2000), "b": rng.normal(size=2000)}
+    prof = build_profile(ref)
+    report = compute_drift(prof, {"a": ref["a"] + 5.0, "b": ref["b"][:10]},
+                           DriftConfig(drift_share=1.0))
+    assert [f.status for f in report.features] == ["alert", "insufficient_data"]
+    assert report.drift_share == 1.0 and report.dataset_drift is True
+
+
+def test_min_samples_is_inclusive() -> None:
+    prof = build_profile({"a": np.arange(1000, dtype=float)})
+    exact = compute_drift(prof, {"a": np.arange(100, dtype=float)}, DriftConfig(min_samples=100))
+    assert exact.features[0].status != "insufficient_data"
+    short = compute_drift(prof, {"a": np.arange(99, dtype=float)}, DriftConfig(min_samples=100))
+    assert short.features[0].status == "insufficient_data"
+
+
+# -- categorical features against scipy -----------------------------------------------------
+def test_chi_square_equals_scipy_chisquare() -> None:
+    ref = np.array([0.5, 0.3, 0.2])
+    counts = np.array([420.0, 330.0, 250.0])
+    stat, p = chi_square(ref, counts)
+    expected = chisquare(counts, ref * counts.sum())
+    assert stat == pytest.approx(expected.statistic) and p == pytest.approx(expected.pvalue)
+
+
+def test_categorical_chisquare_status_by_p_value() -> None:
+    rng = np.random.default_rng(5)
+    ref = rng.choice(["x", "y", "z"], 5000, p=[0.5, 0.3, 0.2])
+    prof = build_profile({"c": ref})
+    cfg = DriftConfig(method="chisquare")
+    same = compute_drift(prof, {"c": ref[:2000]}, cfg).features[0]
+    moved = compute_drift(prof, {"c": rng.choice(["x", "y", "z"], 2000, p=[0.2, 0.3, 0.5])},
+                          cfg).features[0]
+    assert same.method == "chisquare" and same.status == "ok" and same.value > 0.05
+    assert moved.status == "alert" and moved.value < 0.01
+    shares = np.array([prof.features["c"].categories[k] for k in ("x", "y", "z")])
+    counts = np.array([np.sum(ref[:2000] == k) for k in ("x", "y", "z")], dtype=float)
+    assert same.stats["chisquare"] == pytest.approx(
+        chisquare(counts, shares * counts.sum()).statistic)
+
+
+def test_new_category_in_current_window_is_drift() -> None:
+    ref = np.array(["x"] * 600 + ["y"] * 400)
+    prof = build_profile({"c": ref})
+    cur = np.array(["x"] * 300 + ["y"] * 200 + ["new"] * 500)
+    f = compute_drift(prof, {"c": cur}, DriftConfig()).features[0]
+    assert f.status == "alert" and math.isfinite(f.value)
+
+
+def test_js_and_ks_edge_cases() -> None:
+    assert js_distance(np.array([1.0, 0.0]), np.array([1.0, 0.0])) == pytest.approx(0.0)
+    assert js_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(
+        math.sqrt(math.log(2)))
+    assert math.isnan(ks_statistic(np.array([]), np.array([1.0])))
+    assert ks_statistic(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 1.0
