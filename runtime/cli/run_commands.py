@@ -29,7 +29,8 @@ from specops.runtime.cli.support import (
     when,
 )
 
-__all__ = ["cmd_run", "cmd_runs_list", "cmd_runs_show", "register"]
+__all__ = ["cmd_run", "cmd_runs_list", "cmd_runs_show", "gate_warnings", "headline_metrics",
+           "register"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -71,12 +72,54 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=make_progress(mode))
     except (PlanError, StoreError, ExecutorError, ValueError) as exc:
         raise fail(str(exc)) from None
+    if not args.json:
+        for line in gate_warnings(result):
+            print(f"specops: warning: {line}", file=sys.stderr)
+        if not args.quiet:
+            for line in headline_metrics(result):
+                print(line, file=sys.stderr)
     if not result.ok:
         if not args.json:
             for o in result.failed:
                 print(f"specops: node {o.node_id} failed: {o.cause}", file=sys.stderr)
         return 1
     return 0
+
+
+_HEADLINE = ("roc_auc", "pr_auc", "accuracy", "f1", "log_loss", "rmse", "mae", "r2")
+
+
+def headline_metrics(result: Any) -> list[str]:
+    """One line per evaluated model: the selected candidate's test metrics, so nobody digs
+    in `.specops/artifacts` for the AUC (cache hits replay theirs)."""
+    lines = []
+    for o in result.nodes.values():
+        if o.op != "evaluate" or o.status != "done":
+            continue
+        shown = [f"{k} {o.metrics[k]:.4f}" for k in _HEADLINE if k in o.metrics]
+        fair = [f"{k} {v:.3f}" for k, v in sorted(o.metrics.items())
+                if k.startswith("disparate_impact:")]
+        if shown or fair:
+            model = o.node_id.split(":", 1)[-1]
+            lines.append(f"{model}: test {', '.join([*shown, *fair])}")
+    return lines
+
+
+def gate_warnings(result: Any) -> list[str]:
+    """Warning-severity checks that failed: the run succeeds, but it must say so."""
+    lines = []
+    for o in result.nodes.values():
+        if o.op != "gate" or o.status != "done" or o.path is None:
+            continue
+        path = Path(o.path) / "gate_report.json"
+        if not path.is_file():
+            continue
+        report = json.loads(path.read_text(encoding="utf-8"))
+        for c in report.get("checks", []):
+            if c.get("severity") == "warning" and c.get("status") in ("fail", "error"):
+                lines.append(f"gate {report.get('gate')} on {report.get('model')}: "
+                             f"{c.get('text') or c.get('id')} failed ({c.get('detail')})")
+    return lines
 
 
 def _secs(v: float | None) -> str:

@@ -9,6 +9,7 @@ tests/fixtures/projects/no_timestamp; the data is written here, as a CSV as it c
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -67,8 +68,30 @@ def test_project_without_timestamp_runs_end_to_end(project: tuple[Path, str]) ->
         assert f"done {step}" in log, log
 
 
+def test_run_shows_failed_warnings_and_headline_metrics(project: tuple[Path, str]) -> None:
+    """A failed warning-severity check does not stop the run, but the run says so; the
+    run ends with the selected candidate's test metrics (cache hits replay them)."""
+    root, log = project
+    assert ("specops: warning: gate quality on income: roc_auc >= 0.999 failed (" in log), log
+    auc = re.search(r"^income: test roc_auc (0\.\d{4})", log, re.MULTILINE)
+    assert auc is not None and 0.6 <= float(auc.group(1)) < 0.999, log
+    again = _run(root, "run", str(root), "--executor", "inline")
+    assert "specops: warning: gate quality on income" in again.stderr
+    assert f"income: test roc_auc {auc.group(1)}" in again.stderr
+    # the gate's summary counts the two written checks, not the built-in parity check
+    db = sqlite3.connect(root / ".specops" / "store.db")
+    message = db.execute("SELECT message FROM node_runs WHERE node_id = 'gate:income:quality'"
+                         " ORDER BY rowid LIMIT 1").fetchone()[0]
+    db.close()
+    assert message.startswith("gate quality: 1/2 passed, ONNX parity ok"), message
+    # warnings also in --quiet; the headline only in the normal output
+    quiet = _run(root, "run", str(root), "--executor", "inline", "--quiet")
+    assert "specops: warning: gate quality" in quiet.stderr
+    assert "income: test" not in quiet.stderr
+
+
 def _counts(log: str) -> str:
-    return log.strip().splitlines()[-1]
+    return next(line for line in log.splitlines() if line.startswith("run "))
 
 
 def test_rerun_after_registration_and_approval_is_all_cache_hits(
