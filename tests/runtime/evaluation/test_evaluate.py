@@ -80,7 +80,8 @@ def test_evaluate_op_writes_metrics_slices_fairness_plots(tmp_path: Path) -> Non
               "brier", "ece"):
         assert k in ev["metrics"]
     assert set(ev["slices"]["region"]) >= {"north", "south", "east"}
-    assert ev["fairness"]["sex"]["disparate_impact"] is not None
+    di = ev["fairness"]["sex"]["disparate_impact"]
+    assert 0.0 < di <= 1.0
     assert ev["plots"]["roc"]["x"][0] == 0.0 and ev["plots"]["calibration"]["bins"]
     preds = pl.read_parquet(dirs["evaluate"] / "predictions.parquet")
     test = pl.read_parquet(dirs["data"] / "test.parquet")
@@ -89,6 +90,7 @@ def test_evaluate_op_writes_metrics_slices_fairness_plots(tmp_path: Path) -> Non
                             test["sex"].to_numpy(), 5)
     assert again["demographic_parity_difference"] == pytest.approx(
         ev["fairness"]["sex"]["demographic_parity_difference"])
+    assert again["disparate_impact"] == pytest.approx(di)
 
 
 def test_evaluate_regression(tmp_path: Path) -> None:
