@@ -7,6 +7,7 @@ permission matrix, and each person's roles and teams) is fingerprinted. The firs
 seen is recorded as the baseline; a later, different fingerprint is recorded as a
 `config_change` entry only when the actor may `change_policy`, and refused otherwise, so
 an engineer cannot loosen their own approval rule and push a model through on the same run.
+In signed mode the change is a statement signed by the actor's key (runtime/trust/).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from specops.runtime.governance import permissions
 from specops.runtime.governance.database import transaction
 from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
+from specops.runtime.trust.acting import acting_person, sign
 
 __all__ = ["config_fingerprint", "governance_config", "record_config"]
 
@@ -64,11 +66,18 @@ def record_config(gov: Governance, actor: str, models: Mapping[str, Any],
         previous = json.loads(last.details).get("fingerprint") if last else None
         if previous == fp:
             return False
+        if gov.signed:
+            actor = acting_person(gov, actor)
         if previous is not None:
             permissions.require(gov.directory, actor, "change_policy")
+        now = gov.now()
+        details: dict[str, Any] = {"fingerprint": fp, "previous": previous, "config": config}
+        envelope = sign(gov, action="config_change", person=actor, subject=_TARGET,
+                        digest=fp, at=now, previous=previous or "")
+        if envelope:
+            details["envelope"] = json.loads(envelope)
         audit.append(conn, actor=actor, action="config_change", target=_TARGET,
                      reason=reason or ("initial governance configuration" if previous is None
                                        else "approval rules, permissions or people changed"),
-                     details={"fingerprint": fp, "previous": previous, "config": config},
-                     at=gov.now())
+                     details=details, at=now)
     return True

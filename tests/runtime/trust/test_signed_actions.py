@@ -211,3 +211,30 @@ def test_author_may_not_approve_even_when_the_rule_turns_sod_off(sqlite_project:
     p.write()
     p.accept("bob")
     assert _act(p, "alice", approve, "m", 1, "business_owner").roles
+
+
+def test_approval_rule_change_is_signed_by_a_policy_holder(sqlite_project: Project) -> None:
+    from specops.runtime.governance.ledger import audit
+    from specops.runtime.governance.policy_changes import record_config
+
+    p = sqlite_project
+    p.accept("bob")
+    assert _act(p, "pipeline", record_config, {"m": facts()}) is True   # the baseline
+    looser = facts()
+    looser["approval"]["rules"][0]["require"] = {"model_risk_officer": 1}
+    with pytest.raises(GovernanceError, match="pipeline may not change policy"):
+        _act(p, "pipeline", record_config, {"m": looser})
+    gov = p.gov("alice")
+    try:
+        with pytest.raises(GovernanceError, match="you claim to be bob"):
+            record_config(gov, "bob", {"m": looser})
+    finally:
+        gov.close()
+    assert _act(p, "bob", record_config, {"m": looser}) is True
+    gov = p.gov()
+    try:
+        last = [e for e in audit.entries(gov.engine) if e.action == "config_change"][-1]
+    finally:
+        gov.close()
+    assert last.actor == "bob"
+    assert last.details["envelope"]["signatures"][0]["keyid"] == p.keys["bob"].key_id
