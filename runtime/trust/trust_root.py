@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -76,21 +77,24 @@ class TrustRoot:
         return Directory.from_config({"people": self.document.get("people") or {},
                                       "permissions": self.document.get("permissions") or {}})
 
-    def person_keys(self) -> dict[str, ed25519.Ed25519PublicKey]:
-        """Key id -> public key, for every person's key."""
-        out: dict[str, ed25519.Ed25519PublicKey] = {}
-        for p in (self.document.get("people") or {}).values():
-            for line in p.get("keys") or []:
-                key = parse_public_key(line)
-                out[fingerprint(key)] = key
-        return out
-
-    def person_of(self, key_id: str) -> str | None:
+    @cached_property
+    def _people_keys(self) -> dict[str, tuple[str, ed25519.Ed25519PublicKey]]:
+        """Key id -> (person, public key); parsed once per root (every vote is checked
+        against it when a status is recomputed)."""
+        out: dict[str, tuple[str, ed25519.Ed25519PublicKey]] = {}
         for name, p in sorted((self.document.get("people") or {}).items()):
             for line in p.get("keys") or []:
-                if fingerprint(parse_public_key(line)) == key_id:
-                    return str(name)
-        return None
+                key = parse_public_key(line)
+                out.setdefault(fingerprint(key), (str(name), key))
+        return out
+
+    def person_keys(self) -> dict[str, ed25519.Ed25519PublicKey]:
+        """Key id -> public key, for every person's key."""
+        return {kid: key for kid, (_n, key) in self._people_keys.items()}
+
+    def person_of(self, key_id: str) -> str | None:
+        found = self._people_keys.get(key_id)
+        return found[0] if found else None
 
     def registry_keys(self) -> dict[str, ed25519.Ed25519PublicKey]:
         """Key id -> public key of every pinned registry key (retired ones included, so
