@@ -201,7 +201,14 @@ class _Run:
                                      message=str(result.get("message", ""))),
                          report=result.get("report"))
             return
-        staging = self.artifacts.staging_dir(self.run_id, nid)
+        try:
+            staging = self.artifacts.staging_dir(self.run_id, nid)
+        except OSError as exc:   # a read-only or full artifacts folder: this step fails
+            self._finish(NodeOutcome(nid, node.op, "failed", failure_kind="internal",
+                                     cause=f"cannot write outputs under {self.artifacts.tmp}"
+                                           f": {exc.strerror or exc}"))
+            self._skip_descendants(nid)
+            return
         self.staging[nid] = staging
         ctx = OpContext(
             node_id=nid, op=node.op, params=json.loads(json.dumps(node.params)),
@@ -319,6 +326,9 @@ def execute_plan(plan: Plan, project_root: Path | str, *,
         progress.start(run_id, ids, ex.describe())
         run.loop()
         status = "succeeded" if not run.sched.in_state(NodeState.FAILED) else "failed"
+    except ExecutorError:   # e.g. a local Ray that cannot start on its first task
+        status = "failed"
+        raise
     except BaseException:
         status = "interrupted"
         raise

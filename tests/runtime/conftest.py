@@ -48,16 +48,19 @@ _session_registry_key()
 def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Address (`127.0.0.1:PORT`) of a one-node Ray cluster started for this session."""
     pytest.importorskip("ray")
-    from ray_helpers import COMMON, _free_ports, node_ports, start_node, stop_node
+    from ray_helpers import COMMON, _free_ports, node_ports, start_with_retry, stop_node
 
     temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")   # short: Ray puts sockets in it
-    (gcs,) = _free_ports(1)
-    log = tmp_path_factory.mktemp("ray") / "head.log"
-    proc = start_node(["--head", f"--port={gcs}", "--include-dashboard=false",
-                       f"--temp-dir={temp}", *node_ports(), *COMMON],
-                      log, time.monotonic() + 120)
+    gcs: list[int] = []
+
+    def head_args(_attempt: int) -> list[str]:   # fresh ports on every attempt
+        gcs[:] = _free_ports(1)
+        return ["--head", f"--port={gcs[0]}", "--include-dashboard=false",
+                f"--temp-dir={temp}", *node_ports(), *COMMON]
+
+    proc = start_with_retry(head_args, tmp_path_factory.mktemp("ray") / "head.log")
     try:
-        yield f"127.0.0.1:{gcs}"
+        yield f"127.0.0.1:{gcs[0]}"
     finally:
         stop_node(proc)
         shutil.rmtree(temp, ignore_errors=True)
@@ -68,7 +71,15 @@ def ray_local(ray_head: str) -> Iterator[str]:
     """This process connected to the session's cluster (the Ray executor reuses it)."""
     import ray
 
-    ray.init(address=ray_head, log_to_driver=False, configure_logging=False)
+    for attempt in range(3):   # joining can time out on a loaded machine: try again
+        try:
+            ray.init(address=ray_head, log_to_driver=False, configure_logging=False)
+            break
+        except Exception:
+            ray.shutdown()
+            if attempt == 2:
+                raise
+            time.sleep(3.0 * (attempt + 1))
     try:
         yield ray_head
     finally:
@@ -80,10 +91,10 @@ def second_ray_node(ray_local: str, tmp_path: Path) -> Iterator[str]:
     """Join a second one-CPU node to the session's cluster for one test; returns the
     cluster address."""
     import ray
-    from ray_helpers import COMMON, node_ports, start_node, stop_node
+    from ray_helpers import COMMON, node_ports, start_with_retry, stop_node
 
-    proc = start_node([f"--address={ray_local}", *node_ports(), *COMMON],
-                      tmp_path / "worker.log", time.monotonic() + 120)
+    proc = start_with_retry(lambda _: [f"--address={ray_local}", *node_ports(), *COMMON],
+                            tmp_path / "worker.log")
     try:
         deadline = time.monotonic() + 60
         while sum(n["Alive"] for n in ray.nodes()) < 2 and time.monotonic() < deadline:

@@ -14,9 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["COMMON", "node_ports", "start_node", "stop_node"]
+__all__ = ["COMMON", "node_ports", "start_node", "start_with_retry", "stop_node"]
 
 RAY = str(Path(sys.executable).with_name("ray"))
 COMMON = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
@@ -43,10 +44,27 @@ def start_node(args: list[str], log: Path, deadline: float) -> subprocess.Popen[
         if "Ray runtime started" in text:
             return proc
         if proc.poll() is not None:
+            stop_node(proc)
             raise RuntimeError(f"ray start failed:\n{text[-2000:]}")
         time.sleep(0.3)
-    proc.terminate()
+    stop_node(proc)   # the whole session it started, not just the `ray start` process
     raise TimeoutError(f"ray start did not finish in time:\n{log.read_text()[-2000:]}")
+
+
+def start_with_retry(make_args: Callable[[int], list[str]], log: Path, attempts: int = 3,
+                     timeout_s: float = 150.0) -> subprocess.Popen[bytes]:
+    """`start_node`, tried up to `attempts` times: on a loaded machine Ray's start can miss
+    its own deadlines or lose a port race, and one such miss must not error every Ray test
+    of the session. `make_args(attempt)` builds fresh arguments (new ports) per attempt."""
+    errors: list[str] = []
+    for attempt in range(attempts):
+        try:
+            return start_node(make_args(attempt), log.with_suffix(f".{attempt}.log"),
+                              time.monotonic() + timeout_s)
+        except (RuntimeError, TimeoutError) as exc:
+            errors.append(str(exc).splitlines()[0])
+            time.sleep(2.0 * (attempt + 1))
+    raise RuntimeError(f"ray start failed {attempts} times: {'; '.join(errors)}")
 
 
 def stop_node(proc: subprocess.Popen[bytes]) -> None:

@@ -18,9 +18,11 @@ inline executor must work without starting (or even importing) Ray, which costs 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 import itertools
+import logging
 import os
 import socket
 import time
@@ -102,6 +104,33 @@ class _Flight:
     duration_s: float
 
 
+_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+START_ATTEMPTS = 2      # a loaded machine sometimes misses Ray's start-up deadlines once
+
+
+def _init_with_retry(kwargs: dict[str, Any]) -> None:
+    """`ray.init`, tried again once after a failed start; a start that still fails is an
+    `ExecutorError` ("could not start Ray: CAUSE"), which `specops run` prints as one line
+    (exit 2) and records as a failed run, never as a bug in specops.
+
+    Ray's notice that token authentication is on (printed by every local start when
+    RAY_AUTH_MODE is unset) is silenced: the behaviour stays Ray's default (a private
+    local cluster with a token), and docs/runtime.md says how to choose otherwise."""
+    last: Exception | None = None
+    for attempt in range(START_ATTEMPTS):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception as exc:   # Ray raises many kinds (RuntimeError, ConnectionError)
+            last = exc
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            if attempt + 1 < START_ATTEMPTS:
+                time.sleep(2.0)
+    first = (str(last).strip().splitlines() or [type(last).__name__])[0]
+    raise ExecutorError(f"could not start Ray: {first}") from last
+
+
 class RayExecutor(Executor):
     name = "ray"
 
@@ -132,6 +161,7 @@ class RayExecutor(Executor):
         if self._remote is not None:
             return
         if not ray.is_initialized():
+            logging.getLogger(_AUTH_LOGGER).setLevel(logging.ERROR)   # see _init_with_retry
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                       "configure_logging": False,
                                       **self.init_kwargs}
@@ -142,7 +172,7 @@ class RayExecutor(Executor):
             else:
                 kwargs["address"] = self.address
                 _use_token_if_available()
-            ray.init(**kwargs)
+            _init_with_retry(kwargs)
             self._owned = True
         self._remote = ray.remote(max_retries=0)(_run)
         alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
