@@ -66,16 +66,25 @@ class Governance:
         ensure_schema(self.engine)
 
     def load_trust(self, keys_in_config: bool) -> None:
-        """Switch to signed mode when the project lists keys or the store has an accepted
-        trust root; then people and permissions come from the root in force."""
+        """Switch to signed mode when the project lists keys, when $SPECOPS_REQUIRE_SIGNED
+        is set, or when a trust root was ever accepted: a `trust_roots` row, or its audit
+        entry (the audit log's triggers and checkpoints keep that one, so deleting the
+        roots and the keys from specops.yaml cannot downgrade to claimed identity). Then
+        people and permissions come from the root in force."""
+        import os
+
+        from specops.runtime.governance.ledger import audit
         from specops.runtime.trust.trust_root import TrustError
         from specops.runtime.trust.trust_store import ensure_trust_schema, in_force, roots
 
         ensure_trust_schema(self.engine)
         try:
             with self.engine.connect() as conn:
-                ever = conn.execute(sa.select(roots.c.seq).limit(1)).first() is not None
-                if not (keys_in_config or ever):
+                ever = conn.execute(sa.select(roots.c.seq).limit(1)).first() is not None \
+                    or conn.execute(sa.select(audit.log.c.seq).where(
+                        audit.log.c.action == "trust_root_in_force").limit(1)).first() \
+                    is not None
+                if not (keys_in_config or ever or os.environ.get("SPECOPS_REQUIRE_SIGNED")):
                     return
                 self.signed = True
                 self.trust = in_force(conn)

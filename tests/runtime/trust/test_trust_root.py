@@ -145,3 +145,30 @@ def test_key_file_missing_from_trust_config_is_one_line(tmp_path: Path) -> None:
         "name: p\npeople:\n  bob: {roles: [model_risk_officer], keys: [keys/bob.pub]}\n")
     with pytest.raises(TrustError, match=r"people\.bob\.keys: key file keys/bob\.pub is missing"):
         load_working_root(tmp_path)
+
+
+def test_deleting_the_trust_roots_and_the_keys_does_not_downgrade(sqlite_project: Project
+                                                                   ) -> None:
+    """With database and repository access: delete every accepted root and the `keys` from
+    specops.yaml, hoping for the old claimed identity. The audit log still records that a
+    root was in force, so every action stays refused."""
+    p = sqlite_project
+    p.accept("bob")
+    _register(p)
+    gov = p.gov()
+    try:
+        with transaction(gov.engine) as c:
+            c.execute(roots.delete())
+    finally:
+        gov.close()
+    for person in p.config["people"].values():
+        person.pop("keys")
+    p.config["registry"]["pinned"] = []
+    p.write()
+    gov = p.gov()
+    try:
+        assert gov.signed and gov.trust is None
+        with pytest.raises(GovernanceError, match="no trust root is in force"):
+            approve(gov, "bob", "m", 1, "model_risk_officer")
+    finally:
+        gov.close()
