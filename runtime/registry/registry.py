@@ -423,6 +423,8 @@ class Registry:
             return report
         if manifest.get("model") != model or manifest.get("version") != version:
             problems.append("manifest names a different model or version")
+        if manifest.get("model_digest") != row.model_digest:
+            problems.append("the registered model digest differs from the signed manifest's")
         for name, info in sorted(arts.items()):
             path = vdir / name
             if not path.is_file():

@@ -167,3 +167,15 @@ def test_nothing_pinned_verifies_nothing(tmp_path: Path) -> None:
     unpinned = Registry(reg.engine, reg.root, project_root=reg.project_root)
     problems: list[Any] = unpinned.verify("m", 1)["problems"]
     assert len(problems) == 1 and problems[0].startswith("no pinned registry key")
+
+
+def test_registry_row_digest_edited_in_the_database_is_detected(tmp_path: Path) -> None:
+    """Approvals and deploys bind to the row's model digest: editing it to another digest
+    (to match other bytes) must not go unnoticed next to a valid manifest."""
+    pipeline = create_keypair(tmp_path / "keys", "pipeline")
+    reg = _open(tmp_path, pipeline, [pipeline])
+    reg.register("m", _files(tmp_path, b"good model"), {"run_id": "r1"})
+    with reg.engine.begin() as c:
+        c.execute(T.versions.update().values(model_digest="sha256:" + "0" * 64))
+    assert reg.verify("m", 1)["problems"] == [
+        "the registered model digest differs from the signed manifest's"]
