@@ -3,7 +3,10 @@
 Why the checks run in this order: permission first (cheapest, and says who may act), then
 the registry (the version exists, is `registered`, and its signed manifest verifies: the
 bytes are the ones that were reviewed), then approvals (approved now, for exactly that
-model digest), then the promotion checks of the target environment. The deployment row and
+model digest), then the promotion checks of the target environment, then separation of
+duties across actions (the deployer is not an approver). In signed mode (runtime/trust/)
+the actor is the owner of `gov.signer` and the row carries their signed statement;
+`deploy_is_valid` is what serving asks later. The deployment row and
 its audit entry are one transaction; the registry alias (`staging`, `production`) is moved
 after it commits, so the alias history and `deployments` agree on who served when.
 
