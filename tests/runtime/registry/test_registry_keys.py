@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import stat
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +41,12 @@ def _files(tmp: Path, content: bytes) -> dict[str, Path]:
     return {"model.onnx": d / "model.onnx", "evaluation.json": d / "evaluation.json"}
 
 
-def _open(tmp: Path, signer: SshPrivateKey | None, pins: list[SshPrivateKey]) -> Registry:
+def _open(tmp: Path, signer: SshPrivateKey | None, pins: list[SshPrivateKey],
+          engine: sa.Engine | None = None) -> Registry:
     proj = tmp / "proj"
     proj.mkdir(exist_ok=True)
     ring = {k.key_id: k.public for k in pins}
-    return Registry(sa.create_engine(f"sqlite:///{tmp / 'store.db'}"),
+    return Registry(engine or sa.create_engine(f"sqlite:///{tmp / 'store.db'}"),
                     proj / ".specops" / "artifacts" / "registry", project_root=proj,
                     signer=signer, keyring=ring)
 
@@ -80,10 +83,33 @@ def _resign(reg: Registry, model: str, version: int, attacker: SshPrivateKey,
                           manifest_sha256="sha256:" + hashlib.sha256(body).hexdigest()))
 
 
-def test_swap_and_resign_with_an_unpinned_key_is_refused(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    if request.param == "sqlite":
+        yield sa.create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+        return
+    from postgres_helpers import require_postgres
+
+    from specops.runtime.store import Store
+
+    url = require_postgres()
+    schema = f"specops_regkeys_{uuid.uuid4().hex[:12]}"
+    store = Store.from_url(url, schema=schema)
+    try:
+        yield store.engine
+    finally:
+        store.close()
+        eng = sa.create_engine(url)
+        with eng.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        eng.dispose()
+
+
+def test_swap_and_resign_with_an_unpinned_key_is_refused(tmp_path: Path,
+                                                         engine: sa.Engine) -> None:
     pipeline = create_keypair(tmp_path / "keys", "pipeline")
     attacker = create_keypair(tmp_path / "evil", "mallory")
-    reg = _open(tmp_path, pipeline, [pipeline])
+    reg = _open(tmp_path, pipeline, [pipeline], engine)
     reg.register("m", _files(tmp_path, b"good model"), {"run_id": "r1"})
     assert reg.verify("m", 1)["ok"]
     _resign(reg, "m", 1, attacker, b"backdoored model")
