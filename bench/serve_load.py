@@ -103,6 +103,12 @@ def build_model(root: Path) -> dict[str, Any]:
               "training_set:credit": data})
     benchmark(bm)
     proj = root / "proj"
+    if not os.environ.get("SPECOPS_REGISTRY_KEY"):   # the registry never makes a key itself
+        from specops.runtime.trust.ssh_keys import create_keypair
+
+        key = create_keypair(root / "keys", "pipeline")
+        os.environ["SPECOPS_REGISTRY_KEY"] = str(key.path)   # servers inherit both
+        os.environ["SPECOPS_REGISTRY_PUBKEYS"] = str(root / "keys" / "pipeline.pub")
     reg = Registry.open(proj)
     register(ctx("register:credit", "register",
                  {"model": "credit", "owner": "team:risk", "risk_tier": "high",
