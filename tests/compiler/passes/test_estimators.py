@@ -6,6 +6,7 @@ drift from the library the runtime trains with."""
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import pytest
@@ -106,7 +107,8 @@ def test_scorers_run_on_their_task(kind: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in sorted(names):
-            get_scorer(name)(model, x, y)   # must not raise
+            score = get_scorer(name)(model, x, y)   # must not raise
+            assert math.isfinite(score), name
 
 
 def test_binary_only_scorers_fail_on_multiclass() -> None:

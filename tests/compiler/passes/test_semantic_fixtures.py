@@ -53,7 +53,8 @@ def _lint(case: Case, tmp_path: Path) -> list[Diagnostic]:
             assert 1 <= d.span.line <= len(lines), (d.location(), len(lines))
             assert 1 <= d.span.col <= len(lines[d.span.line - 1]) + 1, d.location()
     for fmt in FORMATS:  # and every output format can show them
-        assert render(fmt, result.diagnostics, result.sources(), "0", color=True) is not None
+        shown_as = render(fmt, result.diagnostics, result.sources(), "0", color=True)
+        assert all(d.code in shown_as for d in result.diagnostics), fmt
     return result.diagnostics
 
 
