@@ -195,6 +195,35 @@ def _request_problem(gov: Governance | None, req: Any) -> str | None:
     return None
 
 
+def _logged_rejections(conn: sa.Connection, gov: Governance | None, req: Any
+                       ) -> list[tuple[str, str, str]]:
+    """Signed rejections of `req` kept in the audit log (signed mode). Why: the log is
+    append-only (triggers, checkpoints) and the vote table is not, so deleting a
+    rejection's vote row must not make a rejected version deployable again."""
+    if gov is None or not gov.signed:
+        return []
+    from specops.runtime.trust.acting import verified
+    from specops.runtime.trust.dsse import EnvelopeError
+
+    ref = f"{req.model}@{req.version}"
+    out: list[tuple[str, str, str]] = []
+    for row in conn.execute(sa.select(audit.log.c.details).where(
+            audit.log.c.target == ref, audit.log.c.action == "reject")):
+        try:
+            details = json.loads(row.details)
+            if details.get("request_id") != req.id or "envelope" not in details:
+                continue
+            act = verified(gov, details["envelope"])
+        except (ValueError, TypeError, EnvelopeError, GovernanceError):
+            continue
+        role = str(act.predicate.get("role") or "")
+        if (act.action == "reject" and act.subject == ref and act.digest == req.model_digest
+                and act.spec_hash == (req.spec_hash or "")
+                and permissions.allowed(gov.directory, act.person, "reject", role or None)):
+            out.append((act.person, role, str(act.predicate.get("comment") or "")))
+    return out
+
+
 def _plan_digest(plan: Any) -> str:
     body = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
@@ -241,11 +270,12 @@ def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | 
     if current_spec is not None and current_spec != req.spec_hash:
         return done("voided", f"the spec hash changed ({req.spec_hash[:19]}… -> "
                               f"{current_spec[:19]}…): re-run to open a new request")
-    rejecting = [v for v in bound if v.decision == "reject"]
+    rejecting = [(v.actor, v.role, v.comment) for v in bound if v.decision == "reject"]
+    rejecting += _logged_rejections(conn, gov, req)
     if rejecting:
-        r = rejecting[0]
-        return done("rejected", f"rejected by {r.actor} ({r.role})"
-                    + (f": {r.comment}" if r.comment else ""))
+        who, role, comment = rejecting[0]
+        return done("rejected", f"rejected by {who} ({role})"
+                    + (f": {comment}" if comment else ""))
     if plan.get("rule") is None:
         return done("open", f"no rule of approval {plan.get('approval')!r} applies to this "
                             "model: it can never be approved")
