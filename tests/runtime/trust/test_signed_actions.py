@@ -238,3 +238,31 @@ def test_approval_rule_change_is_signed_by_a_policy_holder(sqlite_project: Proje
         gov.close()
     assert last.actor == "bob"
     assert last.details["envelope"]["signatures"][0]["keyid"] == p.keys["bob"].key_id
+
+
+def test_deleting_a_rejection_row_does_not_make_the_version_deployable(project: Project
+                                                                       ) -> None:
+    """The vote table can be edited; the audit log keeps the signed rejection."""
+    from specops.runtime.governance.approvals import reject
+
+    project.accept("bob")
+    _register(project)
+    _act(project, "bob", approve, "m", 1, "model_risk_officer")
+    _act(project, "erin", reject, "m", 1, "model_risk_officer", "calibration off")
+    gov = project.gov()
+    try:
+        with transaction(gov.engine) as c:
+            c.execute(votes.delete().where(votes.c.decision == "reject"))
+            from specops.runtime.governance.governance_tables import requests
+
+            c.execute(requests.update().values(status="open"))
+        with transaction(gov.engine) as c:   # and carol approves through a direct row too
+            bob = c.execute(sa.select(votes)).one()
+        st = status(gov, "m", 1)
+        assert st is not None and st.state == "rejected", st.reason
+        assert "rejected by erin (model_risk_officer): calibration off" in st.reason
+        assert bob.actor == "bob"
+    finally:
+        gov.close()
+    with pytest.raises(GovernanceError, match="is rejected"):
+        _act(project, "carol", approve, "m", 1, "business_owner")
