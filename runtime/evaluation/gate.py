@@ -175,7 +175,7 @@ def _record_rejection(ctx: OpContext, model: str, gate_name: str, files: dict[st
     try:
         version = reg.register(
             model, evidence, build_lineage(ctx, results.get("trained")), status="rejected",
-            reasons=reasons, metrics=results["metrics"],
+            reasons=[f"gate {gate_name}: {r}" for r in reasons], metrics=results["metrics"],
             model_digest=str(parity.get("model_digest", "")))
     finally:
         reg.close()

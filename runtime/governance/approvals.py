@@ -460,12 +460,35 @@ def duty_conflicts(gov: Governance, plan: Mapping[str, Any], trigger: str
     return out
 
 
+def _why_no_request(conn: sa.Connection, model: str, version: int) -> str:
+    """Why there is nothing to sign: above all, a version its gates rejected (the user
+    should hear which gate and why, not "is it registered?")."""
+    from specops.runtime.registry.registry_tables import versions as registry_versions
+
+    if not sa.inspect(conn).has_table(registry_versions.name):   # governance-only store
+        return (f"no approval request for {model}@{version} (is it registered, and does "
+                "the model have an approval spec?)")
+    row = conn.execute(sa.select(registry_versions.c.status, registry_versions.c.reasons)
+                       .where(registry_versions.c.model == model,
+                              registry_versions.c.version == version)).first()
+    if row is not None and row.status == "rejected":
+        reasons = [str(r) for r in (row.reasons or [])]
+        gates = sorted({r.split(":", 1)[0].removeprefix("gate ") for r in reasons
+                        if r.startswith("gate ")})
+        by = f"by gate {', '.join(gates)}" if gates else "by its gates"
+        return (f"{model}@{version} was rejected {by} ({'; '.join(reasons) or 'no reason'})"
+                "; a rejected version cannot be approved")
+    if row is None:
+        return f"{model}@{version} is not registered"
+    return (f"no approval request for {model}@{version} (does the model have an approval "
+            "spec?)")
+
+
 def _open_for_signing(conn: sa.Connection, gov: Governance, model: str, version: int
                       ) -> tuple[Any, ApprovalStatus]:
     req = _latest_request(conn, model, version)
     if req is None:
-        raise NotFound(f"no approval request for {model}@{version} (is it registered, and "
-                       "does the model have an approval spec?)")
+        raise NotFound(_why_no_request(conn, model, version))
     digest = _current_digest(gov, model, version)
     st = _status_of(conn, req, gov.now(), digest, None, gov)
     if st.state == "voided" and req.status != "voided":

@@ -109,6 +109,20 @@ def test_rerun_after_registration_and_approval_is_all_cache_hits(
     assert " 0 done, 11 cached" in _counts(after.stderr), after.stderr
 
 
+def test_approving_a_rejected_version_names_the_gate(project: tuple[Path, str]) -> None:
+    root, _ = project
+    r = _run(root, "run", str(root), "--executor", "inline", "--var", "min_auc=0.99")
+    assert r.returncode == 1 and "(rejected)" in r.stderr, r.stderr
+    ref = re.search(r"recorded as (income@\d+) \(rejected\)", r.stderr)
+    assert ref is not None, r.stderr
+    no = _run(root, "approve", ref.group(1), "--role", "model_risk_officer", "--as", "bob",
+              "--comment", "looks fine")
+    assert no.returncode != 0
+    assert f"{ref.group(1)} was rejected by gate quality (gate quality: " in no.stderr, \
+        no.stderr
+    assert "is it registered" not in no.stderr and no.stderr.count("\n") == 1
+
+
 def test_a_moved_champion_recomputes_the_gate_and_a_reset_registry_register(
         project: tuple[Path, str]) -> None:
     from specops.runtime.registry import Registry
@@ -131,3 +145,4 @@ def test_a_moved_champion_recomputes_the_gate_and_a_reset_registry_register(
     store.close()
     r = _run(root, "run", str(root), "--executor", "inline")
     assert "cached register:income" not in r.stderr, r.stderr
+
