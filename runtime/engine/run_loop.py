@@ -256,8 +256,10 @@ class _Run:
                                          attempts=out.attempts, metrics=dict(r.metrics),
                                          message=r.message), report=r.report)
                 return
-        self.artifacts.discard_staging(staging)
         cause = out.error
+        kept = self._keep_failed_outputs(node.id, staging)
+        if kept is not None:   # messages point at what stays, not at the staging folder
+            cause = cause.replace(str(staging), str(kept))
         if out.history:
             cause += f" (after {out.attempts} attempts; earlier: {out.history[-1]})"
         self._finish(NodeOutcome(node.id, node.op, "failed", duration_s=out.duration_s,
@@ -265,6 +267,23 @@ class _Run:
                                  failure_kind=out.kind),
                      traceback=out.traceback or None, report=out.report or None)
         self._skip_descendants(node.id)
+
+    def _keep_failed_outputs(self, node_id: str, staging: Path) -> Path | None:
+        """A failed node's files (a validation report, a gate report) are the evidence
+        the user reads next, and its message names them; staging is removed after the
+        run, so they move to `failed/<run id>/<node>/` under the artifacts folder."""
+        try:
+            if not staging.is_dir() or not any(staging.iterdir()):
+                self.artifacts.discard_staging(staging)
+                return None
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in node_id)[:80]
+            target = self.artifacts_root / "failed" / self.run_id / safe
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging.rename(target)
+            return target
+        except OSError:
+            self.artifacts.discard_staging(staging)
+            return None
 
     def loop(self) -> None:
         while not self.sched.finished:

@@ -146,3 +146,21 @@ def test_a_moved_champion_recomputes_the_gate_and_a_reset_registry_register(
     r = _run(root, "run", str(root), "--executor", "inline")
     assert "cached register:income" not in r.stderr, r.stderr
 
+
+
+def test_a_failed_validation_points_at_a_report_that_stays(tmp_path: Path) -> None:
+    root = tmp_path / "bad"
+    shutil.copytree(FIXTURE, root)
+    _write_people(root / "data" / "people.csv", n=50)
+    csv = root / "data" / "people.csv"
+    lines = csv.read_text().splitlines()
+    cells = lines[4].split(",")
+    lines[4] = ",".join([cells[0], "150", *cells[2:]])       # age 150 > max 100
+    csv.write_text("\n".join(lines) + "\n")
+    r = _run(root, "run", str(root), "--executor", "inline", "--select", "validate:*")
+    assert r.returncode == 1, r.stderr
+    m = re.search(r"Report: (\S+report\.txt)", r.stderr)
+    assert m is not None, r.stderr
+    report = Path(m.group(1))
+    assert "/tmp/" not in report.relative_to(root).as_posix()
+    assert report.is_file() and "age" in report.read_text(), r.stderr
