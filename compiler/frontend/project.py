@@ -195,7 +195,7 @@ def _check_prepare(config: ProjectSpec, config_file: SourceFile,
             diags.append(Diagnostic("SPEC007", problem, config_file.path, span))
 
 
-def _targets(paths: list[Path]) -> tuple[list[Path], list[Refusal]]:
+def command_line_targets(paths: list[Path]) -> tuple[list[Path], list[Refusal]]:
     """The command-line paths with their folders resolved but not their last part.
 
     Why not `resolve()`: a link named on the command line (CI passing a pull request's
@@ -258,7 +258,7 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
                   base: Path | None) -> Project:
     base = (base or Path.cwd()).resolve()
     diags: list[Diagnostic] = []
-    targets, refused = _targets(paths or [Path.cwd()])
+    targets, refused = command_line_targets(paths or [Path.cwd()])
     diags.extend(_refused(refused, base))
     root = next((r for r in (find_root(t) for t in targets) if r is not None), None)
     config: ProjectSpec | None = None

@@ -16,7 +16,7 @@ from pathlib import Path
 import networkx as nx
 
 from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity, sort_key
-from specops.compiler.frontend.project import find_root, load_project
+from specops.compiler.frontend.project import command_line_targets, find_root, load_project
 from specops.compiler.passes.lint import LintResult, check_project
 from specops.compiler.plan import Plan, build_plan
 from specops.compiler.plan.dag import build_graph, cycle_diagnostic, find_cycle
@@ -63,9 +63,12 @@ def compile_project(path: Path, variables: dict[str, str] | None = None,
 
 def _compile(path: Path, variables: dict[str, str] | None, base: Path | None,
              with_plan: bool) -> CompileResult:
-    target = path.resolve()
+    # the command-line path is checked as a link (not `resolve()`d first), exactly as lint
+    # checks it: a folder link out of its project is refused there, never walked
+    targets, refused = command_line_targets([path])
+    target = targets[0]
     root = find_root(target) or (target if target.is_dir() else target.parent)
-    lint = check_project(load_project([root], variables, base))
+    lint = check_project(load_project([path] if refused else [root], variables, base))
     result = CompileResult(lint, diagnostics=list(lint.diagnostics))
     if not lint.ok:
         return result

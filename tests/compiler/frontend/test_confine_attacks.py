@@ -295,3 +295,18 @@ def test_git_ref_with_a_link_out_is_refused_in_one_line(tmp_path: Path, outside:
     with pytest.raises(GitRefError) as err, project_at_ref("HEAD", repo):
         pass
     assert "specs/leak.yaml" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_compile_checks_a_folder_link_as_lint_does(project: Path, outside: Path,
+                                                  opened: list[str]) -> None:
+    # `specops compile specs/evil` used to resolve the link first and compile whatever it
+    # pointed at; it must refuse the link in place and read nothing outside
+    from specops.compiler import compile_project
+
+    (outside / "specops.yaml").write_text("name: other\nspecs: ['*.yaml']\n")
+    evil = project / "specs" / "evil"
+    evil.symlink_to(outside, target_is_directory=True)
+    result = compile_project(evil, base=project)
+    assert ("SPEC007", "specs/evil") in {(d.code, d.file) for d in result.diagnostics}
+    assert result.plan is None
+    assert not [p for p in opened if p.startswith(str(outside.parent))]
