@@ -210,7 +210,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             raise fail(str(exc)) from None
         if doc["retrain"]["status"] == "failed":
             code = 1
-    paths = write_reports(doc, out_dir)
+    paths = _write_pass_reports(doc, out_dir, write_reports)
     if args.json:
         print(json.dumps({**doc, "reports": {k: str(v) for k, v in paths.items()}},
                          indent=2, sort_keys=True, default=str))
@@ -244,6 +244,23 @@ def _summary(doc: dict[str, Any], paths: dict[str, Path]) -> None:
     if rt:
         out.write(f"retrain: {rt['status']} — {rt['reason']}\n")
     out.write(f"report: {paths['html']}\n")
+
+
+def _write_pass_reports(doc: dict[str, Any], out_dir: Path,
+                        write: Callable[..., dict[str, Path]]) -> dict[str, Path]:
+    """Each pass keeps its own report (`monitor-<UTC time>.html/.json`, never overwritten:
+    last month's evidence must survive this month's pass); `monitor.html/.json` are copies
+    of the latest, for links that should always show the current state."""
+    import shutil
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stem, n = f"monitor-{stamp}", 2
+    while (out_dir / f"{stem}.html").exists() or (out_dir / f"{stem}.json").exists():
+        stem, n = f"monitor-{stamp}-{n}", n + 1
+    paths = write(doc, out_dir, stem)
+    for kind, path in paths.items():
+        shutil.copyfile(path, out_dir / f"monitor.{kind}")
+    return paths
 
 
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:

@@ -241,7 +241,8 @@ def test_unchanged_data_retrains_nothing_and_starts_no_cooldown(
     args = ["monitor", "pd", "--project", str(root), "--current", "data/feb.parquet",
             "--retrain", "--json", "--now", "2025-03-15T00:00:00", "--no-webhook"]
     assert _cli(args) == 0
-    rt = json.loads(capsys.readouterr().out)["retrain"]
+    first = json.loads(capsys.readouterr().out)
+    rt = first["retrain"]
     assert rt["status"] == "unchanged", rt
     store = Store.from_url(None, root)
     try:
@@ -256,9 +257,15 @@ def test_unchanged_data_retrains_nothing_and_starts_no_cooldown(
     pl.concat([old, feb]).write_parquet(root / "data" / "loans.parquet")
     args[args.index("2025-03-15T00:00:00")] = "2025-03-16T00:00:00"
     assert _cli(args) == 0
-    rt = json.loads(capsys.readouterr().out)["retrain"]
+    second = json.loads(capsys.readouterr().out)
+    rt = second["retrain"]
     assert rt["status"] == "new_version", rt
     assert [v.version for v in Registry.open(root).versions("pd")] == [1, 2]
+    # each pass kept its own report; monitor.html is the latest
+    html = [Path(d["reports"]["html"]) for d in (first, second)]
+    assert html[0] != html[1] and all(p.is_file() for p in html)
+    assert html[0].name.startswith("monitor-") and "Retraining" in html[0].read_text()
+    assert (html[1].parent / "monitor.html").read_text() == html[1].read_text()
     gov = Governance.open(root)
     try:
         actions = [e.action for e in audit.entries(gov.engine, target="pd")]
