@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from specops.compiler.kinds.common import Duration, Name, Principal, SpecModel
 
@@ -80,6 +81,16 @@ class Monitoring(SpecModel):
     cooldown: Duration = "7d"
     performance: dict[str, float] = Field(default_factory=dict)
     webhook: str | None = None
+
+    @field_validator("alert")
+    @classmethod
+    def _alert_not_below_warn(cls, v: float, info: ValidationInfo) -> float:
+        """`warn` above `alert` would page before it warns: refused where it is written."""
+        warn = info.data.get("warn")
+        if isinstance(warn, (int, float)) and v < warn:
+            raise PydanticCustomError("threshold_order", f"`alert` ({v}) is below `warn` "
+                                      f"({warn}); a drift must warn before it alerts")
+        return v
 
 
 class ModelSpec(SpecModel):
