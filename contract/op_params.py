@@ -32,6 +32,7 @@ __all__ = [
     "Estimator",
     "EvaluateParams",
     "ExportOnnxParams",
+    "FairnessParams",
     "Feature",
     "GateCheck",
     "GateParams",
@@ -41,6 +42,7 @@ __all__ = [
     "LoadSourceParams",
     "MonitorParams",
     "OpParams",
+    "Quantiles",
     "Record",
     "RegisterParams",
     "RequestApprovalParams",
@@ -232,6 +234,21 @@ class TrainParams(OpParams):
 
 # -- evaluation and packaging -------------------------------------------------------------
 
+class Quantiles(Record):
+    quantiles: Annotated[int, Field(ge=2, le=100)]
+
+
+class FairnessParams(Record):
+    """The model's `fairness:` block (docs/training.md, "Fairness"): the favourable outcome
+    (a label value, or `higher_score` / `lower_score`), the decision threshold (null: 0.5
+    for a classifier) and bands per protected column (edges, or quantiles of the training
+    split fixed at evaluation)."""
+
+    favorable: bool | int | str | None
+    threshold: float | None
+    bands: dict[str, tuple[float, ...] | Quantiles]
+
+
 class EvaluateParams(OpParams):
     task: Task
     metrics: tuple[str, ...]
@@ -239,6 +256,9 @@ class EvaluateParams(OpParams):
     protected: tuple[str, ...]
     min_group_size: PosInt
     label: Label
+    # Only models that declare `fairness:` carry it (as `csv` on sources): no other plan
+    # changed, and a plan without it means what it always meant (positive class at 0.5).
+    fairness: FairnessParams | None = Field(None, exclude_if=lambda v: v is None)
 
 
 class ExportOnnxParams(OpParams):

@@ -195,6 +195,11 @@ EXAMPLES: dict[str, Example] = {
                        '  bob: {roles: [model_risk_officer, platform_engineer]}\n'
                        'permissions: {deploy: [platform_engineer]}   # bob approves: who '
                        'deploys?\n', file="specops.yaml"),
+    "SPEC510": Example("kind: source\nname: applicants\npath: data/applicants.parquet\n"
+                       "entity: loan_id\ncolumns:\n  loan_id: {type: int64}\n"
+                       "  age: {type: int64, protected: true}   # no bands\n---\n"
+                       + _model("m").replace("  features:", "  protected: [applicants.age]\n"
+                                             "  features:")),
     "SPEC601": Example("kind: feature\nname: a\nsource: b@1\nfeatures:\n  x: x\n---\n"
                        "kind: feature\nname: b\nsource: a@1\nfeatures:\n  x: x\n"),
     "SPEC901": Example('kind: gate\nname: strict\n'

@@ -194,6 +194,11 @@ _TABLE: tuple[Rule, ...] = (
          "people.", "Under `separation_of_duties` across actions (the deployer is not an "
          "approver; authors never approve) the people listed cannot fill every required "
          "approval and still leave someone to deploy, so every deploy would be refused."),
+    Rule("SPEC510", "fairness-unevaluable", _E, "A fairness check cannot be evaluated as "
+         "written.", "A numeric protected attribute needs bands (`fairness.bands`: edges or "
+         "quantiles) unless its values are listed with `in:`; bands name protected numeric "
+         "attributes; a favourable outcome is a label value (a direction for a regression); "
+         "a regression's fairness checks need `fairness.favorable` and `threshold`."),
     # graph
     Rule("SPEC601", "cycle", _E, "The specs form a cycle.",
          "A feature view depends (through other views) on itself. The message prints the cycle."),

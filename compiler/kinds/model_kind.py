@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from specops.compiler.kinds.common import Duration, Name, Principal, SpecModel
 
-__all__ = ["Estimator", "ModelSpec", "Monitoring", "Serving", "Training"]
+__all__ = ["Estimator", "Fairness", "ModelSpec", "Monitoring", "Serving", "Training"]
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 
@@ -34,6 +34,28 @@ class Training(SpecModel):
     split: Split = Field(default_factory=lambda: Split())
     created_time_cutoff: bool = Field(False, description="only use feature rows created "
                                                          "before the event time")
+
+
+class Quantiles(SpecModel):
+    quantiles: int = Field(ge=2, le=100, description="bands cut at quantiles of the "
+                                                     "training split (4: quartiles)")
+
+
+class Fairness(SpecModel):
+    """What a fairness check measures (docs/training.md, "Fairness")."""
+
+    favorable: bool | int | str | None = Field(
+        None, description="the favourable outcome: a label value (e.g. 0 where 1 means "
+                          "default), or higher_score / lower_score; default: the positive "
+                          "class (the larger label)")
+    threshold: float | None = Field(
+        None, description="favourable decision: P(favourable) >= threshold (default 0.5); "
+                          "for a regression, prediction >= (higher_score) or <= "
+                          "(lower_score) threshold, required")
+    bands: dict[str, list[float] | Quantiles] = Field(
+        default_factory=dict, description="protected column -> band edges ([25, 40, 60]) "
+                                          "or {quantiles: 4}; required for a continuous "
+                                          "protected attribute")
 
 
 class Estimator(SpecModel):
@@ -70,6 +92,16 @@ class Drift(SpecModel):
     min_samples: int = Field(100, ge=1)
     drift_share: float = Field(0.5, gt=0, le=1)
 
+    @field_validator("alert")
+    @classmethod
+    def _alert_not_below_warn(cls, v: float, info: ValidationInfo) -> float:
+        """`warn` above `alert` would page before it warns: refused where it is written."""
+        warn = info.data.get("warn")
+        if isinstance(warn, (int, float)) and v < warn:
+            raise PydanticCustomError("threshold_order", f"`alert` ({v}) is below `warn` "
+                                      f"({warn}); a drift must warn before it alerts")
+        return v
+
 
 class Monitoring(SpecModel):
     drift: Drift = Field(default_factory=lambda: Drift())
@@ -81,16 +113,6 @@ class Monitoring(SpecModel):
     cooldown: Duration = "7d"
     performance: dict[str, float] = Field(default_factory=dict)
     webhook: str | None = None
-
-    @field_validator("alert")
-    @classmethod
-    def _alert_not_below_warn(cls, v: float, info: ValidationInfo) -> float:
-        """`warn` above `alert` would page before it warns: refused where it is written."""
-        warn = info.data.get("warn")
-        if isinstance(warn, (int, float)) and v < warn:
-            raise PydanticCustomError("threshold_order", f"`alert` ({v}) is below `warn` "
-                                      f"({warn}); a drift must warn before it alerts")
-        return v
 
 
 class ModelSpec(SpecModel):
@@ -106,6 +128,7 @@ class ModelSpec(SpecModel):
     training: Training
     estimator: Estimator
     slices: list[Name] = Field(default_factory=list)
+    fairness: Fairness | None = None
     gates: list[Name] = Field(default_factory=list)
     approval: Name | None = None
     serving: Serving | None = None

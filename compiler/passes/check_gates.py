@@ -1,5 +1,11 @@
 """Compile every gate check for every model that uses the gate, in that model's terms:
-its task's metrics, its slice columns, its protected attributes.
+its task's metrics, its slice columns, its protected attributes; then refuse fairness that
+cannot be evaluated as written (SPEC510, SPEC411).
+
+Why fairness is checked here and not at run time: a continuous attribute without bands
+makes every distinct age its own group, a regression has no "selection" until a direction
+and threshold say what is favourable, and equalized odds needs true classes. Each of those
+used to lint clean and fail (or, worse, pass on nonsense) after training.
 
 A gate shared by a classifier and a regressor is checked twice; a metric that fits one
 but not the other is reported once per offending model (SPEC411 at the exact column).
@@ -7,13 +13,16 @@ but not the other is reported once per offending model (SPEC411 at the exact col
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from typing import Any
 
 from specops.compiler.diagnostics.diagnostic import Severity
+from specops.compiler.diagnostics.suggest import did_you_mean
 from specops.compiler.expr import check_spec_expression, gate_env
 from specops.compiler.facts.model_facts import check_categories
-from specops.compiler.kinds import GateSpec
+from specops.compiler.frontend.validate_specs import LoadedSpec
+from specops.compiler.kinds import GateSpec, ModelSpec, SourceSpec
 from specops.compiler.passes.context import Context
 
 __all__ = ["check_gates"]
@@ -28,6 +37,129 @@ def _name_the_model(ctx: Context, start: int, model: str) -> None:
             message = d.message.replace("this model's task", f"the task of model `{model}`")
             ctx.diagnostics[i] = replace(d, message=message.replace("this model",
                                                                     f"model `{model}`"))
+
+
+_NUMERIC = {"int64", "int32", "float64", "float32"}
+_SELECTION = {"selection_rate_ratio", "demographic_parity_difference",
+              "demographic_parity_ratio", "disparate_impact"}
+_DIRECTIONS = ("higher_score", "lower_score")
+
+
+def _fairness_calls(tree: Any) -> list[tuple[str, str]]:
+    """(function, attribute) of every fairness call in a compiled check."""
+    out: list[tuple[str, str]] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("op") == "fairness":
+                out.append((str(node.get("fn")), str(node.get("attribute"))))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
+def _protected_types(ctx: Context, model: ModelSpec
+                     ) -> dict[str, tuple[str, bool, int]]:
+    """Protected column -> (type, declares its values with `in:`, index in the list)."""
+    out: dict[str, tuple[str, bool, int]] = {}
+    for ref in ctx.protected.get(model.name, []):
+        for col in ref.columns:
+            if ref.kind == "column" and ref.name in ctx.index.sources:
+                src: SourceSpec = ctx.index.sources[ref.name].spec
+                if col in src.columns:
+                    c = src.columns[col]
+                    out[col] = (c.type, c.in_ is not None, ref.index)
+            elif ref.version is not None:
+                t = ctx.feature_types.get((ref.name, ref.version), {}).get(col)
+                if t is not None:
+                    out[col] = (t, False, ref.index)
+    return out
+
+
+def _check_fairness(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
+    """SPEC510/SPEC411 for a model: bands, favourable outcome, threshold and the fairness
+    checks of its gates, each at the exact place to fix."""
+    types = _protected_types(ctx, model)
+    fair = model.fairness
+    bands = {k.rsplit(".", 1)[-1]: k for k in (fair.bands if fair else {})}
+    for col, key in bands.items():
+        if col not in types:
+            ctx.error("SPEC510", f"bands for `{key}`, which is not a protected attribute of "
+                      f"model `{model.name}`", loaded, "fairness", "bands", key, key=True,
+                      help=did_you_mean(col, types) or "list it under training.protected")
+        elif types[col][0] not in _NUMERIC:
+            ctx.error("SPEC510", f"`{key}` is {types[col][0]}: only numeric attributes are "
+                      "banded", loaded, "fairness", "bands", key, key=True)
+        elif fair is not None:
+            edges = fair.bands[key]
+            if isinstance(edges, list) and (not edges or any(
+                    b <= a for a, b in itertools.pairwise(edges))):
+                ctx.error("SPEC510", f"band edges of `{key}` must be increasing numbers",
+                          loaded, "fairness", "bands", key)
+    for col, (ctype, listed, index) in sorted(types.items()):
+        if col in bands or ctype not in _NUMERIC or listed:
+            continue
+        ctx.error("SPEC510", f"protected attribute `{col}` is {ctype} without bands: every "
+                  "distinct value would be its own group", loaded, "training", "protected",
+                  index, help=f"add `fairness: {{bands: {{{col}: [25, 40, 60]}}}}` (edges) or "
+                              f"`{{{col}: {{quantiles: 4}}}}`, or declare its values with "
+                              "`in:` on the source column")
+    regression = model.task == "regression"
+    if fair is not None and fair.favorable is not None:
+        if regression and fair.favorable not in _DIRECTIONS:
+            ctx.error("SPEC510", "a regression's favourable outcome is a direction: "
+                      "`higher_score` or `lower_score`", loaded, "fairness", "favorable")
+        elif not regression and fair.favorable not in _DIRECTIONS:
+            _check_favourable_label(ctx, loaded, model, fair.favorable)
+    if fair is not None and fair.threshold is not None and not regression and \
+            not 0.0 < fair.threshold < 1.0:
+        ctx.error("SPEC510", f"a classifier's threshold is a probability in (0, 1); got "
+                  f"{fair.threshold:g}", loaded, "fairness", "threshold")
+    if not regression:
+        return
+    decided = fair is not None and fair.favorable in _DIRECTIONS and fair.threshold is not None
+    for gate_name in model.gates:
+        gate_loaded = ctx.index.gates.get(gate_name)
+        for i, check in enumerate(ctx.gate_trees.get((model.name, gate_name), [])):
+            for fn, attr in _fairness_calls(check["expr"]):
+                where = _check_path(gate_loaded, i) if gate_loaded is not None else None
+                if where is None or gate_loaded is None:
+                    continue
+                if fn not in _SELECTION:
+                    ctx.error("SPEC411", f"`{fn}({attr})` compares true- or false-positive "
+                              f"rates, which a regression (model `{model.name}`) does not "
+                              "have", gate_loaded, *where,
+                              help="use disparate_impact or demographic_parity_difference "
+                                   "with fairness.favorable and threshold on the model")
+                elif not decided:
+                    ctx.error("SPEC510", f"`{fn}({attr})` on regression model `{model.name}` "
+                              "needs what a favourable decision is", gate_loaded, *where,
+                              help="set `fairness: {favorable: higher_score, threshold: T}` "
+                                   "(or lower_score) on the model")
+
+
+def _check_path(gate_loaded: LoadedSpec, i: int) -> tuple[str | int, ...] | None:
+    gate: GateSpec = gate_loaded.spec
+    if i >= len(gate.checks):
+        return None
+    return ("checks", i) if isinstance(gate.checks[i], str) else ("checks", i, "check")
+
+
+def _check_favourable_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec,
+                            favorable: object) -> None:
+    label = model.training.label
+    src = ctx.index.sources.get(label.source)
+    if src is None or label.column not in src.spec.columns:
+        return
+    col = src.spec.columns[label.column]
+    values = list(col.in_) if col.in_ is not None else [False, True] \
+        if col.type == "bool" else None
+    if values is not None and str(favorable) not in {str(v) for v in values}:
+        ctx.error("SPEC510", f"favourable outcome {favorable!r} is not a value of the label "
+                  f"`{label.column}` ({', '.join(map(str, values))})", loaded, "fairness",
+                  "favorable")
 
 
 def check_gates(ctx: Context) -> None:
@@ -81,6 +213,7 @@ def check_gates(ctx: Context) -> None:
                     "message": message,
                 })
             ctx.gate_trees[(model.name, gate_name)] = compiled
+        _check_fairness(ctx, loaded, model)
         if protected and "fairness" not in categories and not broken and \
                 all(g in ctx.index.gates for g in model.gates):
             ctx.error("SPEC507", f"model `{model.name}` declares protected attributes "

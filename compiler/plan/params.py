@@ -34,7 +34,7 @@ from specops.compiler.passes.context import Context, InputRef
 from specops.compiler.plan.governance_facts import approval_rules, monitoring_params, serving_params
 from specops.compiler.plan.trees import compile_tree, tree_type
 
-__all__ = ["TASK_METRICS", "Dep", "ParamBuilder"]
+__all__ = ["TASK_METRICS", "Dep", "ParamBuilder", "fairness_params"]
 
 TASK_METRICS: dict[str, tuple[str, ...]] = {
     "binary_classification": ("accuracy", "brier", "f1", "log_loss", "pr_auc", "precision",
@@ -461,14 +461,21 @@ class ParamBuilder:
         for gate in gates:
             for tree in self.gate_trees(gate, model):
                 metrics |= _metric_names(tree) - packaging
+        # evaluate stores every group's counts at the smallest size; each gate then
+        # compares at its own (runtime/evaluation/gate.py, `at_group_size`)
         sizes = [self.ctx.index.gates[g].spec.min_group_size for g in gates]
-        params = {"task": model.task, "metrics": sorted(metrics),
-                  "slices": sorted(set(model.slices)), "protected": protected,
-                  "min_group_size": min(sizes) if sizes else 30, "label": self._label(model)}
+        params: dict[str, Any] = {
+            "task": model.task, "metrics": sorted(metrics),
+            "slices": sorted(set(model.slices)), "protected": protected,
+            "min_group_size": min(sizes) if sizes else 30, "label": self._label(model)}
         n = model.name
         deps = [Dep(f"the task of model {n}", loaded, ("task",)),
                 Dep(f"the slices and protected attributes of model {n}", loaded, ("slices",)),
                 Dep(f"the metrics named in the gates of model {n}", loaded, ("gates",))]
+        if model.fairness is not None:
+            params["fairness"] = fairness_params(model, protected)
+            deps.append(Dep(f"the favourable outcome, threshold and bands of model {n}",
+                            loaded, ("fairness",)))
         return params, deps
 
     def export_onnx(self, _id: str, loaded: LoadedSpec) -> Params:
@@ -544,6 +551,20 @@ class ParamBuilder:
         params = {"model": model.name, **monitoring_params(model.monitoring)}
         return params, [Dep(f"the monitoring config of model {model.name}", loaded,
                             ("monitoring",))]
+
+
+def fairness_params(model: ModelSpec, protected: list[str]) -> dict[str, Any]:
+    """The model's `fairness:` block for `evaluate`, bands keyed by the protected column as
+    the training set names it (`applications.age` and `age` both mean `age`; lint has
+    refused a key that is no protected attribute)."""
+    fair = model.fairness
+    assert fair is not None
+    bands: dict[str, Any] = {}
+    for key, spec in sorted(fair.bands.items()):
+        col = key.rsplit(".", 1)[-1]
+        name = next((p for p in protected if p == col or p.endswith(f"__{col}")), col)
+        bands[name] = list(spec) if isinstance(spec, list) else spec.model_dump(mode="json")
+    return {"favorable": fair.favorable, "threshold": fair.threshold, "bands": bands}
 
 
 def _metric_names(tree: Any) -> set[str]:

@@ -35,6 +35,14 @@ from specops.runtime.evaluation import (
     regression_metrics,
     slice_metrics,
 )
+from specops.runtime.evaluation.banding import (
+    FairnessSettings,
+    band_edges,
+    band_groups,
+    band_names,
+    describe,
+    favourable,
+)
 from specops.runtime.training.preprocess import Feature, prepare_frame, read_schema
 
 __all__ = ["evaluate"]
@@ -66,6 +74,62 @@ def _write_profile(ctx: OpContext, train_path: Path, features: list[Feature],
                             strategy=str(drift.get("binning", "quantile")))
 
 
+def _settings(p: EvaluateParams, train_path: Path, protected: list[str]) -> FairnessSettings:
+    """The spec's fairness block with every band's edges fixed now: quantile bands are cut
+    on the training split, so evaluation, gates, report and monitor share one grouping."""
+    fp = p.fairness
+    if fp is None:
+        return FairnessSettings()
+    edges: dict[str, list[float]] = {}
+    train = pl.read_parquet(train_path) if train_path.is_file() else None
+    for col, spec in fp.bands.items():
+        if col not in protected:
+            continue
+        if isinstance(spec, tuple):
+            edges[col] = band_edges(np.asarray([]), spec)
+            continue
+        if train is None or col not in train.columns:
+            raise OpError(f"quantile bands of {col!r} need it in the training split")
+        values = train.get_column(col).cast(pl.Float64).to_numpy()
+        edges[col] = band_edges(values, {"quantiles": spec.quantiles})
+    return FairnessSettings(fp.favorable, fp.threshold, edges)
+
+
+def _fairness(p: EvaluateParams, raw: pl.DataFrame, train_path: Path, protected: list[str],
+              y: np.ndarray, y_pred: np.ndarray, classes: list[Any], proba: Any,
+              min_group: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per protected attribute: group rates of the favourable decision (banded groups for
+    a banded attribute), and the settings that defined them (stored for the monitor)."""
+    settings = _settings(p, train_path, protected)
+    out: dict[str, Any] = {}
+    try:
+        truth, decision = favourable(settings, classes, y, proba, y_pred)
+    except ValueError as exc:
+        raise OpError(str(exc)) from exc
+    note = None
+    if len(classes) > 2 and settings.favorable is None:
+        note = "group fairness on a multiclass model needs fairness.favorable (a class)"
+    elif decision is None:
+        note = ("group fairness on a regression needs fairness.favorable (higher_score or "
+                "lower_score) and a threshold")
+    for col in protected:
+        if col not in raw.columns:
+            raise OpError(f"protected column {col!r} missing from test.parquet")
+        if note is not None or truth is None or decision is None:
+            out[col] = {"note": note}
+            continue
+        groups = band_groups(raw.get_column(col).to_numpy(), settings.bands.get(col))
+        out[col] = fairness_report(truth, decision, groups, min_group)
+        if col in settings.bands:
+            out[col]["bands"] = band_names(settings.bands[col])
+    doc = settings.to_json()
+    if classes and note is None:
+        doc["favorable_label"] = settings.favourable_label(classes)
+        doc["threshold"] = 0.5 if settings.threshold is None else settings.threshold
+    doc["description"] = describe(settings, classes) if note is None else note
+    return out, doc
+
+
 def evaluate(ctx: OpContext) -> OpResult:
     model_path = find_input_file(ctx, "model.joblib")
     trained = read_json(model_path.parent / "params.json")
@@ -86,6 +150,7 @@ def evaluate(ctx: OpContext) -> OpResult:
     y = raw.get_column(label).to_numpy()
     y_pred = pipe.predict(x)
     classification = "regression" not in task
+    proba: Any = None
     doc: dict[str, Any] = {"task": task, "n": int(raw.height), "min_group_size": min_group,
                            "label": label}
     cols: dict[str, Any] = {"y_true": y, "y_pred": y_pred}
@@ -124,18 +189,10 @@ def evaluate(ctx: OpContext) -> OpResult:
             raise OpError(f"slice column {col!r} missing from test.parquet")
         doc["slices"][col] = slice_metrics(raw.get_column(col).to_numpy(), compute, min_group)
 
-    doc["fairness"] = {}
     protected = list(p.protected) or _as_list(schema.get("protected"))
-    for col in protected:
-        if col not in raw.columns:
-            raise OpError(f"protected column {col!r} missing from test.parquet")
-        if not classification or len(doc.get("classes", [])) != 2:
-            doc["fairness"][col] = {"note": "group fairness metrics need a binary classifier"}
-            continue
-        pos = doc["classes"][1]
-        doc["fairness"][col] = fairness_report((y == pos).astype(np.int64),
-                                               (y_pred == pos).astype(np.int64),
-                                               raw.get_column(col).to_numpy(), min_group)
+    doc["fairness"], doc["fairness_settings"] = _fairness(
+        p, raw, test_path.parent / "train.parquet", protected, y, y_pred,
+        doc.get("classes") or [], proba if classification else None, min_group)
 
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     (ctx.out_dir / "evaluation.json").write_text(

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FAIRNESS_METRICS", "fairness_report", "group_rates"]
+__all__ = ["FAIRNESS_METRICS", "fairness_from_groups", "fairness_report",
+           "group_rates"]
 
 FAIRNESS_METRICS = ("demographic_parity_difference", "demographic_parity_ratio",
                     "disparate_impact", "equal_opportunity_difference",
@@ -70,13 +71,24 @@ def fairness_report(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
                     min_group_size: int = 1) -> dict[str, Any]:
     rates = group_rates(np.asarray(y_true, dtype=np.int64),
                         np.asarray(y_pred, dtype=np.int64), groups)
+    return fairness_from_groups(rates, min_group_size)
+
+
+def fairness_from_groups(rates: dict[str, dict[str, Any]], min_group_size: int
+                         ) -> dict[str, Any]:
+    """The report from per-group rates (`group_rates`, or the `groups` of a stored report).
+
+    Why separate: `evaluation.json` stores every group's counts once, and each gate then
+    compares the groups that meet *its own* `min_group_size` (a gate that says 100 must
+    never be decided on groups of 77), without re-scoring the model."""
+    rates = {str(k): dict(v) for k, v in rates.items()}
     kept = {k: v for k, v in rates.items() if v["n"] >= min_group_size}
     excluded = sorted(k for k in rates if k not in kept)
     report: dict[str, Any] = {"groups": rates, "min_group_size": min_group_size,
                               "excluded_groups": excluded, "compared_groups": sorted(kept)}
     sel_d, sel_r, _ = _spread({k: v["selection_rate"] for k, v in kept.items()})
-    tpr_d, tpr_r, no_pos = _spread({k: v["tpr"] for k, v in kept.items()})
-    fpr_d, fpr_r, no_neg = _spread({k: v["fpr"] for k, v in kept.items()})
+    tpr_d, tpr_r, no_pos = _spread({k: v.get("tpr") for k, v in kept.items()})
+    fpr_d, fpr_r, no_neg = _spread({k: v.get("fpr") for k, v in kept.items()})
     sel = [v["selection_rate"] for v in kept.values()]
     report.update({
         "selection_rate_min": min(sel) if sel else None,

@@ -30,10 +30,11 @@ from typing import Any
 from specops.contract.op_params import GateParams
 from specops.runtime.engine.op_inputs import optional_input_file, read_json
 from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
+from specops.runtime.evaluation.fairness import fairness_from_groups
 from specops.runtime.evaluation.gate_checks import evaluate_gate
 from specops.runtime.registry.lineage import build_lineage
 
-__all__ = ["collect_results", "gate"]
+__all__ = ["at_group_size", "collect_results", "gate"]
 
 
 def _numeric(d: dict[str, Any]) -> dict[str, float]:
@@ -82,6 +83,29 @@ def collect_results(ctx: OpContext) -> tuple[dict[str, Any], dict[str, Path]]:
     return results, files
 
 
+def at_group_size(results: dict[str, Any], min_group_size: int) -> dict[str, Any]:
+    """Results as this gate sees them: fairness compared over the groups with at least the
+    gate's own `min_group_size` rows, and slice groups below it without metrics.
+
+    Why here: `evaluate` runs once for all of a model's gates, at the smallest of their
+    sizes, and stores every group's counts; each gate then applies its own size, so a
+    gate that says 100 is never decided on groups of 77 because another gate said 30."""
+    fairness = {}
+    for attr, rep in (results.get("fairness") or {}).items():
+        if isinstance(rep, dict) and isinstance(rep.get("groups"), dict):
+            again = fairness_from_groups(rep["groups"], min_group_size)
+            fairness[attr] = {**{k: v for k, v in rep.items() if k != "note"}, **again}
+        else:
+            fairness[attr] = rep
+    slices: dict[str, Any] = {}
+    for by, groups in (results.get("slices") or {}).items():
+        slices[by] = {g: (info if int(info.get("n", 0)) >= min_group_size
+                          else {"n": info.get("n"),
+                                "skipped": f"fewer than {min_group_size} rows"})
+                      for g, info in groups.items()}
+    return {**results, "fairness": fairness, "slices": slices}
+
+
 def _model_name(ctx: OpContext) -> str:
     if ctx.params.get("model"):
         return str(ctx.params["model"])
@@ -114,6 +138,7 @@ def gate(ctx: OpContext) -> OpResult:
     gate_name = p.gate
     checks: list[Mapping[str, Any]] = [c.model_dump(mode="json") for c in p.checks]
     results, files = collect_results(ctx)
+    results = at_group_size(results, p.min_group_size)
     champion, champ_info = _champion(ctx, model)
     results["champion"] = champion
     report = evaluate_gate(checks, results, require_champion=p.require_champion)

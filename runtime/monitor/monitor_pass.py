@@ -29,6 +29,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from specops.runtime.evaluation.banding import (
+    FairnessSettings,
+    band_edges,
+    band_groups,
+    favourable,
+)
 from specops.runtime.monitor.alerts import Alert, Hygiene, Signal
 from specops.runtime.monitor.drift import DriftConfig, DriftReport, compute_drift
 from specops.runtime.monitor.profile import ReferenceProfile, bin_counts, build_profile
@@ -107,6 +113,8 @@ class ModelInfo:
     classes: list[Any]
     label: str
     profile: ReferenceProfile
+    # the version's favourable outcome, threshold and fixed band edges (evaluation.json)
+    fairness: FairnessSettings = field(default_factory=FairnessSettings)
 
 
 def load_model_info(version: Any) -> ModelInfo:
@@ -123,8 +131,11 @@ def load_model_info(version: Any) -> ModelInfo:
     inputs = [(str(i["name"]), str(i.get("role", "numeric"))) for i in params.get("inputs", [])]
     if not inputs:
         inputs = [(n, f.kind) for n, f in profile.features.items()]
+    ev = json.loads((path / "evaluation.json").read_text()) if (
+        path / "evaluation.json").is_file() else {}
     return ModelInfo(version.ref, path, inputs, str(params.get("task", "")),
-                     list(params.get("classes") or []), str(params.get("label", "")), profile)
+                     list(params.get("classes") or []), str(params.get("label", "")), profile,
+                     FairnessSettings.from_json(ev.get("fairness_settings")))
 
 
 @dataclass(frozen=True)
@@ -237,34 +248,50 @@ def _histograms(profile: ReferenceProfile, cols: Mapping[str, np.ndarray]
     return out
 
 
-def _bands(frame: pl.DataFrame, protected: Sequence[str]) -> dict[str, np.ndarray]:
-    """Group labels per protected attribute; numeric ones with many values become
-    quartile bands fit on all current rows (stable across windows)."""
+def _bands(frame: pl.DataFrame, protected: Sequence[str], settings: FairnessSettings
+           ) -> dict[str, np.ndarray]:
+    """Group labels per protected attribute, with the version's own band edges (fixed at
+    evaluation, runtime/evaluation/banding.py), so a window's groups are the evaluation's.
+    A version evaluated before bands existed: a numeric attribute with many values gets
+    quartile edges fit once on all current rows (stable across windows)."""
     out: dict[str, np.ndarray] = {}
     for attr in protected:
         if attr not in frame.columns:
             continue
         col = frame.get_column(attr)
-        if col.dtype.is_numeric() and col.n_unique() > 10:
-            arr = col.cast(pl.Float64).to_numpy()
-            qs = np.unique(np.nanquantile(arr, [0.25, 0.5, 0.75]))
-            idx = np.searchsorted(qs, arr, side="right")
-            names = ([f"<{qs[0]:g}"] + [f"{a:g}-{b:g}" for a, b in itertools.pairwise(qs)]
-                     + [f">={qs[-1]:g}"])
-            out[attr] = np.asarray([names[i] if not np.isnan(v) else "missing"
-                                    for i, v in zip(idx, arr, strict=True)], dtype=object)
-        else:
-            out[attr] = np.asarray(col.cast(pl.Utf8).fill_null("missing").to_list(),
-                                   dtype=object)
+        edges = settings.bands.get(attr)
+        if edges is None and col.dtype.is_numeric() and col.n_unique() > 10:
+            edges = band_edges(col.cast(pl.Float64).to_numpy(), {"quantiles": 4})
+        out[attr] = band_groups(col.to_numpy(), edges)
     return out
 
 
-def _is_positive(values: np.ndarray, positive: Any) -> np.ndarray:
-    """values == the positive class, numerically when both are numbers (a label read back
-    as 1.0 is still class 1), else as text."""
-    if values.dtype.kind in "iuf" and isinstance(positive, (int, float)):
-        return np.asarray(values == positive, dtype=bool)
-    return np.asarray(values.astype(str) == str(positive), dtype=bool)
+def _window_fairness(info: ModelInfo, pred: np.ndarray | None, sc: np.ndarray | None,
+                     y_true: np.ndarray | None, mask: np.ndarray | None,
+                     bands: Mapping[str, np.ndarray], min_group_size: int
+                     ) -> dict[str, Any]:
+    """Per attribute: the favourable decision's fairness in this window, with the
+    version's favourable outcome and threshold (the same decision as at evaluation)."""
+    if (pred is None and sc is None) or (len(info.classes) > 2 and \
+            info.fairness.favorable is None):
+        return {}
+    try:
+        _, decision = favourable(info.fairness, info.classes, None, sc, pred)
+        truth = None
+        if y_true is not None and mask is not None:
+            truth, _ = favourable(info.fairness, info.classes, np.asarray(y_true[mask]),
+                                  None, None)
+    except ValueError:
+        return {}
+    if decision is None:
+        return {}
+    out: dict[str, Any] = {}
+    for attr, groups in bands.items():
+        if truth is not None and mask is not None:   # `mask`: the rows whose label arrived
+            out[attr] = window_fairness(truth, decision[mask], groups[mask], min_group_size)
+        else:
+            out[attr] = window_fairness(None, decision, groups, min_group_size)
+    return out
 
 
 def _data_signal(rep: DriftReport) -> Signal:
@@ -324,7 +351,7 @@ def run_pass(info: ModelInfo, frame: pl.DataFrame, settings: MonitorSettings, *,
             frame = _join_side(frame, labels.frame, labels.key, [labels.column])
     label_col = labels.column if labels is not None and labels.column in frame.columns else None
     # groups per protected attribute, fit once on all rows: stable bands across windows
-    groups = _bands(frame, protected)
+    groups = _bands(frame, protected, info.fairness)
     frame = frame.with_columns([pl.Series(f"__group_{a}", g.tolist(), dtype=pl.Utf8)
                                 for a, g in groups.items()])
     windows = split_windows(frame, cols.time, settings.window_s, max_windows, now)
@@ -384,17 +411,8 @@ def _one_window(info: ModelInfo, profile: ReferenceProfile, w: Window, cols: Log
             m = performance(y_true[mask], pred[mask] if pred is not None else None,
                             sc[mask] if sc is not None else None, info.classes, info.task)
             perf = {"status": "labelled", "labelled": int(mask.sum()), "metrics": m}
-    fairness: dict[str, Any] = {}
-    if pred is not None and len(info.classes) == 2:
-        pos = _is_positive(np.asarray(pred), info.classes[1])
-        for attr, groups in bands.items():
-            if y_true is not None:             # `mask`: the rows whose label arrived
-                yt = _is_positive(np.asarray(y_true[mask]), info.classes[1])
-                fairness[attr] = window_fairness(yt.astype(np.int64), pos[mask].astype(
-                    np.int64), groups[mask], min_group_size)
-            else:
-                fairness[attr] = window_fairness(None, pos.astype(np.int64), groups,
-                                                 min_group_size)
+    fairness = _window_fairness(info, pred, sc, y_true, mask if y_true is not None else None,
+                                bands, min_group_size)
     ops = operational_metrics(f, cols) if from_log else {"requests": float(f.height)}
     values: dict[str, Any] = dict(perf.get("metrics") or {})
     for attr, rep_f in fairness.items():
