@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from gov_helpers import (
     Clock,
-    FakeRegistry,
+    SignedRegistry,
     drop_pg_schema,
     make_gov,
     pg_schema,
@@ -24,8 +24,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def registry() -> FakeRegistry:
-    return FakeRegistry()
+def registry(tmp_path) -> Iterator[SignedRegistry]:
+    """The real signed registry, files and all (see SignedRegistry)."""
+    reg = SignedRegistry(tmp_path / "registry")
+    yield reg
+    reg.close()
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +60,79 @@ def facts(approval: dict[str, Any] | None = None, **over: Any) -> dict[str, Any]
     return base
 
 
+class SignedRegistry:
+    """The real signed registry (`specops.runtime.registry.Registry`) for governance tests.
+
+    Every version is registered for real (signed manifest, read-only files, the session key
+    of tests/runtime/conftest.py), so `verify` checks actual bytes. The states the old fake
+    set by assignment are reached here the way they happen: `tamper` flips a byte of a
+    stored file (anyone with write access to the artifact folder), `forge_digest` rewrites
+    the version row's digest (anyone with write access to the database), and a rejected
+    version is registered as rejected."""
+
+    def __init__(self, root: Path) -> None:
+        from specops.runtime.registry import Registry
+
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.reg = Registry.open(root, f"sqlite:///{root / 'registry.db'}")
+        self._saved: dict[Path, bytes] = {}
+
+    def __getattr__(self, name: str) -> Any:   # get, verify, set_alias, aliases, ...
+        return getattr(self.reg, name)
+
+    def add(self, model: str, version: int, status: str = "registered") -> Any:
+        """Register model@1..version (each with its own bytes); model@version."""
+        for n in range(1, version + 1):
+            try:
+                existing = self.reg.get(model, n)
+            except LookupError:
+                existing = None
+            except RuntimeError:     # RegistryError: not registered yet
+                existing = None
+            if existing is not None:
+                continue
+            src = self.root / "src" / model / str(n)
+            src.mkdir(parents=True, exist_ok=True)
+            body = f"{model}@{n}".encode() * 64
+            if status == "rejected" and n == version:
+                (src / "gate_report.json").write_text('{"passed": false}')
+                files = {"gate_report.json": src / "gate_report.json"}
+                digest = "sha256:" + hashlib.sha256(body).hexdigest()
+                v = self.reg.register(model, files, {"run_id": f"run-{n}"}, status=status,
+                                      reasons=["gate quality failed"], model_digest=digest)
+            else:
+                (src / "model.onnx").write_bytes(body)
+                v = self.reg.register(model, {"model.onnx": src / "model.onnx"},
+                                      {"run_id": f"run-{n}"})
+            assert v.version == n, (v.version, n)
+        return self.reg.get(model, version)
+
+    def tamper(self, model: str, version: int, name: str = "model.onnx") -> None:
+        path = self.reg.get(model, version).path / name
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+        data = bytearray(path.read_bytes())
+        self._saved.setdefault(path, bytes(data))
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+
+    def restore(self) -> None:
+        for path, data in self._saved.items():
+            path.write_bytes(data)
+        self._saved.clear()
+
+    def forge_digest(self, model: str, version: int, digest: str) -> None:
+        from specops.runtime.registry import registry_tables as T
+
+        with self.reg.engine.begin() as conn:
+            conn.execute(T.versions.update().where(T.versions.c.model == model,
+                                                   T.versions.c.version == version)
+                         .values(model_digest=digest))
+
+    def close(self) -> None:
+        self.reg.close()
+
+
 @dataclass
 class FakeVersion:
     model: str
@@ -68,6 +144,9 @@ class FakeVersion:
 
 @dataclass
 class FakeRegistry:
+    """Kept for the trust tests (tests/runtime/trust/trust_helpers.py), which only need
+    a registry's digests and aliases; governance tests use `SignedRegistry`."""
+
     versions: dict[tuple[str, int], FakeVersion] = field(default_factory=dict)
     broken: set[tuple[str, int]] = field(default_factory=set)
     aliases: list[tuple[str, str, int | None, str]] = field(default_factory=list)

@@ -41,7 +41,8 @@ def test_deploy_needs_approval_in_production_only(any_gov, registry):
     approve(any_gov, "carol", "credit", 1, "business_owner")
     deploy(any_gov, "frank", "credit", 1, "production")
     assert current(any_gov, "credit", "production") == 1
-    assert ("credit", "production", 1, "frank") in registry.aliases
+    assert registry.aliases("credit") == {"staging": 1, "production": 1}
+    assert registry.alias_history("credit", "production")[-1]["actor"] == "frank"
 
 
 def test_unreviewed_version_never_reaches_production(gov, registry):
@@ -53,12 +54,17 @@ def test_unreviewed_version_never_reaches_production(gov, registry):
 
 def test_signature_and_digest_are_checked(gov, registry):
     _approved(gov, registry, 1)
-    registry.broken.add(("credit", 1))
-    with pytest.raises(GovernanceError, match="fails verification: manifest signature"):
+    registry.tamper("credit", 1)               # a flipped byte in the stored model
+    with pytest.raises(GovernanceError, match=r"fails verification: model\.onnx: content"):
         deploy(gov, "frank", "credit", 1, "production")
-    registry.broken.clear()
-    registry.versions[("credit", 1)].model_digest = "sha256:" + "e" * 64
-    with pytest.raises(GovernanceError, match=r"voided.*model digest changed"):
+    registry.restore()
+    registry.tamper("credit", 1, "manifest.json")
+    with pytest.raises(GovernanceError, match=r"fails verification: .*signature"):
+        deploy(gov, "frank", "credit", 1, "production")
+    registry.restore()
+    # a row rewritten to name other bytes no longer matches the signed manifest
+    registry.forge_digest("credit", 1, "sha256:" + "e" * 64)
+    with pytest.raises(GovernanceError, match="model digest differs from the signed manifest"):
         deploy(gov, "frank", "credit", 1, "production")
     with pytest.raises(NotFound):
         deploy(gov, "frank", "credit", 7, "production")
@@ -74,7 +80,7 @@ def test_spec_hash_binding_at_deploy(gov, registry):
 
 
 def test_rejected_registry_version_cannot_deploy(gov, registry):
-    registry.add("credit", 1).status = "rejected"
+    registry.add("credit", 1, status="rejected")
     with pytest.raises(GovernanceError, match="is rejected"):
         deploy(gov, "frank", "credit", 1, "staging")
 
