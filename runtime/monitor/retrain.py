@@ -212,8 +212,9 @@ def _unchanged(plan: Any, root: Path, model: str, store_url: str | None, executo
     result = execute_plan(plan, root, executor="inline" if executor == "ray" else executor,
                           select=",".join(train.inputs), store_url=store_url,
                           progress=progress)
-    digests = {i: result.nodes[i].digest for i in train.inputs if i in result.nodes}
-    if not result.ok or len(digests) != len(train.inputs) or None in digests.values():
+    digests: dict[str, str] = {i: str(result.nodes[i].digest) for i in train.inputs
+                               if i in result.nodes and result.nodes[i].digest}
+    if not result.ok or len(digests) != len(train.inputs):
         return None    # let the real run report what failed
     store = Store.from_url(store_url or plan.project.store, root)
     try:
