@@ -193,7 +193,7 @@ class InputColumn(Record):
 
 
 class Split(Record):
-    by: Literal["time", "random"]
+    by: Literal["time", "random", "stratified"]
     test_fraction: float
     seed: int
 

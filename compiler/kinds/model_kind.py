@@ -20,7 +20,10 @@ class Label(SpecModel):
 
 
 class Split(SpecModel):
-    by: Literal["time", "random"] = "time"
+    by: Literal["time", "random", "stratified"] = Field(
+        "time", description="time: the latest rows are the test set (needs the spine's "
+                            "timestamp); random; stratified: random within each label class "
+                            "(label deciles for a regression)")
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
 

@@ -19,7 +19,8 @@ from specops.compiler.passes.context import Context
 __all__ = ["check_time", "view_timestamp"]
 
 _CODE = "SPEC420"
-_HELP_SPLIT = "use `split: {by: random}`, or set `timestamp` on the spine source"
+_HELP_SPLIT = ("use `split: {by: random}` (or `stratified`), or set `timestamp` on the spine "
+               "source")
 
 
 def view_timestamp(ctx: Context, key: tuple[str, int]) -> str | None:

@@ -18,7 +18,9 @@ Split: `time` puts the latest `test_fraction` of rows (by spine time) in test, m
 that share the boundary timestamp into test too, so no instant straddles the split (rows
 with a null spine time stay in train);
 `random` draws exactly round(n * test_fraction) test rows with numpy's
-`default_rng(seed)`. Both are deterministic, so every executor builds identical sets.
+`default_rng(seed)`; `stratified` does that within each label class (each decile of a
+continuous label), so a rare class keeps its share in train and test. All three are
+deterministic, so every executor builds identical sets.
 A spine without a timestamp (most tabular data) is valid with a random split and views
 without event times (joined on the key alone); the compiler refuses anything else there
 (SPEC420), and this op re-checks it so an old plan fails with one line.
@@ -50,8 +52,19 @@ __all__ = ["build_training_set", "split_rows"]
 _CATEGORICAL = {"string", "bool"}
 
 
-def split_rows(ts: pl.Series, by: str, test_fraction: float, seed: int | None
-               ) -> np.ndarray:
+def _strata(label: pl.Series) -> np.ndarray:
+    """Stratum of each row: the label value for a classifier's label, the label's decile
+    for a continuous one (more than 20 distinct values); nulls form their own stratum."""
+    if label.dtype.is_float() and label.n_unique() > 20:
+        values = label.cast(pl.Float64).to_numpy()
+        edges = np.nanquantile(values, np.linspace(0.1, 0.9, 9))
+        codes = np.searchsorted(edges, values, side="right").astype(np.int64)
+        return np.where(np.isnan(values), -1, codes)
+    return np.asarray(label.cast(pl.String).fill_null("\x00null").to_numpy())
+
+
+def split_rows(ts: pl.Series, by: str, test_fraction: float, seed: int | None,
+               label: pl.Series | None = None) -> np.ndarray:
     """Boolean mask of test rows (see the module doc)."""
     n = len(ts)
     if n == 0 or test_fraction <= 0:
@@ -61,8 +74,18 @@ def split_rows(ts: pl.Series, by: str, test_fraction: float, seed: int | None
         mask = np.zeros(n, dtype=bool)
         mask[np.random.default_rng(seed).permutation(n)[:k]] = True
         return mask
+    if by == "stratified":
+        if label is None:
+            raise OpError("a stratified split needs the label")
+        strata = _strata(label)
+        rng = np.random.default_rng(seed)
+        mask = np.zeros(n, dtype=bool)
+        for value in sorted(set(strata.tolist()), key=str):   # fixed order: deterministic
+            rows = np.flatnonzero(strata == value)
+            mask[rows[rng.permutation(len(rows))[:round(len(rows) * test_fraction)]]] = True
+        return mask
     if by != "time":
-        raise OpError(f"unknown split {by!r} (expected time or random)")
+        raise OpError(f"unknown split {by!r} (expected time, random or stratified)")
     t = ts.dt.epoch("us") if ts.dtype.is_temporal() else ts
     valid = t.drop_nulls().sort()
     if not len(valid):
@@ -177,7 +200,8 @@ def build_training_set(ctx: OpContext) -> OpResult:
     table = pl.DataFrame(list(out_cols.values()))
     split = p["split"]   # as the compiler decided it (contract/op_params.py `Split`)
     order = table.get_column(ts) if ts else pl.Series(np.arange(table.height))
-    test_mask = split_rows(order, split["by"], float(split["test_fraction"]), split["seed"])
+    test_mask = split_rows(order, split["by"], float(split["test_fraction"]), split["seed"],
+                           table.get_column(label["column"]))
     mask = pl.Series(test_mask)
     train, test = table.filter(~mask), table.filter(mask)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
