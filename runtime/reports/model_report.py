@@ -54,22 +54,32 @@ def _fmt(v: Any) -> str:
 
 
 def _fairness(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per attribute, as evaluated: groups in band order for a banded attribute, and the
+    favourable decision that every rate counts (runtime/evaluation/banding.py)."""
     out = []
+    settings = evaluation.get("fairness_settings") or {}
+    decision = settings.get("description") or "favourable decision: the positive class " \
+        "predicted (evaluated before favourable outcomes were declared)"
     for attr, rep in sorted((evaluation.get("fairness") or {}).items()):
         groups = rep.get("groups") or {}
+        order = {b: i for i, b in enumerate(rep.get("bands") or [])}
+        ranked = sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+        edges = (settings.get("bands") or {}).get(attr)
         out.append({
-            "attribute": attr, "note": rep.get("note"),
-            "groups": [{"name": g, **v} for g, v in sorted(groups.items())],
+            "attribute": attr, "note": rep.get("note"), "decision": decision,
+            "bands": (f"banded at {', '.join(f'{e:g}' for e in edges)}" if edges else None),
+            "min_group_size": rep.get("min_group_size"),
+            "groups": [{"name": g, **v} for g, v in ranked],
             "summary": {k: rep.get(k) for k in (
                 "disparate_impact", "demographic_parity_difference",
                 "equal_opportunity_difference", "equalized_odds_difference")
                 if k in rep},
             "excluded": rep.get("excluded_groups") or [],
             "chart": bar_chart(f"Selection rate by {attr}",
-                               {g: v.get("selection_rate") for g, v in sorted(groups.items())},
+                               {g: v.get("selection_rate") for g, v in ranked},
                                "selection rate"),
             "tpr_chart": bar_chart(f"True positive rate by {attr}",
-                                   {g: v.get("tpr") for g, v in sorted(groups.items())},
+                                   {g: v.get("tpr") for g, v in ranked},
                                    "true positive rate"),
         })
     return out

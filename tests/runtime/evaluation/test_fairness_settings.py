@@ -209,3 +209,19 @@ def test_band_groups_are_half_open_and_keep_missing_apart() -> None:
     assert band_groups(np.array(["F", None], dtype=object), None).tolist() == ["F", None]
     # tied quantiles never make empty bands
     assert band_edges(np.array([1.0] * 9 + [2.0]), {"quantiles": 4}) == [1.0]
+
+
+def test_report_shows_the_decision_and_bands_in_order(
+        trained: tuple[Path, dict[str, Path]]) -> None:
+    """The governance report reads evaluation.json only: it says what a selection is and
+    lists banded groups in band order, not text order (">=70" sorts before "<30")."""
+    from specops.runtime.reports.model_report import _fairness
+
+    root, dirs = trained
+    ev = _evaluate(root, dirs, {"favorable": 0, "threshold": 0.5,
+                                "bands": {"applicant_age": [30.0, 50.0, 70.0]}}, "rep")
+    [age, sex] = _fairness(ev)
+    assert [g["name"] for g in age["groups"]] == ["<30", "30-50", "50-70", ">=70"]
+    assert age["bands"] == "banded at 30, 50, 70"
+    assert sex["decision"] == "favourable decision: P(0) >= 0.5; favourable outcome: label 0"
+    assert sex["bands"] is None and sex["min_group_size"] == 5
