@@ -24,7 +24,6 @@ Every change is written to the audit log in the same transaction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from specops.runtime.governance.governance_tables import requests, votes
 from specops.runtime.governance.identity import SYSTEM_ACTOR
 from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
+from specops.runtime.trust.acting import logged_rejections, plan_digest, request_problem
 
 __all__ = ["AUTO_ROLE", "ApprovalStatus", "RoleStatus", "approval_plan", "approve",
            "conflicts", "duty_conflicts", "list_status", "open_request", "open_request_in",
@@ -176,59 +176,6 @@ def _counted(gov: Governance | None, req: Any, plan: Mapping[str, Any], rows: li
     return kept, ignored
 
 
-def _request_problem(gov: Governance | None, req: Any) -> str | None:
-    """In signed mode a request counts only when the pipeline signed it, bound to its
-    plan: a request row inserted with a laxer plan is void."""
-    if gov is None or not gov.signed:
-        return None
-    from specops.runtime.trust.acting import verified
-    from specops.runtime.trust.dsse import EnvelopeError
-
-    try:
-        act = verified(gov, req.envelope)
-    except (EnvelopeError, GovernanceError) as exc:
-        return f"request {req.id} is not signed by the pipeline: {exc}"
-    if (act.action != "request_approval" or act.subject != f"{req.model}@{req.version}"
-            or act.digest != req.model_digest or act.spec_hash != (req.spec_hash or "")
-            or act.predicate.get("plan_sha256") != _plan_digest(req.plan)):
-        return f"request {req.id}: its signed statement differs from the row"
-    return None
-
-
-def _logged_rejections(conn: sa.Connection, gov: Governance | None, req: Any
-                       ) -> list[tuple[str, str, str]]:
-    """Signed rejections of `req` kept in the audit log (signed mode). Why: the log is
-    append-only (triggers, checkpoints) and the vote table is not, so deleting a
-    rejection's vote row must not make a rejected version deployable again."""
-    if gov is None or not gov.signed:
-        return []
-    from specops.runtime.trust.acting import verified
-    from specops.runtime.trust.dsse import EnvelopeError
-
-    ref = f"{req.model}@{req.version}"
-    out: list[tuple[str, str, str]] = []
-    for row in conn.execute(sa.select(audit.log.c.details).where(
-            audit.log.c.target == ref, audit.log.c.action == "reject")):
-        try:
-            details = json.loads(row.details)
-            if details.get("request_id") != req.id or "envelope" not in details:
-                continue
-            act = verified(gov, details["envelope"])
-        except (ValueError, TypeError, EnvelopeError, GovernanceError):
-            continue
-        role = str(act.predicate.get("role") or "")
-        if (act.action == "reject" and act.subject == ref and act.digest == req.model_digest
-                and act.spec_hash == (req.spec_hash or "")
-                and permissions.allowed(gov.directory, act.person, "reject", role or None)):
-            out.append((act.person, role, str(act.predicate.get("comment") or "")))
-    return out
-
-
-def _plan_digest(plan: Any) -> str:
-    body = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
-
-
 def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | None,
                current_spec: str | None, gov: Governance | None = None) -> ApprovalStatus:
     plan = dict(req.plan or {})
@@ -258,7 +205,7 @@ def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | 
         return ApprovalStatus(state=state, reason=reason, roles=roles, expires_at=expires_at,
                               **base)
 
-    unsigned = _request_problem(gov, req)
+    unsigned = request_problem(gov, req) if gov is not None else None
     if unsigned:
         return done("voided", unsigned)
 
@@ -271,7 +218,7 @@ def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | 
         return done("voided", f"the spec hash changed ({req.spec_hash[:19]}… -> "
                               f"{current_spec[:19]}…): re-run to open a new request")
     rejecting = [(v.actor, v.role, v.comment) for v in bound if v.decision == "reject"]
-    rejecting += _logged_rejections(conn, gov, req)
+    rejecting += logged_rejections(conn, gov, req) if gov is not None else []
     if rejecting:
         who, role, comment = rejecting[0]
         return done("rejected", f"rejected by {who} ({role})"
@@ -392,7 +339,7 @@ def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version
 
     envelope = sign(gov, action="request_approval", person=trigger, subject=ref,
                     digest=model_digest, spec_hash=spec_hash, at=now, run_id=run_id,
-                    plan_sha256=_plan_digest(plan))
+                    plan_sha256=plan_digest(plan))
     inserted = conn.execute(requests.insert().values(
         model=model, version=version, model_digest=model_digest, spec_hash=spec_hash,
         status="open", plan=plan, trigger=trigger, run_id=run_id, opened_at=now, note="",

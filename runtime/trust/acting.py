@@ -17,9 +17,12 @@ identity, which docs/governance.md states plainly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 
 from specops.runtime.governance.errors import GovernanceError
 from specops.runtime.trust.dsse import EnvelopeError
@@ -29,7 +32,8 @@ from specops.runtime.trust.trust_root import TrustRoot
 if TYPE_CHECKING:
     from specops.runtime.governance.service import Governance
 
-__all__ = ["acting_person", "deploy_problem", "sign", "verified", "vote_problem"]
+__all__ = ["acting_person", "deploy_problem", "logged_rejections", "plan_digest",
+           "request_problem", "sign", "verified", "vote_problem"]
 
 AUTO_ROLE = "auto"   # approvals.AUTO_ROLE (kept here to avoid an import cycle)
 
@@ -145,3 +149,53 @@ def deploy_problem(gov: Governance, row: Mapping[str, Any]) -> str | None:
         return (f"the {row['action']} of {row['model']}@{row['version']} to "
                 f"{row['environment']}: the signed statement differs from the row")
     return _allowed(gov, act.person, str(row["action"]), None)
+
+
+def plan_digest(plan: Any) -> str:
+    """The digest a request's signed statement binds its approval plan with."""
+    body = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def request_problem(gov: Governance, req: Any) -> str | None:
+    """In signed mode a request counts only when the pipeline signed it, bound to its
+    plan: a request row inserted with a laxer plan is void."""
+    if not gov.signed:
+        return None
+    try:
+        act = verified(gov, req.envelope)
+    except (EnvelopeError, GovernanceError) as exc:
+        return f"request {req.id} is not signed by the pipeline: {exc}"
+    if (act.action != "request_approval" or act.subject != f"{req.model}@{req.version}"
+            or act.digest != req.model_digest or act.spec_hash != (req.spec_hash or "")
+            or act.predicate.get("plan_sha256") != plan_digest(req.plan)):
+        return f"request {req.id}: its signed statement differs from the row"
+    return None
+
+
+def logged_rejections(conn: sa.Connection, gov: Governance, req: Any
+                      ) -> list[tuple[str, str, str]]:
+    """(person, role, comment) of the signed rejections of `req` kept in the audit log.
+    Why: the log is append-only (triggers, checkpoints) and the vote table is not, so
+    deleting a rejection's vote row must not make a rejected version deployable again."""
+    if not gov.signed:
+        return []
+    from specops.runtime.governance.ledger import audit
+
+    ref = f"{req.model}@{req.version}"
+    out: list[tuple[str, str, str]] = []
+    for row in conn.execute(sa.select(audit.log.c.details).where(
+            audit.log.c.target == ref, audit.log.c.action == "reject")):
+        try:
+            details = json.loads(row.details)
+            if details.get("request_id") != req.id or "envelope" not in details:
+                continue
+            act = verified(gov, details["envelope"])
+        except (ValueError, TypeError, EnvelopeError, GovernanceError):
+            continue
+        role = str(act.predicate.get("role") or "")
+        if (act.action == "reject" and act.subject == ref and act.digest == req.model_digest
+                and act.spec_hash == (req.spec_hash or "")
+                and _allowed(gov, act.person, "reject", role or None) is None):
+            out.append((act.person, role, str(act.predicate.get("comment") or "")))
+    return out
