@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from specops.runtime.governance.ledger import proofs
@@ -379,6 +380,7 @@ def verify_bundle(data: bytes, pins: Pins) -> Result:
             step()
     except BundleError as exc:
         result.cause = str(exc)
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError,
+            UnsupportedAlgorithm) as exc:   # a field of the wrong shape: never a traceback
         result.cause = f"malformed bundle ({type(exc).__name__}: {exc})"
     return result
