@@ -11,6 +11,9 @@ functions with a null operand give null; `and`/`or` are Kleene (`false and null`
 false, `true or null` is true); `if_else` treats a null condition as false; `coalesce`,
 `min`, `max` skip nulls. Division or modulo by zero and math domain errors (log of a
 non-positive number, sqrt of a negative one, overflow) give null rather than raising.
+NaN is null (read from data or a metric, or made by arithmetic such as `inf - inf`), and
+`//` and `%` with an infinite operand give null (Python's and IEEE's answers differ
+there); `floor`/`ceil` of an infinity is that infinity.
 `round` rounds half to even (Python's and polars' default); `weekday` is ISO (Monday=1);
 `days_between(a, b)` is whole days from a to b, truncated toward zero.
 
@@ -86,7 +89,7 @@ class _Interpreter:
             return None
 
     def read(self, key: str, *, required: bool = True) -> Any:
-        value = self.fetch(key, required=required)
+        value = _nan_to_null(self.fetch(key, required=required))
         self.note(key, value)
         return value
 
@@ -106,7 +109,8 @@ class _Interpreter:
         if op == "slice_metric":
             return self.slice(node)
         if op == "binary":
-            return _binary(node["fn"], self.eval(node["left"], d), self.eval(node["right"], d))
+            return _nan_to_null(_binary(node["fn"], self.eval(node["left"], d),
+                                        self.eval(node["right"], d)))
         if op == "compare":
             return _compare(node["fn"], self.eval(node["left"], d),
                             self.eval(node["right"], d))
@@ -118,16 +122,16 @@ class _Interpreter:
         if op == "logical":
             return self.logical(node["fn"], node["args"], d)
         if op == "call":
-            return self.call(node, d)
+            return _nan_to_null(self.call(node, d))
         raise EvaluationError(f"unknown tree node op {op!r}")
 
     def slice(self, node: Mapping[str, Any]) -> Any:
         metric, by, fn = node["metric"], node["by"], node["fn"]
         groups = self.fetch(f"{metric} by {by}")
         if isinstance(groups, Mapping):
-            present = {str(g): v for g, v in groups.items() if v is not None}
+            present = {str(g): v for g, v in groups.items() if _nan_to_null(v) is not None}
         else:
-            present = {str(i): v for i, v in enumerate(groups) if v is not None}
+            present = {str(i): v for i, v in enumerate(groups) if _nan_to_null(v) is not None}
         key = f"{fn}({metric} by {by})"
         value: Any = None
         group: str | None = None
@@ -194,8 +198,18 @@ class _Interpreter:
             return None
 
 
+def _nan_to_null(v: Any) -> Any:
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _infinite(v: Any) -> bool:
+    return isinstance(v, float) and math.isinf(v)
+
+
 def _binary(fn: str, a: Any, b: Any) -> Any:
     if a is None or b is None:
+        return None
+    if fn in ("floordiv", "mod") and (_infinite(a) or _infinite(b)):
         return None
     try:
         if fn == "add":
@@ -252,7 +266,7 @@ def _clip(x: Any, lo: Any, hi: Any) -> Any:
 
 
 def _floor_ceil(f: Callable[[float], int]) -> Callable[[Any], Any]:
-    return lambda x: x if isinstance(x, int) else float(f(x))
+    return lambda x: x if isinstance(x, int) or not math.isfinite(x) else float(f(x))
 
 
 def _domain(f: Callable[[float], float], ok: Callable[[float], bool]) -> Callable[[Any], Any]:

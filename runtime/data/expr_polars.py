@@ -14,7 +14,10 @@ Null semantics (SQL three-valued logic, as the interpreter):
 - division, floor division and modulo by zero give null (not inf), and so do math domain
   errors: `log(x <= 0)`, `log1p(x <= -1)`, `sqrt(x < 0)`, `pow` with a negative base and
   a fractional exponent, and `exp`/`pow` overflowing to infinity from finite inputs.
-- `//` and `%` follow Python (floor division; the remainder has the divisor's sign).
+- `//` and `%` follow Python (floor division; the remainder has the divisor's sign); with
+  an infinite operand they give null.
+- NaN is null: a NaN read from a float column or made by arithmetic (`inf - inf`) becomes
+  null; `floor`/`ceil`/`round` of an infinity is that infinity.
 - `round` is half-to-even on the decimal value (polars); Python's `round` works on the
   binary value, so `round(2.675, 2)` is 2.68 here and 2.67 in Python. Nothing else differs.
 - `hour`, `day`, ... read datetimes in UTC (sources normalise every datetime to UTC).
@@ -73,7 +76,8 @@ def _tr(node: Mapping[str, Any], depth: int) -> pl.Expr:
     op = node.get("op")
     d = depth + 1
     if op == "col":
-        return pl.col(node["name"])
+        col = pl.col(node["name"])
+        return col.fill_nan(None) if node.get("type") == "float64" else col
     if op == "lit":
         t = node.get("type")
         value = node.get("value")
@@ -82,7 +86,7 @@ def _tr(node: Mapping[str, Any], depth: int) -> pl.Expr:
         return pl.lit(value, dtype=DTYPES[t]) if t in ("int64", "float64", "bool", "string") \
             else pl.lit(value)
     if op == "binary":
-        return _binary(node["fn"], _tr(node["left"], d), _tr(node["right"], d))
+        return _no_nan(_binary(node["fn"], _tr(node["left"], d), _tr(node["right"], d)), node)
     if op == "compare":
         return _compare(node["fn"], _tr(node["left"], d), _tr(node["right"], d))
     if op == "logical":
@@ -101,9 +105,15 @@ def _tr(node: Mapping[str, Any], depth: int) -> pl.Expr:
             return -arg
         raise ExprError(f"unknown unary function {node['fn']!r}")
     if op == "call":
-        return _call(node["fn"], [_tr(a, d) for a in node["args"]], node["args"])
+        return _no_nan(_call(node["fn"], [_tr(a, d) for a in node["args"]], node["args"]),
+                       node)
     raise ExprError(f"expression node {op!r} cannot be computed on data "
                     "(metrics, slices and fairness belong to gates)")
+
+
+def _no_nan(expr: pl.Expr, node: Mapping[str, Any]) -> pl.Expr:
+    """NaN is null, as in the interpreter (only a float result can be NaN)."""
+    return expr.fill_nan(None) if node.get("type") == "float64" else expr
 
 
 def _finite_or_null(result: pl.Expr, *inputs: pl.Expr) -> pl.Expr:
@@ -119,13 +129,16 @@ def _binary(fn: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
         return a - b
     if fn == "mul":
         return a * b
-    if fn in ("div", "floordiv", "mod"):
-        res = {"div": a.cast(pl.Float64) / b, "floordiv": a // b, "mod": a % b}[fn]
-        return pl.when(b == 0).then(None).otherwise(res)
+    if fn == "div":
+        return pl.when(b == 0).then(None).otherwise(a.cast(pl.Float64) / b)
+    if fn in ("floordiv", "mod"):
+        res = a // b if fn == "floordiv" else a % b
+        infinite = a.cast(pl.Float64).is_infinite() | b.cast(pl.Float64).is_infinite()
+        return pl.when((b == 0) | infinite).then(None).otherwise(res)
     if fn == "pow":
         af, bf = a.cast(pl.Float64), b.cast(pl.Float64)
         res = af.pow(bf)
-        bad = (af < 0) & (bf != bf.floor())
+        bad = (af < 0) & af.is_finite() & (bf != bf.floor())   # -inf ** 0.5 is inf (IEEE)
         return _finite_or_null(pl.when(bad).then(None).otherwise(res), af, bf)
     raise ExprError(f"unknown binary function {fn!r}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,25 @@ def test_non_tree_is_refused() -> None:
         evaluate("true", {})  # type: ignore[arg-type]
     with pytest.raises(EvaluationError, match="raw"):
         evaluate({"op": "raw", "text": "true"}, {})
+
+
+@pytest.mark.parametrize(("text", "x", "expected"), [
+    ("x + 1.0", math.nan, None), ("is_null(x)", math.nan, True),      # NaN is null
+    ("x - x", math.inf, None), ("x * 0.0", math.inf, None),          # NaN made -> null
+    ("x // 2.0", math.inf, None), ("2.0 % x", math.inf, None),       # Python != IEEE there
+    ("-2.0 // x", math.inf, None), ("floor(x)", math.inf, math.inf),
+    ("ceil(x)", -math.inf, -math.inf), ("x > 1e3", math.inf, True),
+    ("x ** 0.5", -math.inf, math.inf), ("coalesce(x, 1.0)", math.nan, 1.0),
+])
+def test_nan_is_null_and_infinities(text: str, x: float, expected: Any) -> None:
+    assert _run(text, feature_env({"x": "float64"}), {"x": x}) == expected
+
+
+def test_nan_metric_and_slice_group_are_null() -> None:
+    env = gate_env("binary_classification", slices=["region"])
+    trace: dict[str, Any] = {}
+    values = {"roc_auc": math.nan, "roc_auc by region": {"a": math.nan, "b": 0.7}}
+    assert evaluate(_tree("roc_auc >= 0.5 or min(roc_auc by region) >= 0.6", env), values,
+                    trace) is True
+    assert trace == {"roc_auc": None, "min(roc_auc by region)": 0.7,
+                     "min(roc_auc by region).group": "b"}

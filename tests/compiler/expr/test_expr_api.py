@@ -101,8 +101,9 @@ def test_check_spec_expression_points_into_the_yaml(tmp_path: Path) -> None:
 
 
 def test_example_project_expressions_all_compile() -> None:
-    root = Path(__file__).resolve().parents[3] / "examples"
-    [project_dir] = [p.parent for p in root.glob("*/specops.yaml")]
+    # the gate env below is credit-risk's (a classifier sliced by region); other examples
+    # are compiled whole by their own end-to-end tests
+    project_dir = Path(__file__).resolve().parents[3] / "examples" / "credit-risk"
     project = load_project([project_dir])
     ctx = Context(project)
     checked = 0

@@ -4,8 +4,8 @@
 Why generated text rather than generated trees: the compiler is what writes trees, so the
 generator produces typed expression text (one strategy per result type) and the compiler
 checks it; only trees it accepts are compared. Rows come from small value sets that hit
-the edges (zero, negatives, a large value, empty and non-ASCII strings) with nulls in every
-column.
+the edges (zero, negatives, a large value, infinities and NaN, empty and non-ASCII strings)
+with nulls in every column.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ SCHEMA = {"x": pl.Float64, "y": pl.Float64, "n": pl.Int64, "m": pl.Int64, "s": p
           "d": pl.Datetime("us", "UTC"), "e": pl.Date}
 ENV = feature_env(COLUMNS)
 
-FLOATS = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.5, 3.7, 1e3]
+FLOATS = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.5, 3.7, 1e3, math.inf, -math.inf, math.nan]
 _BASE = datetime(2024, 2, 28, tzinfo=UTC)
 
 _LEAVES: dict[str, list[str]] = {
@@ -58,6 +58,10 @@ def _expr(kind: str, depth: int) -> st.SearchStrategy[str]:
             .map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
             st.tuples(b, f, num).map(lambda t: f"if_else({t[0]}, {t[1]}, {t[2]})"),
             f.map(lambda e: f"-{e}"),
+            # the edges where Python raises and polars gives inf/nan: overflow, 0 ** -1,
+            # a negative base with a fractional exponent
+            st.sampled_from(["exp(x)", "exp(y * 2.0)", "(x ** y)", "(y ** x)", "(1e3 ** x)",
+                             "(x ** -1.0)", "floor(exp(x))"]),
         ]
     elif kind == "int":
         options = [
