@@ -1,10 +1,13 @@
 """A pure interpreter for the JSON expression trees of docs/plan.md.
 
-Why here and why pure: policies and approval conditions are decided at compile time, and
-gate checks are decided at run time from evaluation results. The runtime never imports
-the compiler, so this module imports nothing from specops (only the standard library):
-the runtime can mirror it byte-for-byte (or import a copy) and both halves agree on what
-a tree means. Keep it that way: no imports from `..` or sibling modules.
+Why one interpreter, here: policies and approval rules are decided at compile time, gate
+checks and undecided approval conditions at run time. If each place had its own evaluator
+they would disagree (they did: a regex, a plain `bool()`, a gate-only walker), and a
+condition could mean one thing in the reviewed plan and another when enforced. The
+runtime never imports the compiler, so the one interpreter lives in the contract package
+that both halves import, and imports only the standard library. Keep it that way: no
+imports from `..` or sibling modules. The polars lowering (runtime/data/expr_polars.py)
+is a second backend for data, held to this one by a property test.
 
 Semantics (SQL-like three-valued logic): `None` is null. Arithmetic, comparisons and most
 functions with a null operand give null; `and`/`or` are Kleene (`false and null` is
