@@ -116,8 +116,8 @@ def test_forged_bundle_with_the_attackers_keys_fails_against_the_pin(governed: A
     p, reg = governed
     mallory = create_keypair(tmp_path / "m", "mallory")
     data = export(p, reg)
-    from specops.runtime.governance.ledger.checkpoint import format_body, open_note, sign_note
     from specops.runtime.governance.ledger.checkpoint import Verifier as V
+    from specops.runtime.governance.ledger.checkpoint import format_body, open_note, sign_note
 
     doc = decode(data)
     cp, _ = open_note(doc["audit"]["checkpoint"],
@@ -166,3 +166,16 @@ def test_non_canonical_bundle_is_refused(governed: Any) -> None:
     assert not result.ok and "canonical" in str(result.cause)
     dup = data[:-1] + b',"format":"specops.evidence/v1"}'
     assert "duplicate key" in str(verify_bundle(dup, _pins(p)).cause)
+
+
+def test_a_trust_root_pinned_but_not_in_the_bundle_fails(governed: Any,
+                                                         tmp_path: Path) -> None:
+    """The auditor pinned the root she reviewed; a bundle whose chain does not contain it
+    (another project's, or one rebuilt around a root of the insider's) is refused."""
+    p, reg = governed
+    other = decode(export(p, reg))["trust"][0]["document"]
+    other["people"]["mallory"] = {"keys": [], "roles": ["business_owner"], "teams": []}
+    (tmp_path / "root.json").write_text(json.dumps(other))
+    result = verify_bundle(export(p, reg), load_pins([str(tmp_path / "root.json")]))
+    assert not result.ok
+    assert "do not include the pinned one" in str(result.cause)
