@@ -94,3 +94,19 @@ def test_the_shared_ray_fixture_retries_a_failed_start_with_fresh_arguments(
                                                                              "failed:\nx")))
     with pytest.raises(RuntimeError, match="ray start failed 3 times"):
         ray_helpers.start_with_retry(lambda i: [], tmp_path / "h.log")
+
+
+def test_an_all_cached_run_neither_imports_nor_starts_ray(tmp_path: Path) -> None:
+    from plan_helpers import plan_dict as make_plan
+
+    from specops.runtime.engine.executors import LazyRay
+    from specops.runtime.engine.plan_reader import parse_plan
+    from specops.runtime.engine.run_loop import execute_plan
+
+    plan = parse_plan(make_plan(node("a"), node("b", inputs=["a"])))
+    assert execute_plan(plan, tmp_path, executor="inline").ok
+    lazy = LazyRay()
+    again = execute_plan(plan, tmp_path, executor=lazy)
+    assert again.ok and all(o.cache_hit for o in again.nodes.values())
+    assert lazy.real is None                      # Ray never imported for this run
+    assert lazy.describe() == "ray (local, not started: nothing to compute)"
