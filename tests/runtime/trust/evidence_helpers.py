@@ -5,6 +5,7 @@ carol approve and frank deploys with their own SSH keys."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from trust_helpers import Project, facts
 
@@ -13,14 +14,16 @@ from specops.runtime.governance.promotion import deploy
 from specops.runtime.governance.registration import record_registration
 from specops.runtime.registry import Registry
 
-__all__ = ["ORIGIN", "SPEC", "checkpoint_key", "export", "governed_version"]
+__all__ = ["ORIGIN", "SPEC", "checkpoint_key", "export", "forge_deploy", "governed_version"]
 
 SPEC = "sha256:" + "a" * 64
 
 
-def governed_version(p: Project) -> Registry:
-    """m@1: registered (model + evaluation evidence), approved by bob and carol, deployed
-    to production by frank. Returns the real registry (the caller closes it)."""
+def governed_version(p: Project, owner: str = "carol", deployer: str | None = "frank"
+                     ) -> Registry:
+    """m@1: registered (model + evaluation evidence), approved by bob and `owner` (as
+    business owner), deployed to production by `deployer` (None: not deployed). Returns
+    the real registry (the caller closes it)."""
     p.config["registry"]["key"] = ".keys/pipeline"
     p.config["store"] = p.url
     p.write()
@@ -33,11 +36,13 @@ def governed_version(p: Project) -> Registry:
     (src / "evaluation.json").write_text('{"roc_auc": 0.81, "gates": {"quality": true}}')
     v = reg.register("m", {"model.onnx": src / "model.onnx",
                            "evaluation.json": src / "evaluation.json"}, {"run_id": "run-1"})
-    for person, fn, args in (
-            ("pipeline", None, ()),
-            ("bob", approve, ("m", 1, "model_risk_officer", "validated")),
-            ("carol", approve, ("m", 1, "business_owner")),
-            ("frank", deploy, ("m", 1, "production", "release"))):
+    steps: list[tuple[str, Any, tuple[Any, ...]]] = [
+        ("pipeline", None, ()),
+        ("bob", approve, ("m", 1, "model_risk_officer", "validated")),
+        (owner, approve, ("m", 1, "business_owner"))]
+    if deployer:
+        steps.append((deployer, deploy, ("m", 1, "production", "release")))
+    for person, fn, args in steps:
         gov = p.gov(person)
         try:
             if fn is None:
@@ -66,3 +71,34 @@ def export(p: Project, reg: Registry, **kw: object) -> bytes:
     if "note" not in kw:
         kw["signer"] = load_signer(checkpoint_key(p), ORIGIN)
     return export_bundle(reg.engine, reg, "m", 1, origin=ORIGIN, **kw)  # type: ignore[arg-type]
+
+
+def forge_deploy(p: Project, person: str, at: float, approvers: list[str]) -> None:
+    """An insider with her own key and write access to the store skips `deploy`'s checks:
+    she signs a deploy statement herself and appends it (and the row) directly."""
+    import json
+
+    from specops.runtime.governance.database import transaction
+    from specops.runtime.governance.governance_tables import deployments
+    from specops.runtime.governance.ledger import audit
+    from specops.runtime.trust.statements import sign_action
+
+    reg = Registry.open(p.root, p.url)
+    try:
+        digest = reg.get("m", 1).model_digest
+        env = sign_action(p.keys[person], action="deploy", person=person, subject="m@1",
+                          digest=digest, spec_hash=SPEC, comment="hotfix", at=at,
+                          environment="production", previous_version=None, request_id=1,
+                          approvers=approvers)
+        with transaction(reg.engine) as conn:
+            entry = audit.append(conn, actor=person, action="deploy", target="m@1",
+                                 reason="hotfix", details={
+                                     "environment": "production", "previous_version": None,
+                                     "model_digest": digest, "request_id": 1,
+                                     "approvers": approvers, "envelope": env}, at=at)
+            conn.execute(deployments.insert().values(
+                model="m", environment="production", version=1, model_digest=digest,
+                action="deploy", previous_version=None, actor=person, reason="hotfix",
+                request_id=1, at=at, audit_seq=entry.seq, envelope=json.dumps(env)))
+    finally:
+        reg.close()
