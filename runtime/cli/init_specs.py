@@ -13,21 +13,28 @@ Choices, and why:
 - features: every column but the label, the protected attributes, the key, dates, and
   free-text columns (strings with more than 50 values, over half of them distinct:
   names, ids, comments), which a baseline cannot use and which leak identities;
-- split: random (most tabular data has no event time; a datetime column is declared but
-  not assumed to be the event time);
+- split: stratified (random within each label class, label deciles for a regression):
+  most tabular data has no event time, and a datetime column is declared but not assumed
+  to be the event time;
 - estimator: histogram gradient boosting, which takes missing values and mixed scales
   as they come, 3-fold CV, no search (a baseline to beat, not a tuned model);
 - quality gate: a bar the data itself sets, beating the trivial model (roc_auc above 0.6;
   multiclass accuracy above one over the number of classes; R2 above 0);
-- fairness gate: the four-fifths rule and equalized odds per categorical protected
-  attribute, as warnings: whether "positive" is the favourable outcome is a judgement the
-  generated project cannot make for the user, and a blocking check on the wrong outcome
-  would be wrong evidence (the comment says how to make it blocking).
+- fairness: the model's `fairness:` block is written out, not left to defaults, so the
+  reader sees what is measured: the favourable outcome (the larger label value, or the
+  other one when the label's name says it is adverse: `bad`, `default`, `churn`, ...;
+  for a regression a prediction at or above the median label), threshold 0.5, and
+  quartile bands for a numeric protected attribute (numbers with at most 20 values are
+  listed with `in:` instead). The gate checks the four-fifths rule (and equalized odds
+  for a classifier) per protected attribute as warnings: which outcome is favourable is a
+  judgement the generated project cannot make for the user, and a blocking check on the
+  wrong outcome would be wrong evidence (the comment says how to make it blocking).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +46,6 @@ __all__ = ["InitChoices", "InitError", "choose", "render_project"]
 _MAX_CLASSES_NUMERIC = 10
 _MAX_CLASSES = 50
 _FREE_TEXT = 50
-_MAX_GROUPS = 20
 PEOPLE = ("pipeline", "author", "reviewer", "deployer")
 
 
@@ -156,7 +162,8 @@ def _column_line(c: ColumnGuess, ch: InitChoices) -> str:
         parts += ["unique: true", "nullable: false"]
     elif c.nulls == 0 and c is ch.label:
         parts.append("nullable: false")
-    if c is ch.label and ch.task != "regression" and c.values is not None:
+    listed = (c is ch.label and ch.task != "regression") or (c in ch.protected and c.numeric)
+    if listed and c.values is not None:
         parts.append(f"in: [{', '.join(_q(v) for v in c.values)}]")
     if c in ch.protected:
         parts.append("protected: true")
@@ -213,9 +220,35 @@ def _quality_check(ch: InitChoices) -> tuple[str, str, float]:
     return "min_r2", "r2 >= {{ min_r2 }}", 0.0
 
 
+def _banded(c: ColumnGuess) -> bool:
+    """A numeric protected attribute whose values are not listed (`in:`) needs bands."""
+    return c.numeric and c.values is None
+
+
 def _fair_attrs(ch: InitChoices) -> list[ColumnGuess]:
-    return [c for c in ch.protected if c.values is not None and c.distinct >= 2
-            and c.distinct <= _MAX_GROUPS]
+    """Protected attributes a group check can be decided on: a few listed values, or
+    numbers cut into quartile bands (text with more than 20 values is left to the user)."""
+    return [c for c in ch.protected
+            if _banded(c) or (c.values is not None and c.distinct >= 2)]
+
+
+_ADVERSE = re.compile(r"bad|default|fraud|churn|fail|delinq|late|risk|claim|arrears",
+                      re.IGNORECASE)
+
+
+def _favourable(ch: InitChoices) -> tuple[Any, float, str]:
+    """(favorable, threshold, why) written into the model's `fairness:` block."""
+    label = ch.label
+    if ch.task == "regression":
+        median = label.median if label.median is not None else 0.0
+        return ("higher_score", round(median, 6),
+                "a prediction at or above the median label is the favourable decision")
+    values = list(label.values or ())
+    if ch.task == "binary_classification" and len(values) == 2 and \
+            _ADVERSE.search(label.name):
+        return (values[0], 0.5, f"`{label.name}` names an adverse outcome, so its other "
+                                "value is the favourable one")
+    return (values[-1], 0.5, "the larger label value (the default)")
 
 
 def _gates_yaml(ch: InitChoices) -> str:
@@ -232,30 +265,47 @@ def _gates_yaml(ch: InitChoices) -> str:
         "    id: onnx_parity",
     ]
     fair = _fair_attrs(ch)
-    if fair and ch.task != "regression":
+    if fair:
         out += [
             "---",
-            "# Warnings until someone has checked that the positive class is the favourable",
-            "# outcome (selection rates are rates of the positive class): then drop",
-            "# `severity: warning` to make them blocking.",
+            "# Warnings until someone has confirmed the model's `fairness:` block (which",
+            "# outcome is favourable, at which threshold): then drop `severity: warning`.",
             "kind: gate",
             "name: fairness",
-            "description: Four-fifths rule and equalized odds per protected attribute.",
+            "description: Four-fifths rule"
+            + ("" if ch.task == "regression" else " and equalized odds")
+            + " per protected attribute.",
             "min_group_size: 30",
             "checks:",
         ]
         for c in fair:
             out += [f"  - check: {_q(f'disparate_impact({c.name}) >= 0.8')}",
-                    f"    id: four_fifths_{c.name}", "    severity: warning",
-                    f"  - check: {_q(f'equalized_odds_difference({c.name}) <= 0.1')}",
-                    f"    id: equalized_odds_{c.name}", "    severity: warning"]
+                    f"    id: four_fifths_{c.name}", "    severity: warning"]
+            if ch.task != "regression":
+                out += [f"  - check: {_q(f'equalized_odds_difference({c.name}) <= 0.1')}",
+                        f"    id: equalized_odds_{c.name}", "    severity: warning"]
     return "\n".join(out) + "\n"
+
+
+def _fairness_block(ch: InitChoices) -> list[str]:
+    fair = _fair_attrs(ch)
+    if not fair:
+        return []
+    favorable, threshold, why = _favourable(ch)
+    lines = ["fairness:                 # what the fairness checks measure: confirm it",
+             f"  favorable: {_q(favorable)}   # {why}",
+             f"  threshold: {threshold}"]
+    bands = [c.name for c in fair if _banded(c)]
+    if bands:
+        lines.append("  bands: {" + ", ".join(f"{b}: {{quantiles: 4}}" for b in bands)
+                     + "}   # or edges, e.g. [25, 40, 60]")
+    return lines
 
 
 def _model_yaml(ch: InitChoices) -> str:
     regression = ch.task == "regression"
     est = "HistGradientBoostingRegressor" if regression else "HistGradientBoostingClassifier"
-    gates = ["quality"] + (["fairness"] if _fair_attrs(ch) and not regression else [])
+    gates = ["quality"] + (["fairness"] if _fair_attrs(ch) else [])
     feats = ", ".join(f"{ch.source}.{c.name}" for c in ch.features)
     lines = [
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/specops/specops/"
@@ -278,23 +328,23 @@ def _model_yaml(ch: InitChoices) -> str:
     if ch.protected:
         lines.append("  protected: [" + ", ".join(f"{ch.source}.{c.name}"
                                                    for c in ch.protected) + "]")
+    skipped = [c.name for c in ch.protected if c not in _fair_attrs(ch)]
+    if skipped:
+        lines.append(f"  # {', '.join(skipped)}: too many groups for a fairness check; "
+                     "map them to fewer values first")
     lines += [
-        "  split: {by: random, test_fraction: 0.2, seed: 0}",
+        "  split: {by: stratified, test_fraction: 0.2, seed: 0}   # no event time assumed",
         "estimator:",
         f"  class: {est}",
         "  params: {max_iter: 100, random_state: 0}",
         "  cv: 3",
+        *_fairness_block(ch),
         f"gates: [{', '.join(gates)}]",
         "approval: review",
         "serving: {format: onnx}",
         "monitoring:",
         "  drift: {method: psi, warn: 0.1, alert: 0.25}",
     ]
-    banded = [c.name for c in ch.protected if c not in _fair_attrs(ch)]
-    if banded:
-        lines.insert(lines.index("  split: {by: random, test_fraction: 0.2, seed: 0}"),
-                     f"  # {', '.join(banded)}: too many values for group fairness checks; "
-                     "band them before adding one")
     return "\n".join(lines) + "\n"
 
 

@@ -59,6 +59,7 @@ class ColumnGuess:
     nulls: int
     distinct: int
     values: tuple[Any, ...] | None = None   # sorted distinct values when at most _FEW
+    median: float | None = None             # numbers only
 
     @property
     def unique(self) -> bool:
@@ -282,7 +283,11 @@ def _guess_column(frame: pl.DataFrame, name: str, original: str, typ: str) -> Co
     if distinct <= _FEW:
         raw = s.drop_nulls().unique().to_list()
         values = tuple(sorted(raw, key=lambda v: (str(type(v)), v)))
-    return ColumnGuess(name, original, typ, s.len(), s.null_count(), distinct, values)
+    median = None
+    if typ in ("int64", "float64") and s.len() > s.null_count():
+        m = s.cast(pl.Float64).median()
+        median = float(m) if isinstance(m, (int, float)) else None
+    return ColumnGuess(name, original, typ, s.len(), s.null_count(), distinct, values, median)
 
 
 def _typed(frame: pl.DataFrame, types: dict[str, str], comma: bool) -> pl.DataFrame:

@@ -127,6 +127,9 @@ def test_shapes_give_projects_that_lint_clean_and_compile(
     sex = "column_4" if headerless else "sex"
     assert f"{shape}.{sex}" in training["protected"]
     assert all(sex not in f for f in training["features"])     # protected: never an input
+    # `bad` names an adverse outcome: approvals (0) are the favourable decisions; a
+    # headerless file's `column_8` says nothing, so the default (the larger value) is written
+    assert model["fairness"] == {"favorable": 1 if headerless else 0, "threshold": 0.5}
     plan = _lint_and_compile(root, capsys)
     nodes = [n["id"] for n in plan["nodes"]]  # type: ignore[index, union-attr]
     assert any(n.startswith("gate:") and n.endswith(":fairness") for n in nodes)
@@ -136,15 +139,25 @@ def test_shapes_give_projects_that_lint_clean_and_compile(
 def test_numbers_with_many_values_make_a_regression(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]
                                                     ) -> None:
-    src = _write(tmp_path / "loans.csv", _table())
-    code, _, err = _init(capsys, "--from", str(src), "--label", "amount", "-o",
-                         str(tmp_path / "p"), "--no-keys")
+    """A regression with protected attributes: a direction and threshold (the median
+    label) so the selection-rate check can be evaluated, age in quartile bands, and no
+    classification-only check (lint would refuse equalized odds on a regression)."""
+    cols = _table()
+    src = _write(tmp_path / "loans.csv", cols)
+    code, _, err = _init(capsys, "--from", str(src), "--label", "amount", "--protected",
+                         "sex,age", "-o", str(tmp_path / "p"), "--no-keys")
     assert code == 0, err
     specs = _specs(tmp_path / "p")
-    assert specs["model:amount_model"]["task"] == "regression"
-    assert specs["model:amount_model"]["estimator"]["class"] == \
-        "HistGradientBoostingRegressor"  # type: ignore[index]
+    model = specs["model:amount_model"]
+    assert model["task"] == "regression"
+    assert model["estimator"]["class"] == "HistGradientBoostingRegressor"  # type: ignore[index]
+    median = float(np.median([float(v) for v in cols["amount"]]))
+    assert model["fairness"] == {"favorable": "higher_score",
+                                 "threshold": pytest.approx(median),
+                                 "bands": {"age": {"quantiles": 4}}}
     assert specs["gate:quality"]["checks"][0] == "r2 >= {{ min_r2 }}"  # type: ignore[index]
+    checks = [c["check"] for c in specs["gate:fairness"]["checks"]]  # type: ignore[union-attr]
+    assert checks == ["disparate_impact(sex) >= 0.8", "disparate_impact(age) >= 0.8"]
     _lint_and_compile(tmp_path / "p", capsys)
 
 
@@ -241,6 +254,9 @@ def test_init_then_run_registers_a_governed_version(tmp_path: Path) -> None:
                  "sex,age")
     assert r.returncode == 0, r.stderr
     assert "in force" in r.stdout + r.stderr
+    model = _specs(root)["model:bad_model"]
+    assert model["fairness"] == {"favorable": 0, "threshold": 0.5,
+                                 "bands": {"age": {"quantiles": 4}}}
     assert oct((root / ".keys" / "pipeline").stat().st_mode & 0o777) == "0o600"
     assert ".keys/" in (root / ".gitignore").read_text()
     lint = _specops(root, "lint")
