@@ -37,11 +37,13 @@ from specops.runtime.trust.evidence_format import FORMAT, BundleError, b64, enco
 from specops.runtime.trust.statements import verify_action
 from specops.runtime.trust.trust_root import TrustError, TrustRoot
 
-__all__ = ["STATEMENT_ACTIONS", "acceptance_problem", "export_bundle", "policy_holders"]
+__all__ = ["AUTO_ROLE", "STATEMENT_ACTIONS", "acceptance_problem", "export_bundle",
+           "policy_holders"]
 
 STATEMENT_ACTIONS = ("register", "approve", "reject", "deploy", "rollback")
 _VERSION_ACTIONS = frozenset({*STATEMENT_ACTIONS, "request_approval", "void"})
 _TRUST_SUBJECT = "trust-root"
+AUTO_ROLE = "auto"   # approvals.AUTO_ROLE: an auto-approval's vote
 
 
 def policy_holders(root: TrustRoot) -> set[str]:
@@ -130,6 +132,18 @@ def _requests(conn: sa.Connection, model: str, version: int) -> list[dict[str, A
     return [{"plan": dict(r.plan or {}), "envelope": json.loads(r.envelope)} for r in rows]
 
 
+def _auto_vote(engine: sa.Engine, seq: int) -> dict[str, Any] | None:
+    """The signed statement of an auto-approval: kept on its vote row, whose audit entry
+    (by `specops`, role `auto`) carries none."""
+    from specops.runtime.governance.governance_tables import votes
+
+    with engine.connect() as conn:
+        text = conn.execute(sa.select(votes.c.envelope).where(
+            votes.c.audit_seq == seq, votes.c.role == AUTO_ROLE)).scalar()
+    out: dict[str, Any] | None = json.loads(text) if text else None
+    return out
+
+
 def _files(version: Any, manifest: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in sorted(manifest.get("artifacts") or {}):
@@ -172,6 +186,8 @@ def export_bundle(engine: sa.Engine, registry: Any, model: str, version: int, *,
         if e.target != ref or e.action not in _VERSION_ACTIONS:
             continue
         env = e.details.get("envelope")
+        if e.action == "approve" and env is None and e.details.get("role") == AUTO_ROLE:
+            env = _auto_vote(engine, e.seq)   # the pipeline signed the vote row only
         if e.action in STATEMENT_ACTIONS:
             if not isinstance(env, Mapping):
                 continue     # unsigned (claimed-identity era): not evidence of anything

@@ -38,7 +38,11 @@ from specops.runtime.registry.manifest import canonical as manifest_bytes
 from specops.runtime.registry.manifest import content_digest
 from specops.runtime.registry.signing import ALGORITHM, verify_manifest
 from specops.runtime.trust.dsse import INTOTO_PAYLOAD_TYPE, EnvelopeError, pae
-from specops.runtime.trust.evidence_export import STATEMENT_ACTIONS, acceptance_problem
+from specops.runtime.trust.evidence_export import (
+    AUTO_ROLE,
+    STATEMENT_ACTIONS,
+    acceptance_problem,
+)
 from specops.runtime.trust.evidence_format import (
     FORMAT,
     TOP_KEYS,
@@ -151,6 +155,7 @@ class _Check:
         self.entries: dict[int, Mapping[str, Any]] = {}
         self.in_force: list[tuple[int, TrustRoot]] = []
         self.events: list[Event] = []
+        self.auto_seqs: set[int] = set()
 
     def ok(self, line: str) -> None:
         self.result.lines.append(f"ok    {line}")
@@ -300,14 +305,25 @@ class _Check:
         self.ok(f"manifest {subject} signed by pinned registry key {sig['key_id']}; "
                 f"model digest {m.get('model_digest')}; {len(files)} evidence file(s) match")
 
-    def _statement(self, env: Any, action: str | None, what: str) -> tuple[int,
-                                                                          VerifiedAction]:
+    def _statement(self, env: Any, what: str) -> tuple[int, VerifiedAction]:
+        """The statement's audit entry (the one carrying it; for an auto-approval, whose
+        entry carries none, an unclaimed `auto` approve entry of the same spec hash) and
+        what it says, verified against the trust root in force then."""
+        subject = self.doc["subject"]
         found = [s for s, e in sorted(self.entries.items())
-                 if e["details"].get("envelope") == env and e["target"] == self.doc["subject"]]
-        if action is not None and not found:
-            raise BundleError(f"{what}: no audit entry records it")
-        seq = found[0] if found else 0
-        return seq, self._verified(env, seq, what)
+                 if e["details"].get("envelope") == env and e["target"] == subject]
+        if found:
+            return found[0], self._verified(env, found[0], what)
+        for s, e in sorted(self.entries.items()):
+            d = e["details"]
+            if (e["action"] == "approve" and e["target"] == subject and "envelope" not in d
+                    and d.get("role") == AUTO_ROLE and s not in self.auto_seqs):
+                act = self._verified(env, s, what)
+                if act.predicate.get("role") == AUTO_ROLE and act.spec_hash == d.get(
+                        "spec_hash") and act.action == "approve":
+                    self.auto_seqs.add(s)
+                    return s, act
+        raise BundleError(f"{what}: no audit entry records it")
 
     def _verified(self, env: Any, seq: int, what: str) -> VerifiedAction:
         root = self.root_at(seq)
@@ -344,15 +360,17 @@ class _Check:
             rid = self.entries[found[0]]["details"].get("request_id")
             self.events.append(Event(found[0], act, rid, plan))
         for i, env in enumerate(sts, 1):
-            seq, act = self._statement(env, "any", f"statement {i}")
+            seq, act = self._statement(env, f"statement {i}")
             entry = self.entries[seq]
             if act.action not in STATEMENT_ACTIONS or entry["action"] != act.action:
                 raise BundleError(f"statement {i}: a {act.action} statement in a "
                                   f"{entry['action']} entry")
-            self.events.append(Event(seq, act, act.predicate.get("request_id"), None))
+            rid = act.predicate.get("request_id", entry["details"].get("request_id"))
+            self.events.append(Event(seq, act, rid, None))
         carried = {json.dumps(e, sort_keys=True) for e in sts}
         for s, e in sorted(self.entries.items()):
             if e["target"] == subject and e["action"] in STATEMENT_ACTIONS and \
+                    s not in self.auto_seqs and \
                     json.dumps(e["details"].get("envelope"), sort_keys=True) not in carried:
                 raise BundleError(f"audit entry {s} ({e['action']} by {e['actor']}): its "
                                   "signed statement is missing from the bundle")

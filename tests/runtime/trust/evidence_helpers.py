@@ -19,11 +19,12 @@ __all__ = ["ORIGIN", "SPEC", "checkpoint_key", "export", "forge_deploy", "govern
 SPEC = "sha256:" + "a" * 64
 
 
-def governed_version(p: Project, owner: str = "carol", deployer: str | None = "frank"
-                     ) -> Registry:
+def governed_version(p: Project, owner: str = "carol", deployer: str | None = "frank",
+                     auto: bool = False) -> Registry:
     """m@1: registered (model + evaluation evidence), approved by bob and `owner` (as
     business owner), deployed to production by `deployer` (None: not deployed). Returns
-    the real registry (the caller closes it)."""
+    the real registry (the caller closes it). `auto`: the rule auto-approves once the
+    gates pass (no human approval)."""
     p.config["registry"]["key"] = ".keys/pipeline"
     p.config["store"] = p.url
     p.write()
@@ -36,10 +37,12 @@ def governed_version(p: Project, owner: str = "carol", deployer: str | None = "f
     (src / "evaluation.json").write_text('{"roc_auc": 0.81, "gates": {"quality": true}}')
     v = reg.register("m", {"model.onnx": src / "model.onnx",
                            "evaluation.json": src / "evaluation.json"}, {"run_id": "run-1"})
-    steps: list[tuple[str, Any, tuple[Any, ...]]] = [
-        ("pipeline", None, ()),
-        ("bob", approve, ("m", 1, "model_risk_officer", "validated")),
-        (owner, approve, ("m", 1, "business_owner"))]
+    model_facts = facts()
+    model_facts["approval"]["rules"][0]["auto_approve"] = auto
+    steps: list[tuple[str, Any, tuple[Any, ...]]] = [("pipeline", None, ())]
+    if not auto:
+        steps += [("bob", approve, ("m", 1, "model_risk_officer", "validated")),
+                  (owner, approve, ("m", 1, "business_owner"))]
     if deployer:
         steps.append((deployer, deploy, ("m", 1, "production", "release")))
     for person, fn, args in steps:
@@ -48,7 +51,7 @@ def governed_version(p: Project, owner: str = "carol", deployer: str | None = "f
             if fn is None:
                 record_registration(gov, actor="pipeline", model="m", version=1,
                                     model_digest=v.model_digest, spec_hash=SPEC,
-                                    facts=facts(), run_id="run-1")
+                                    facts=model_facts, run_id="run-1")
             else:
                 fn(gov, person, *args)
         finally:

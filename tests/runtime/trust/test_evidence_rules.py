@@ -57,3 +57,18 @@ def test_the_genuine_deploy_passes(sqlite_project: Project) -> None:
     p = sqlite_project
     governed_version(p).close()
     assert _verify(p) is None
+
+
+def test_auto_approved_version_verifies(sqlite_project: Project) -> None:
+    """An auto-approval's statement sits on its vote row (its audit entry, by `specops`,
+    carries none): the bundle still binds it to that entry."""
+    p = sqlite_project
+    governed_version(p, auto=True).close()
+    reg = Registry.open(p.root, p.url)
+    try:
+        data = export(p, reg)
+    finally:
+        reg.close()
+    result = verify_bundle(data, load_pins([str(p.root / ".keys" / "pipeline.pub")]))
+    assert result.ok, result.cause
+    assert any("satisfied by pipeline (auto)" in line for line in result.lines)
