@@ -145,22 +145,31 @@ def _rows(lines: list[str], delimiter: str) -> list[list[str]]:
             for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)]
 
 
+def _consistency(lines: list[str], d: str) -> tuple[float, int]:
+    """(share of lines with the most common field count, that count), preamble aside."""
+    counts = [len(r) for r in _rows(lines, d)]
+    body = counts[_MAX_PREAMBLE:] or counts
+    mode, n = Counter(body).most_common(1)[0]
+    return n / len(body), mode
+
+
 def _dialect(lines: list[str]) -> tuple[str, int]:
     """(delimiter, preamble lines): the delimiter giving the most lines with one field
-    count above 1; preamble lines are leading lines with another count."""
+    count above 1; preamble lines are leading lines with another count. A single space
+    (German credit style) is tried last, and only when no other delimiter splits at
+    least 90% of the lines alike: text cells hold spaces in every other kind of file."""
     best: tuple[float, int, str] | None = None
     for d in _DELIMITERS:
-        counts = [len(r) for r in _rows(lines, d)]
-        body = counts[_MAX_PREAMBLE:] or counts
-        mode, n = Counter(body).most_common(1)[0]
-        if mode < 2:
-            continue
-        score = (n / len(body), mode, d)
-        if best is None or score[:2] > best[:2]:
-            best = score
+        share, fields = _consistency(lines, d)
+        if fields >= 2 and (best is None or (share, fields) > best[:2]):
+            best = (share, fields, d)
+    if best is None or best[0] < 0.9:
+        share, fields = _consistency(lines, " ")
+        if fields >= 2 and share >= 0.9 and (best is None or share > best[0]):
+            best = (share, fields, " ")
     if best is None:
-        raise SniffError("cannot find a delimiter (tried , ; tab |): is it a table of at "
-                         "least two columns?")
+        raise SniffError("cannot find a delimiter (tried , ; tab | space): is it a table "
+                         "of at least two columns?")
     delimiter, fields = best[2], best[1]
     counts = [len(r) for r in _rows(lines, delimiter)]
     skip = 0
