@@ -223,3 +223,64 @@ def test_render_tree_gives_the_check_text() -> None:
     assert render_tree(tree) == ("(auc >= 0.8) and (not is_null(f1)) and "
                                  "(dp(sex) < champion.auc) and (min(auc by r) > -1)")
     assert evaluate_check(check(tree) | {"text": None}, {}).text == render_tree(tree)
+
+
+# -- the report rows (mutation survivors of gate_checks.py) ---------------------------------
+def test_report_row_carries_every_field() -> None:
+    spec = {"id": "auc", "text": "roc_auc >= 0.8", "severity": "blocking",
+            "message": "discrimination too weak", "expr": cmp("ge", metric("roc_auc"),
+                                                               lit(0.8))}
+    row = evaluate_gate([spec], {"metrics": {"roc_auc": 0.9}})["checks"][0]
+    assert row == {"id": "auc", "text": "roc_auc >= 0.8", "severity": "blocking",
+                   "status": "pass", "passed": True, "value": 0.9, "threshold": 0.8,
+                   "comparator": ">=", "detail": "", "message": "discrimination too weak",
+                   "values": {"roc_auc": 0.9}}
+
+
+def test_report_row_defaults_when_the_check_names_nothing() -> None:
+    row = evaluate_gate([{"expr": cmp("lt", metric("brier"), lit(0.25))}],
+                        {"metrics": {"brier": 0.3}})["checks"][0]
+    assert (row["id"], row["text"], row["severity"], row["message"]) == \
+        ("check", "brier < 0.25", "blocking", None)
+    assert row["status"] == "fail" and row["passed"] is False
+
+
+def test_no_champion_row_counts_as_passed_and_says_why() -> None:
+    tree = cmp("ge", metric("auc"), {"op": "champion", "metric": "auc"})
+    row = evaluate_gate([check(tree)], {"metrics": {"auc": 0.7}})["checks"][0]
+    assert row["status"] == "no_champion" and row["passed"] is True
+    strict = evaluate_check(check(tree), {"metrics": {"auc": 0.7}}, require_champion=True)
+    assert strict.status == "fail"
+    assert strict.detail == "skipped: no champion in production (this gate requires one)"
+
+
+def test_every_missing_value_is_named_once_in_the_detail() -> None:
+    tree = logical("and", cmp("ge", metric("a"), lit(1)), cmp("ge", metric("b"), lit(1)),
+                   cmp("ge", metric("a"), lit(2)))
+    r = evaluate_check(check(tree), {"metrics": {}})
+    assert r.detail == "metric a was not computed; metric b was not computed"
+
+
+def test_false_check_without_a_comparison_says_check_is_false() -> None:
+    tree = logical("or", cmp("ge", metric("a"), lit(1)), cmp("ge", metric("b"), lit(1)))
+    r = evaluate_check(check(tree), {"metrics": {"a": 0, "b": 0}})
+    assert (r.status, r.detail, r.comparator, r.value) == ("fail", "check is false", None,
+                                                           False)
+
+
+def test_blocking_failures_are_not_listed_as_warnings() -> None:
+    gate = evaluate_gate([check(cmp("ge", metric("a"), lit(1)), "hard"),
+                          check(cmp("ge", metric("a"), lit(0)), "soft_ok", "warning"),
+                          check(cmp("ge", metric("a"), lit(1)), "soft", "warning")],
+                         {"metrics": {"a": 0.5}})
+    assert gate["failed"] == ["hard"] and gate["warnings"] == ["soft"]
+
+
+def test_render_tree_of_arithmetic_calls_and_unknown_nodes() -> None:
+    tree = cmp("ge", metric("roc_auc"),
+               {"op": "binary", "fn": "sub", "left": {"op": "champion", "metric": "roc_auc"},
+                "right": lit(0.01)})
+    assert render_tree(tree) == "roc_auc >= champion.roc_auc - 0.01"
+    call = {"op": "call", "fn": "coalesce", "args": [metric("a"), lit(0)]}
+    assert render_tree(call) == "coalesce(a, 0)"
+    assert render_tree({"op": "future_node"}) == "future_node"
