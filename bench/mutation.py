@@ -18,6 +18,7 @@ Usage (one worker by default: the machine is shared):
     uv run --frozen python bench/mutation.py                  # every module
     uv run --frozen python bench/mutation.py --module fairness --module drift
     uv run --frozen python bench/mutation.py --module gate_checks --diffs   # survivor diffs
+    uv run --frozen python bench/mutation.py --module gate_checks --survivors  # after new tests
 Not in CI: a full run takes tens of minutes on two cores.
 """
 
@@ -165,16 +166,17 @@ def collect(work: Path, files: list[str]) -> dict[str, Any]:
 
 
 def run_module(name: str, *, children: int, fresh: bool, diffs: bool,
-               timeout: int) -> dict[str, Any]:
+               timeout: int, survivors: bool = False) -> dict[str, Any]:
     files, tests = MODULES[name]
     tests = [t for t in tests if (ROOT / t).exists()]
+    again = collect(SCRATCH / name, files)["survivors"] if survivors and not fresh else []
     work = prepare(name, files, tests, fresh)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
     mutmut = Path(sys.executable).with_name("mutmut")
     start = time.monotonic()
     log = work / "mutmut.log"
     with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.run([str(mutmut), "run", "--max-children", str(children)],
+        proc = subprocess.run([str(mutmut), "run", "--max-children", str(children), *again],
                               cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
                               timeout=timeout, check=False)
     result: dict[str, Any] = {"module": name, "files": files, "tests": tests,
@@ -199,12 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", action="store_true",
                     help="drop the previous results of the module (otherwise mutmut resumes)")
     ap.add_argument("--diffs", action="store_true", help="include each survivor's diff")
+    ap.add_argument("--survivors", action="store_true",
+                    help="re-test only the previous run's survivors (after adding tests)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per module")
     args = ap.parse_args(argv)
     for name in args.module or list(MODULES):
         try:
             res = run_module(name, children=args.children, fresh=args.fresh,
-                             diffs=args.diffs, timeout=args.timeout)
+                             diffs=args.diffs, timeout=args.timeout,
+                             survivors=args.survivors)
         except subprocess.TimeoutExpired:
             res = {"module": name, "error": f"timed out after {args.timeout}s"}
         print(json.dumps(res), flush=True)
