@@ -1,5 +1,6 @@
 """Model inputs: protected attributes never used, restricted views only with a grant,
-entities that can actually join, labels that fit the task."""
+entities that can actually join (protected attributes included), labels that fit the
+task."""
 
 from __future__ import annotations
 
@@ -144,9 +145,43 @@ def _check_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
                       "training", "label", "source")
 
 
+def _check_protected_join(ctx: Context, loaded: LoadedSpec, model: ModelSpec,
+                          ref: InputRef) -> None:
+    """A protected attribute outside the spine must join to it like a feature would, or
+    the fairness check has no attribute in the data to group by (found only at run time
+    before)."""
+    spine = ctx.index.sources.get(model.training.spine)
+    if spine is None or (ref.kind == "column" and ref.name == spine.spec.name):
+        return
+    if ref.kind == "column":
+        src = ctx.index.sources.get(ref.name)
+        entity = src.spec.entity if src is not None else None
+    else:
+        if ref.version is None:
+            return
+        entity, src = _join_key(ctx, (ref.name, ref.version))
+    if src is None:
+        return
+    where = ("training", "protected", ref.index)
+    if entity is None or entity not in spine.spec.columns:
+        ctx.error("SPEC414", f"protected attribute `{ref.text}` cannot be joined to the spine "
+                  f"`{spine.spec.name}`" + (f" (no column `{entity}` there)" if entity
+                                            else f" (`{src.spec.name}` has no entity)"),
+                  loaded, *where, help="fairness groups rows of the test split by this "
+                                       "attribute: it must be on the spine or keyed by the "
+                                       "spine's entity")
+    elif entity in src.spec.columns and not _joinable(spine.spec.columns[entity].type,
+                                                      src.spec.columns[entity].type):
+        ctx.error("SPEC414", f"entity `{entity}` is {spine.spec.columns[entity].type} in the "
+                  f"spine but {src.spec.columns[entity].type} in `{src.spec.name}`", loaded,
+                  *where)
+
+
 def check_inputs(ctx: Context) -> None:
     for loaded, model in ctx.models():
         protected = _protected_columns(ctx, model)
         for ref in ctx.inputs.get(model.name, []):
             _check_ref(ctx, loaded, model, ref, protected)
+        for ref in ctx.protected.get(model.name, []):
+            _check_protected_join(ctx, loaded, model, ref)
         _check_label(ctx, loaded, model)
