@@ -149,6 +149,9 @@ class _Check:
     def __init__(self, data: bytes, pins: Pins) -> None:
         self.pins, self.result = pins, Result(unpinned=pins.empty)
         self.doc = exact(decode(data), TOP_KEYS, "the bundle")
+        if self.doc["format"] != FORMAT:
+            raise BundleError(f"format {self.doc['format']!r} is not {FORMAT} (a newer "
+                              "specops wrote it, or it is not an evidence bundle)")
         self.roots: list[TrustRoot] = []
         self.anchored_from = 0
         self.cp: Checkpoint | None = None
@@ -276,8 +279,6 @@ class _Check:
     # -- the version ---------------------------------------------------------------------
     def manifest(self) -> None:
         m, subject = self.doc["manifest"], self.doc["subject"]
-        if self.doc["format"] != FORMAT:
-            raise BundleError(f"format {self.doc['format']!r} is not {FORMAT}")
         if not isinstance(m, dict) or f"{m.get('model')}@{m.get('version')}" != subject:
             raise BundleError(f"the manifest is not {subject}'s")
         sig = exact(self.doc["manifest_signature"],
