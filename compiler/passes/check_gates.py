@@ -117,34 +117,48 @@ def _check_fairness(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
             not 0.0 < fair.threshold < 1.0:
         ctx.error("SPEC510", f"a classifier's threshold is a probability in (0, 1); got "
                   f"{fair.threshold:g}", loaded, "fairness", "threshold")
-    if not regression:
+    if model.task == "binary_classification":
         return
-    decided = fair is not None and fair.favorable in _DIRECTIONS and fair.threshold is not None
+    if regression:
+        decided = fair is not None and fair.favorable in _DIRECTIONS and \
+            fair.threshold is not None
+        help_text = "set `fairness: {favorable: higher_score, threshold: T}` (or " \
+                    "lower_score) on the model"
+    else:   # multiclass: one class is favourable, the rest are not
+        decided = fair is not None and fair.favorable is not None and \
+            fair.favorable not in _DIRECTIONS
+        help_text = "set `fairness: {favorable: <a class>}` on the model"
     for gate_name in model.gates:
         gate_loaded = ctx.index.gates.get(gate_name)
-        for i, check in enumerate(ctx.gate_trees.get((model.name, gate_name), [])):
+        if gate_loaded is None:
+            continue
+        for check in ctx.gate_trees.get((model.name, gate_name), []):
+            where = _check_path(gate_loaded, str(check["text"]))
             for fn, attr in _fairness_calls(check["expr"]):
-                where = _check_path(gate_loaded, i) if gate_loaded is not None else None
-                if where is None or gate_loaded is None:
+                if where is None:
                     continue
-                if fn not in _SELECTION:
+                if regression and fn not in _SELECTION:
                     ctx.error("SPEC411", f"`{fn}({attr})` compares true- or false-positive "
                               f"rates, which a regression (model `{model.name}`) does not "
                               "have", gate_loaded, *where,
                               help="use disparate_impact or demographic_parity_difference "
                                    "with fairness.favorable and threshold on the model")
                 elif not decided:
-                    ctx.error("SPEC510", f"`{fn}({attr})` on regression model `{model.name}` "
-                              "needs what a favourable decision is", gate_loaded, *where,
-                              help="set `fairness: {favorable: higher_score, threshold: T}` "
-                                   "(or lower_score) on the model")
+                    ctx.error("SPEC510", f"`{fn}({attr})` on {model.task.replace('_', ' ')} "
+                              f"model `{model.name}` needs what a favourable decision is",
+                              gate_loaded, *where, help=help_text)
 
 
-def _check_path(gate_loaded: LoadedSpec, i: int) -> tuple[str | int, ...] | None:
+def _check_path(gate_loaded: LoadedSpec, text: str) -> tuple[str | int, ...] | None:
+    """Where a compiled check's text is written in its gate (checks that failed to compile
+    are missing from the compiled list, so positions there do not match the spec's)."""
     gate: GateSpec = gate_loaded.spec
-    if i >= len(gate.checks):
-        return None
-    return ("checks", i) if isinstance(gate.checks[i], str) else ("checks", i, "check")
+    for i, c in enumerate(gate.checks):
+        if isinstance(c, str) and c == text:
+            return ("checks", i)
+        if not isinstance(c, str) and c.check == text:
+            return ("checks", i, "check")
+    return None
 
 
 def _check_favourable_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec,
