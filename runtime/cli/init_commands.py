@@ -88,7 +88,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     out = _target(args, src)
     rel, copy_to = _data_path(src, out)
     try:
-        guess = sniff_table(src)
+        given = [n.strip() for n in args.columns.split(",")] if args.columns else None
+        guess = sniff_table(src, given)
         protected = [p.strip() for p in (args.protected or "").split(",") if p.strip()]
         choices = choose(guess, args.label, protected, rel,
                          args.name or identifier(src.stem), args.task)
@@ -128,6 +129,9 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
                         "headerless file)")
     p.add_argument("--protected", metavar="A,B",
                    help="protected attributes: never inputs, checked for fairness")
+    p.add_argument("--columns", metavar="A,B,...",
+                   help="the file's column names in order (a headerless file's, or to "
+                        "replace its header's)")
     p.add_argument("-o", "--output", metavar="DIR",
                    help="project folder (default: ./<file name>); never overwritten")
     p.add_argument("--name", help="project name (default: from the file name)")

@@ -330,12 +330,20 @@ def _parquet(path: Path) -> TableGuess:
     return TableGuess(path, "parquet", frame.height, cols)
 
 
-def sniff_table(path: Path) -> TableGuess:
+def sniff_table(path: Path, names_given: list[str] | None = None) -> TableGuess:
     """Read `path` (csv-like text, or parquet by its extension) and guess its reading
-    options and column types. `SniffError` (one line) when it is not a table."""
+    options and column types; `names_given` names the columns of a csv (a headerless
+    file's, or to replace its header's). `SniffError` (one line) when it is not a table."""
     if path.suffix.lower() in (".parquet", ".pq"):
+        if names_given:
+            raise SniffError("column names apply to csv files; a parquet file has its own")
         return _parquet(path)
     opts, in_file = _csv_options(path)
+    if names_given is not None:
+        if len(names_given) != len(in_file):
+            raise SniffError(f"{len(names_given)} column names given, but the file has "
+                             f"{len(in_file)} columns")
+        in_file = list(names_given)
     names = _distinct_names([identifier(n) for n in in_file])
     frame = _text_frame(path, opts, names)
     if frame.height == 0:
@@ -347,7 +355,8 @@ def sniff_table(path: Path) -> TableGuess:
         comma = comma or needs_comma
     if comma:
         opts["decimal"] = ","
-    if opts.get("header") is False or names != [n.strip() for n in in_file]:
+    if names_given is not None or opts.get("header") is False or \
+            names != [n.strip() for n in in_file]:
         opts["columns"] = names
     typed = _typed(frame, types, comma)
     cols = [_guess_column(typed, n, o, types[n]) for n, o in zip(names, in_file, strict=True)]

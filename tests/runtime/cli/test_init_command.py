@@ -274,3 +274,26 @@ def test_init_then_run_registers_a_governed_version(tmp_path: Path) -> None:
     assert approve.returncode == 0, approve.stdout + approve.stderr
     listed = _specops(root, "approvals", "list", "--json")
     assert json.loads(listed.stdout)[0]["state"] == "approved", listed.stdout
+
+
+def test_columns_name_a_headerless_file(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """adult.data style: no header, `, ` separated, `?` missing, a text label; `--columns`
+    names the columns, and a wrong count is one line."""
+    cols = _table()
+    src = tmp_path / "adult.data"
+    src.write_text("\n".join(", ".join(r) for r in zip(*cols.values(), strict=True))
+                   + "\n\n", encoding="utf-8")
+    names = "id,Age,income,sex,region,debt,amount,bad"
+    code, _, err = _init(capsys, "--from", str(src), "--columns", "id,age", "--label", "bad",
+                         "-o", str(tmp_path / "x"))
+    assert code == 2 and "2 column names given, but the file has 8 columns" in err
+    code, _, err = _init(capsys, "--from", str(src), "--columns", names, "--label", "bad",
+                         "--protected", "sex,Age", "-o", str(tmp_path / "p"), "--no-keys")
+    assert code == 0, err
+    source = _specs(tmp_path / "p")["source:adult"]
+    assert source["csv"] == {"header": False, "null_values": ["?"],
+                             "columns": ["id", "age", "income", "sex", "region", "debt",
+                                         "amount", "bad"]}
+    assert source["entity"] == "id"
+    _lint_and_compile(tmp_path / "p", capsys)
