@@ -14,7 +14,8 @@ from specops.runtime.governance.promotion import deploy
 from specops.runtime.governance.registration import record_registration
 from specops.runtime.registry import Registry
 
-__all__ = ["ORIGIN", "SPEC", "checkpoint_key", "export", "forge_deploy", "governed_version"]
+__all__ = ["ORIGIN", "SPEC", "checkpoint_key", "export", "forge_deploy", "governed_version",
+           "open_registry"]
 
 SPEC = "sha256:" + "a" * 64
 
@@ -28,7 +29,7 @@ def governed_version(p: Project, owner: str = "carol", deployer: str | None = "f
     p.config["registry"]["key"] = ".keys/pipeline"
     p.config["store"] = p.url
     p.write()
-    reg = Registry.open(p.root, p.url)
+    reg = open_registry(p)
     p.registry = reg   # type: ignore[assignment]
     p.accept("bob")
     src = p.root / "in"
@@ -76,6 +77,16 @@ def export(p: Project, reg: Registry, **kw: object) -> bytes:
     return export_bundle(reg.engine, reg, "m", 1, origin=ORIGIN, **kw)  # type: ignore[arg-type]
 
 
+def open_registry(p: Project) -> Registry:
+    """The project's real registry on its store (in its own schema on PostgreSQL)."""
+    from specops.runtime.governance.database import open_engine
+
+    engine = open_engine(p.url, p.root, schema=p.schema)
+    reg = Registry(engine, p.root / ".specops/artifacts/registry", project_root=p.root)
+    reg.owns_engine = True
+    return reg
+
+
 def forge_deploy(p: Project, person: str, at: float, approvers: list[str]) -> None:
     """An insider with her own key and write access to the store skips `deploy`'s checks:
     she signs a deploy statement herself and appends it (and the row) directly."""
@@ -86,7 +97,7 @@ def forge_deploy(p: Project, person: str, at: float, approvers: list[str]) -> No
     from specops.runtime.governance.ledger import audit
     from specops.runtime.trust.statements import sign_action
 
-    reg = Registry.open(p.root, p.url)
+    reg = open_registry(p)
     try:
         digest = reg.get("m", 1).model_digest
         env = sign_action(p.keys[person], action="deploy", person=person, subject="m@1",

@@ -179,3 +179,24 @@ def test_a_trust_root_pinned_but_not_in_the_bundle_fails(governed: Any,
     result = verify_bundle(export(p, reg), load_pins([str(tmp_path / "root.json")]))
     assert not result.ok
     assert "do not include the pinned one" in str(result.cause)
+
+
+def test_export_and_verify_on_each_store(project: Project) -> None:
+    """The same bundle checks from SQLite and PostgreSQL stores; removing an approval from
+    the audit entries and the statements breaks the rule check on both."""
+    reg = governed_version(project)
+    try:
+        data = export(project, reg)
+    finally:
+        reg.close()
+    assert verify_bundle(data, _pins(project)).ok
+
+    def drop_bob(doc: dict[str, Any]) -> None:
+        doc["statements"] = [s for s in doc["statements"]
+                             if _payload(s)["predicate"]["person"] != "bob"]
+        doc["audit"]["entries"] = [e for e in doc["audit"]["entries"]
+                                   if e["entry"]["actor"] != "bob"
+                                   or e["entry"]["action"] != "approve"]
+
+    cause = str(verify_bundle(_edit(data, drop_bob), _pins(project)).cause)
+    assert "needs 1 valid model_risk_officer approval(s)" in cause
