@@ -225,3 +225,33 @@ def test_report_shows_the_decision_and_bands_in_order(
     assert age["bands"] == "banded at 30, 50, 70"
     assert sex["decision"] == "favourable decision: P(0) >= 0.5; favourable outcome: label 0"
     assert sex["bands"] is None and sex["min_group_size"] == 5
+
+
+def test_regression_fairness_on_decisions_by_direction(tmp_path: Path) -> None:
+    """A regression's selection is `prediction >= threshold` (higher_score): disparate
+    impact equals fairlearn's on those decisions; without a direction it is a note."""
+    dirs = run_pipeline(tmp_path, "Ridge", task="regression")
+    label = {"name": "y", "type": "float64"}
+
+    def run(name: str, fairness: dict[str, Any] | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"task": "regression", "metrics": [], "slices": [],
+                                  "protected": ["sex"], "min_group_size": 5, "label": label}
+        if fairness is not None:
+            params["fairness"] = fairness
+        ctx = make_ctx(tmp_path / name, "evaluate:m", "evaluate", params,
+                       {"train:m": dirs["train"], "training_set:m": dirs["data"]})
+        evaluate(ctx)
+        dirs[name] = ctx.out_dir
+        return dict(json.loads((ctx.out_dir / "evaluation.json").read_text()))
+
+    ev = run("reg", {"favorable": "higher_score", "threshold": 0.0, "bands": {}})
+    test = pl.read_parquet(dirs["data"] / "test.parquet")
+    pred = pl.read_parquet(dirs["reg"] / "predictions.parquet").get_column("y_pred").to_numpy()
+    kw = {"y_true": (test.get_column("y").to_numpy() >= 0.0).astype(int),
+          "y_pred": (pred >= 0.0).astype(int),
+          "sensitive_features": test.get_column("sex").to_numpy()}
+    assert ev["fairness"]["sex"]["disparate_impact"] == pytest.approx(
+        demographic_parity_ratio(**kw))
+    assert ev["fairness_settings"]["description"] == "favourable decision: prediction >= 0"
+    plain = run("plain", None)
+    assert "needs fairness.favorable" in plain["fairness"]["sex"]["note"]
