@@ -2,7 +2,10 @@
 
 Why: gates, reports and the registry all read one `evaluation.json` computed once on the
 test rows the model never saw: task metrics, metrics per slice, fairness per protected
-attribute (fairlearn definitions, minimum group size), and plot data (ROC, PR, reliability)
+attribute (fairlearn definitions over the spec's favourable decisions, banded groups for a
+banded attribute, every group's counts kept so each gate applies its own minimum size;
+`fairness_settings` records the decision and band edges for the report and the monitor),
+and plot data (ROC, PR, reliability)
 so reports render without re-scoring. Protected attributes are read from the raw test rows;
 they are never model inputs.
 

@@ -2,7 +2,9 @@
 
 Definitions (fairlearn `metrics/_fairness_metrics.py`, `method="between_groups"`,
 `agg="worst_case"`), over the groups of one protected attribute:
-- selection rate of a group: share of its rows predicted positive.
+- selection rate of a group: share of its rows given the favourable decision (`y_pred` is
+  1 for a favourable decision, `y_true` 1 for a favourable outcome: what counts as
+  favourable, at which threshold, is decided once in `banding.py` from the model spec).
 - `demographic_parity_difference` = max - min group selection rate;
   `demographic_parity_ratio` = min / max.
 - `disparate_impact` = min / max group selection rate as well: the four-fifths rule
