@@ -117,3 +117,19 @@ def test_group_rates_count_rows_positives_and_null_group() -> None:
                           "fpr": None}
     assert rates["<null>"] == {"n": 2, "positives": 1, "selection_rate": 1.0, "tpr": 1.0,
                                "fpr": 1.0}
+
+
+def test_default_min_group_size_compares_single_row_groups() -> None:
+    r = fairness_report(np.array([1, 0]), np.array([1, 0]), np.array(["a", "b"], dtype=object))
+    assert r["min_group_size"] == 1 and r["compared_groups"] == ["a", "b"]
+    assert r["disparate_impact"] == 0.0
+
+
+def test_boolean_labels_and_predictions_count_as_zero_one() -> None:
+    y = np.array([True, False, True, False])
+    pred = np.array([True, True, False, False])
+    g = np.array(["a", "a", "b", "b"], dtype=object)
+    r = fairness_report(y, pred, g)
+    assert r["groups"]["a"] == {"n": 2, "positives": 1, "selection_rate": 1.0, "tpr": 1.0,
+                                "fpr": 1.0}
+    assert r["equalized_odds_difference"] == 1.0
