@@ -39,7 +39,7 @@ def _target(args: argparse.Namespace, src: Path) -> Path:
     from specops.runtime.data.sniff import identifier
 
     out = Path(args.output) if args.output else Path.cwd() / identifier(src.stem)
-    for existing in ("specops.yaml", "specs"):
+    for existing in ("specops.yaml", "specs", *((".keys",) if args.keys else ())):
         if (out / existing).exists():
             raise fail(f"{out / existing} exists: init never overwrites a project (choose "
                        "another folder with -o)")
@@ -100,6 +100,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     for name, text in files.items():
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
+        if name == ".gitignore" and path.exists():     # the user's: add what is missing
+            have = set(path.read_text(encoding="utf-8").splitlines())
+            extra = [ln for ln in text.splitlines() if ln and ln not in have]
+            with path.open("a", encoding="utf-8") as f:
+                f.write("".join(f"{ln}\n" for ln in ["", *extra] if extra))
+            continue
         path.write_text(text, encoding="utf-8")
     if copy_to is not None:
         copy_to.parent.mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,7 @@ def _task(label: ColumnGuess, forced: str | None) -> str:
 def _entity(guess: TableGuess, taken: set[str]) -> ColumnGuess | None:
     for c in guess.columns:
         if c.name not in taken and c.unique and c.type in ("int64", "string") and (
-                c.name == "id" or c.name.endswith("_id") or c.name.endswith("id")):
+                c.name == "id" or c.name.endswith("_id") or c.original.endswith(("ID", "Id"))):
             return c
     return None
 

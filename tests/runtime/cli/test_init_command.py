@@ -297,3 +297,24 @@ def test_columns_name_a_headerless_file(tmp_path: Path,
                                          "amount", "bad"]}
     assert source["entity"] == "id"
     _lint_and_compile(tmp_path / "p", capsys)
+
+
+def test_a_file_inside_the_project_is_used_in_place(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]
+                                                    ) -> None:
+    root = tmp_path / "p"
+    src = _write(root / "raw" / "CustomerData.csv",
+                 {("CustomerID" if k == "client_id" else k): v for k, v in _table(80).items()})
+    (root / ".gitignore").write_text("*.pyc\n.specops/\n")
+    code, _, err = _init(capsys, "--from", str(src), "--label", "bad", "-o", str(root),
+                         "--no-keys")
+    assert code == 0, err
+    ignored = (root / ".gitignore").read_text().splitlines()
+    assert ignored[:2] == ["*.pyc", ".specops/"] and ignored.count(".specops/") == 1
+    assert ".keys/" in ignored and "data/" in ignored
+    source = _specs(root)["source:customerdata"]
+    assert source["path"] == "raw/CustomerData.csv" and not (root / "data").exists()
+    assert source["entity"] == "customerid"
+    model = _specs(root)["model:bad_model"]
+    assert "customerdata.customerid" not in model["training"]["features"]  # type: ignore[index]
+    _lint_and_compile(root, capsys)
