@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from specops.runtime.data.sniff import ColumnGuess, TableGuess, identifier
@@ -156,14 +156,23 @@ def choose(guess: TableGuess, label_ref: str, protected_refs: Sequence[str],
                        entity=entity, features=features, skipped=skipped)
 
 
+def _text_label(c: ColumnGuess, ch: InitChoices) -> bool:
+    """A true/false label is declared as its text (`in: [false, true]` lists no booleans,
+    and its classes are then the file's own spellings)."""
+    return c is ch.label and c.type == "bool" and c.texts is not None
+
+
 def _column_line(c: ColumnGuess, ch: InitChoices) -> str:
+    if _text_label(c, ch):
+        c = replace(c, type="string", values=c.texts)
     parts = [f"type: {c.type}"]
     if c is ch.entity:
         parts += ["unique: true", "nullable: false"]
-    elif c.nulls == 0 and c is ch.label:
+    elif c.nulls == 0 and c.name == ch.label.name:
         parts.append("nullable: false")
-    listed = (c is ch.label and ch.task != "regression") or (c in ch.protected and c.numeric)
-    if listed and c.values is not None:
+    listed = (c.name == ch.label.name and ch.task != "regression") or \
+        (c in ch.protected and c.numeric)
+    if listed and c.values is not None and c.type != "bool":   # `in` lists no booleans
         parts.append(f"in: [{', '.join(_q(v) for v in c.values)}]")
     if c in ch.protected:
         parts.append("protected: true")
@@ -243,7 +252,7 @@ def _favourable(ch: InitChoices) -> tuple[Any, float, str]:
         median = label.median if label.median is not None else 0.0
         return ("higher_score", round(median, 6),
                 "a prediction at or above the median label is the favourable decision")
-    values = list(label.values or ())
+    values = list((label.texts if _text_label(label, ch) else label.values) or ())
     if ch.task == "binary_classification" and len(values) == 2 and \
             _ADVERSE.search(label.name):
         return (values[0], 0.5, f"`{label.name}` names an adverse outcome, so its other "

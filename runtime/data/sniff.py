@@ -21,7 +21,7 @@ import csv
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class ColumnGuess:
     distinct: int
     values: tuple[Any, ...] | None = None   # sorted distinct values when at most _FEW
     median: float | None = None             # numbers only
+    texts: tuple[str, ...] | None = None    # a csv's distinct cell texts when at most _FEW
 
     @property
     def unique(self) -> bool:
@@ -299,6 +300,11 @@ def _guess_column(frame: pl.DataFrame, name: str, original: str, typ: str) -> Co
     return ColumnGuess(name, original, typ, s.len(), s.null_count(), distinct, values, median)
 
 
+def _texts(frame: pl.DataFrame, name: str) -> tuple[str, ...] | None:
+    s = frame.get_column(name).drop_nulls().unique()
+    return tuple(sorted(s.to_list())) if s.len() <= _FEW else None
+
+
 def _typed(frame: pl.DataFrame, types: dict[str, str], comma: bool) -> pl.DataFrame:
     return frame.select(cast_column(n, frame.schema[n], t, comma_decimals=comma).alias(n)
                         for n, t in types.items())
@@ -359,5 +365,6 @@ def sniff_table(path: Path, names_given: list[str] | None = None) -> TableGuess:
             names != [n.strip() for n in in_file]:
         opts["columns"] = names
     typed = _typed(frame, types, comma)
-    cols = [_guess_column(typed, n, o, types[n]) for n, o in zip(names, in_file, strict=True)]
+    cols = [replace(_guess_column(typed, n, o, types[n]), texts=_texts(frame, n))
+            for n, o in zip(names, in_file, strict=True)]
     return TableGuess(path, "csv", frame.height, cols, opts)

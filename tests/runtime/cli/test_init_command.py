@@ -318,3 +318,21 @@ def test_a_file_inside_the_project_is_used_in_place(tmp_path: Path,
     model = _specs(root)["model:bad_model"]
     assert "customerdata.customerid" not in model["training"]["features"]  # type: ignore[index]
     _lint_and_compile(root, capsys)
+
+
+def test_a_true_false_label_is_declared_as_its_text(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]
+                                                   ) -> None:
+    """`in:` lists no booleans, and ONNX classes are the file's spellings: a True/False
+    label (e.g. `Churn`) is a string label with the favourable side named by its name."""
+    cols = _table()
+    cols["churned"] = ["True" if b == "1" else "False" for b in cols.pop("bad")]
+    src = _write(tmp_path / "telco.csv", cols)
+    assert _init(capsys, "--from", str(src), "--label", "churned", "--protected", "sex",
+                 "-o", str(tmp_path / "p"), "--no-keys")[0] == 0
+    specs = _specs(tmp_path / "p")
+    label = specs["source:telco"]["columns"]["churned"]  # type: ignore[index]
+    assert label == {"type": "string", "nullable": False, "in": ["False", "True"]}
+    assert specs["model:churned_model"]["fairness"] == {"favorable": "False",
+                                                        "threshold": 0.5}
+    _lint_and_compile(tmp_path / "p", capsys)
