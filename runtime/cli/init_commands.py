@@ -92,7 +92,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         guess = sniff_table(src, given)
         protected = [p.strip() for p in (args.protected or "").split(",") if p.strip()]
         choices = choose(guess, args.label, protected, rel,
-                         args.name or identifier(src.stem), args.task)
+                         args.name or identifier(src.stem), args.task, args.timestamp)
     except (SniffError, InitError) as exc:
         raise fail(f"{src.name}: {exc}") from None
     files = render_project(choices, guess, src.name, keys=args.keys)
@@ -135,6 +135,9 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
                         "headerless file)")
     p.add_argument("--protected", metavar="A,B",
                    help="protected attributes: never inputs, checked for fairness")
+    p.add_argument("--timestamp", metavar="COL",
+                   help="the event-time column (date or datetime): the source's `timestamp` "
+                        "and a time split (default: none, a stratified split)")
     p.add_argument("--columns", metavar="A,B,...",
                    help="the file's column names in order (a headerless file's, or to "
                         "replace its header's)")

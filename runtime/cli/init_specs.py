@@ -65,6 +65,7 @@ class InitChoices:
     task: str
     protected: list[ColumnGuess]
     entity: ColumnGuess | None
+    timestamp: ColumnGuess | None
     features: list[ColumnGuess]
     skipped: dict[str, str]         # column -> why it is not a feature
 
@@ -114,8 +115,10 @@ def _why_not_feature(c: ColumnGuess) -> str | None:
 
 
 def choose(guess: TableGuess, label_ref: str, protected_refs: Sequence[str],
-           data_path: str, project: str, task: str | None = None) -> InitChoices:
-    """Decide every role from the guess; `InitError` names a bad `--label`/`--protected`."""
+           data_path: str, project: str, task: str | None = None,
+           timestamp_ref: str | None = None) -> InitChoices:
+    """Decide every role from the guess; `InitError` names a bad `--label`,
+    `--protected` or `--timestamp`."""
     label = guess.column(label_ref)
     if label is None:
         raise InitError(f"no column {label_ref!r} for --label; the file's columns are "
@@ -133,7 +136,19 @@ def choose(guess: TableGuess, label_ref: str, protected_refs: Sequence[str],
     if label.nulls == label.rows:
         raise InitError(f"label {label.name} is always missing")
     resolved = _task(label, task)
-    taken = {label.name, *(c.name for c in protected)}
+    timestamp = None
+    if timestamp_ref is not None:
+        timestamp = guess.column(timestamp_ref)
+        if timestamp is None or timestamp.type not in ("date", "datetime") or \
+                timestamp.nulls:
+            what = "no such column" if timestamp is None else (
+                f"{timestamp.nulls} rows have no value"
+                if timestamp.type in ("date", "datetime") else
+                f"{timestamp.type}, not a date or datetime")
+            raise InitError(f"--timestamp {timestamp_ref}: {what}; the event time is a "
+                            "date or datetime column present in every row")
+    taken = {label.name, *(c.name for c in protected),
+             *([timestamp.name] if timestamp else [])}
     entity = _entity(guess, taken)
     if entity is not None:
         taken.add(entity.name)
@@ -153,7 +168,8 @@ def choose(guess: TableGuess, label_ref: str, protected_refs: Sequence[str],
     source = identifier(project)
     return InitChoices(project=source, source=source, model=f"{label.name}_model",
                        data_path=data_path, label=label, task=resolved, protected=protected,
-                       entity=entity, features=features, skipped=skipped)
+                       entity=entity, timestamp=timestamp, features=features,
+                       skipped=skipped)
 
 
 def _text_label(c: ColumnGuess, ch: InitChoices) -> bool:
@@ -168,6 +184,8 @@ def _column_line(c: ColumnGuess, ch: InitChoices) -> str:
     parts = [f"type: {c.type}"]
     if c is ch.entity:
         parts += ["unique: true", "nullable: false"]
+    elif c is ch.timestamp:
+        parts.append("nullable: false")
     elif c.nulls == 0 and c.name == ch.label.name:
         parts.append("nullable: false")
     listed = (c.name == ch.label.name and ch.task != "regression") or \
@@ -213,6 +231,8 @@ def _source_yaml(guess: TableGuess, ch: InitChoices) -> str:
             lines.append("format: csv")
     if ch.entity is not None:
         lines.append(f"entity: {ch.entity.name}")
+    if ch.timestamp is not None:
+        lines.append(f"timestamp: {ch.timestamp.name}")
     lines.append("columns:")
     lines += [_column_line(c, ch) for c in guess.columns]
     lines += ["checks:", f"  row_count: {{min: {max(1, guess.rows // 2)}}}"]
@@ -342,6 +362,8 @@ def _model_yaml(ch: InitChoices) -> str:
         lines.append(f"  # {', '.join(skipped)}: too many groups for a fairness check; "
                      "map them to fewer values first")
     lines += [
+        "  split: {by: time, test_fraction: 0.2}   # the latest rows are the test set"
+        if ch.timestamp is not None else
         "  split: {by: stratified, test_fraction: 0.2, seed: 0}   # no event time assumed",
         "estimator:",
         f"  class: {est}",

@@ -336,3 +336,22 @@ def test_a_true_false_label_is_declared_as_its_text(tmp_path: Path,
     assert specs["model:churned_model"]["fairness"] == {"favorable": "False",
                                                         "threshold": 0.5}
     _lint_and_compile(tmp_path / "p", capsys)
+
+
+def test_timestamp_makes_a_time_split(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    cols = _table(300)
+    cols["applied"] = [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00:00" for i in range(300)]
+    src = _write(tmp_path / "apps.csv", cols)
+    code, _, err = _init(capsys, "--from", str(src), "--label", "bad", "--timestamp",
+                         "income", "-o", str(tmp_path / "x"), "--no-keys")
+    assert code == 2 and "--timestamp income: float64, not a date or datetime" in err
+    assert _init(capsys, "--from", str(src), "--label", "bad", "--timestamp", "applied",
+                 "-o", str(tmp_path / "p"), "--no-keys")[0] == 0
+    specs = _specs(tmp_path / "p")
+    assert specs["source:apps"]["timestamp"] == "applied"
+    assert specs["source:apps"]["columns"]["applied"] == {  # type: ignore[index]
+        "type": "datetime", "nullable": False}
+    assert specs["model:bad_model"]["training"]["split"] == {  # type: ignore[index]
+        "by": "time", "test_fraction": 0.2}
+    _lint_and_compile(tmp_path / "p", capsys)
