@@ -163,3 +163,89 @@ def test_js_and_ks_edge_cases() -> None:
         math.sqrt(math.log(2)))
     assert math.isnan(ks_statistic(np.array([]), np.array([1.0])))
     assert ks_statistic(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 1.0
+
+
+# -- categorical features, field by field (mutation survivors of drift.py) -------------------
+def _cat_profile() -> object:
+    ref = np.array(["x"] * 500 + ["y"] * 300 + ["z"] * 200, dtype=object)
+    return build_profile({"c": ref})
+
+
+def _psi_by_hand(ref: dict[str, float], cur: dict[str, int], eps: float) -> float:
+    total = sum(cur.values())
+    out = 0.0
+    for k in sorted(set(ref) | set(cur)):
+        r = ref.get(k, 0.0) or eps
+        c = cur.get(k, 0) / total or eps
+        out += (c - r) * math.log(c / r)
+    return out
+
+
+def test_categorical_values_against_hand_and_scipy() -> None:
+    from scipy.spatial.distance import jensenshannon
+
+    prof = _cat_profile()
+    cur = np.array(["x"] * 100 + ["new"] * 60 + ["y"] * 40, dtype=object)   # no "z"
+    cfg = DriftConfig(epsilon=1e-3)
+    f = compute_drift(prof, {"c": cur}, cfg).features[0]
+    ref = {"x": 0.5, "y": 0.3, "z": 0.2}
+    counts = {"x": 100, "new": 60, "y": 40}
+    assert f.method == "psi" and f.kind == "categorical" and f.count == 200
+    assert f.value == pytest.approx(_psi_by_hand(ref, counts, 1e-3), rel=1e-12)
+    assert set(f.stats) == {"psi", "chisquare", "chisquare_pvalue", "jensenshannon"}
+    order = ["new", "x", "y", "z"]
+    ref_arr = np.array([ref.get(k, 0.0) for k in order])
+    cur_arr = np.array([counts.get(k, 0) for k in order], dtype=float)
+    assert f.stats["jensenshannon"] == pytest.approx(
+        jensenshannon(ref_arr, cur_arr / cur_arr.sum()))
+    stat, p = chi_square(ref_arr, cur_arr, 1e-3)
+    assert (f.stats["chisquare"], f.stats["chisquare_pvalue"]) == (stat, p)
+
+
+@pytest.mark.parametrize(("method", "used"), [("jensenshannon", "jensenshannon"),
+                                              ("psi", "psi"), ("ks", "psi"),
+                                              ("wasserstein", "psi")])
+def test_categorical_method_choice(method: str, used: str) -> None:
+    prof = _cat_profile()
+    cur = np.array(["x"] * 150 + ["y"] * 50, dtype=object)
+    f = compute_drift(prof, {"c": cur}, DriftConfig(method=method)).features[0]
+    assert f.method == used and f.value == f.stats[used]
+
+
+def test_categorical_insufficient_data_row() -> None:
+    prof = _cat_profile()
+    cur = np.array(["x"] * 99 + [None], dtype=object)
+    f = compute_drift(prof, {"c": cur}, DriftConfig()).features[0]
+    assert (f.feature, f.kind, f.method, f.value, f.status, f.count) == \
+        ("c", "categorical", "psi", None, "insufficient_data", 99)
+    assert f.null_share == pytest.approx(0.01)
+    exact = compute_drift(prof, {"c": np.array(["x"] * 100, dtype=object)},
+                          DriftConfig()).features[0]
+    assert exact.status == "alert" and exact.count == 100 and exact.null_share == 0.0
+
+
+def test_empty_categorical_window_has_no_null_share() -> None:
+    f = compute_drift(_cat_profile(), {"c": np.array([], dtype=object)},
+                      DriftConfig()).features[0]
+    assert f.status == "insufficient_data" and f.null_share == 0.0 and f.count == 0
+
+
+def test_report_json_has_every_field() -> None:
+    rng = np.random.default_rng(11)
+    prof = build_profile({"a": rng.normal(size=500)}, prediction=rng.random(500))
+    report = compute_drift(prof, {"a": rng.normal(size=300)}, DriftConfig(),
+                           prediction=rng.random(300))
+    doc = report.to_json()
+    assert set(doc) == {"features", "drift_share", "dataset_drift", "prediction"}
+    assert doc["features"][0]["feature"] == "a" and doc["features"][0]["status"] == "ok"
+    assert doc["drift_share"] == 0.0 and doc["dataset_drift"] is False
+    assert doc["prediction"]["feature"] == "__prediction__"
+    assert compute_drift(prof, {"a": rng.normal(size=300)}).to_json()["prediction"] is None
+
+
+def test_wasserstein_edges() -> None:
+    from specops.runtime.monitor.stats import wasserstein_normed
+
+    assert math.isnan(wasserstein_normed(np.array([]), np.array([1.0])))
+    assert math.isnan(wasserstein_normed(np.array([1.0]), np.array([])))
+    assert wasserstein_normed(np.array([1.0]), np.array([3.0]), 1.0) == pytest.approx(2.0)
