@@ -85,6 +85,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     src = Path(args.source)
     if not src.is_file():
         raise fail(f"--from {src}: no such file")
+    if any(mark in src.name for mark in ("{{", "{%", "{#")):
+        raise fail(f"--from {src.name}: rename the file: spec strings are templates, and "
+                   "its name would be read as one")
     out = _target(args, src)
     rel, copy_to = _data_path(src, out)
     try:
@@ -93,9 +96,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         protected = [p.strip() for p in (args.protected or "").split(",") if p.strip()]
         choices = choose(guess, args.label, protected, rel,
                          args.name or identifier(src.stem), args.task, args.timestamp)
+        files = render_project(choices, guess, src.name, keys=args.keys)
     except (SniffError, InitError) as exc:
         raise fail(f"{src.name}: {exc}") from None
-    files = render_project(choices, guess, src.name, keys=args.keys)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         path = out / name

@@ -75,6 +75,20 @@ def _q(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _v(value: Any) -> str:
+    """`_q` of a value taken from the file. Spec strings are Jinja templates, so a value
+    that holds a template marker is refused rather than written to be rendered."""
+    if isinstance(value, str) and any(m in value for m in ("{{", "{%", "{#")):
+        raise InitError(f"the value {value!r} holds a template marker; a spec would render "
+                        "it (map it to another value first)")
+    return _q(value)
+
+
+def _inline(text: str) -> str:
+    """`text` on one line inside a YAML comment (a file name may hold a line break)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
 def _task(label: ColumnGuess, forced: str | None) -> str:
     if forced:
         return forced
@@ -191,7 +205,7 @@ def _column_line(c: ColumnGuess, ch: InitChoices) -> str:
     listed = (c.name == ch.label.name and ch.task != "regression") or \
         (c in ch.protected and c.numeric)
     if listed and c.values is not None and c.type != "bool":   # `in` lists no booleans
-        parts.append(f"in: [{', '.join(_q(v) for v in c.values)}]")
+        parts.append(f"in: [{', '.join(_v(v) for v in c.values)}]")
     if c in ch.protected:
         parts.append("protected: true")
     note = ""
@@ -206,7 +220,8 @@ def _source_yaml(guess: TableGuess, ch: InitChoices) -> str:
     lines = [
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/specops/specops/"
         "main/schemas/specops.schema.json",
-        f"# Guessed by `specops init` from {guess.path.name} ({guess.rows} rows): check the "
+        f"# Guessed by `specops init` from {_inline(guess.path.name)} ({guess.rows} rows): "
+        "check the "
         "types, the reading options and the missing-value markers.",
         "kind: source",
         f"name: {ch.source}",
@@ -322,7 +337,7 @@ def _fairness_block(ch: InitChoices) -> list[str]:
         return []
     favorable, threshold, why = _favourable(ch)
     lines = ["fairness:                 # what the fairness checks measure: confirm it",
-             f"  favorable: {_q(favorable)}   # {why}",
+             f"  favorable: {_v(favorable)}   # {why}",
              f"  threshold: {threshold}"]
     bands = [c.name for c in fair if _banded(c)]
     if bands:
@@ -417,7 +432,7 @@ def _project_yaml(ch: InitChoices, origin: str, var: str, threshold: float,
         registry = ""
     return f"""\
 # yaml-language-server: $schema=https://raw.githubusercontent.com/specops/specops/main/schemas/project.schema.json
-# Written by `specops init --from {origin}`. Then: specops lint, specops run.
+# Written by `specops init --from {_inline(origin)}`. Then: specops lint, specops run.
 name: {ch.project}
 description: {_q(f"A governed baseline model of {ch.label.name}.")}
 specs: ["specs/**/*.yaml"]

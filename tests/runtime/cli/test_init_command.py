@@ -355,3 +355,24 @@ def test_timestamp_makes_a_time_split(tmp_path: Path,
     assert specs["model:bad_model"]["training"]["split"] == {  # type: ignore[index]
         "by": "time", "test_fraction": 0.2}
     _lint_and_compile(tmp_path / "p", capsys)
+
+
+def test_file_names_and_values_cannot_inject_comments_or_templates(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _write(tmp_path / "a\nkind: policy.csv", _table(60))
+    assert _init(capsys, "--from", str(src), "--label", "bad", "-o", str(tmp_path / "p"),
+                 "--no-keys")[0] == 0
+    specs = _specs(tmp_path / "p")
+    assert set(specs) == {"source:a_kind_policy", "model:bad_model", "gate:quality",
+                          "approval:review"}
+    assert specs["source:a_kind_policy"]["path"] == "data/a\nkind: policy.csv"
+    assert "a\\nkind: policy.csv" in (tmp_path / "p" / "specops.yaml").read_text()
+    templ = _write(tmp_path / "{{ 7 * 7 }}.csv", _table(60))
+    code, _, err = _init(capsys, "--from", str(templ), "--label", "bad", "-o",
+                         str(tmp_path / "q"))
+    assert code == 2 and "rename the file" in err and not (tmp_path / "q").exists()
+    cols = _table(60)
+    cols["bad"] = ["{{ lipsum }}" if b == "1" else "ok" for b in cols["bad"]]
+    code, _, err = _init(capsys, "--from", str(_write(tmp_path / "t.csv", cols)), "--label",
+                         "bad", "-o", str(tmp_path / "r"))
+    assert code == 2 and "template marker" in err and not (tmp_path / "r").exists()
