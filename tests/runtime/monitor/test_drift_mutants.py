@@ -249,3 +249,84 @@ def test_wasserstein_edges() -> None:
     assert math.isnan(wasserstein_normed(np.array([]), np.array([1.0])))
     assert math.isnan(wasserstein_normed(np.array([1.0]), np.array([])))
     assert wasserstein_normed(np.array([1.0]), np.array([3.0]), 1.0) == pytest.approx(2.0)
+
+
+# -- numeric features, field by field -------------------------------------------------------
+def _num() -> tuple[object, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(21)
+    ref = rng.normal(size=2000)
+    return build_profile({"a": ref}), ref, rng.normal(0.2, 1.1, size=800)
+
+
+def test_numeric_stats_against_scipy_for_each_method() -> None:
+    from scipy.spatial.distance import jensenshannon
+    from scipy.stats import ks_2samp, wasserstein_distance
+
+    prof, ref, cur = _num()
+    fp = prof.features["a"]   # type: ignore[attr-defined]
+    counts = np.diff(np.concatenate([[0], np.searchsorted(np.sort(cur), fp.edges), [800]]))
+    base = compute_drift(prof, {"a": cur}, DriftConfig()).features[0]
+    assert set(base.stats) == {"psi", "ks", "ks_pvalue"} and base.kind == "numeric"
+    assert base.stats["ks"] == pytest.approx(ks_2samp(ref, cur).statistic)
+    assert base.stats["ks_pvalue"] == pytest.approx(
+        ks_2samp(ref, cur, method="asymp").pvalue, rel=1e-6)
+    js = compute_drift(prof, {"a": cur}, DriftConfig(method="jensenshannon")).features[0]
+    assert js.method == "jensenshannon" and set(js.stats) == {"psi", "ks", "ks_pvalue",
+                                                              "jensenshannon"}
+    assert js.value == pytest.approx(jensenshannon(fp.shares, counts / counts.sum()))
+    ws = compute_drift(prof, {"a": cur}, DriftConfig(method="wasserstein")).features[0]
+    assert ws.method == "wasserstein" and "jensenshannon" not in ws.stats
+    assert ws.value == pytest.approx(wasserstein_distance(ref, cur) / np.std(ref))
+    chi = compute_drift(prof, {"a": cur}, DriftConfig(method="chisquare")).features[0]
+    assert chi.method == "psi" and chi.value == chi.stats["psi"]
+
+
+def test_numeric_insufficient_and_missing_rows() -> None:
+    prof, _, _ = _num()
+    few = np.array([1.0] * 50 + [np.nan] * 50)
+    f = compute_drift(prof, {"a": few}, DriftConfig(min_samples=60)).features[0]
+    assert (f.feature, f.kind, f.method, f.value, f.status, f.count, f.null_share) == \
+        ("a", "numeric", "psi", None, "insufficient_data", 50, 0.5)
+    empty = compute_drift(prof, {"a": np.array([])}, DriftConfig()).features[0]
+    assert empty.null_share == 0.0 and empty.count == 0
+    gone = compute_drift(prof, {}, DriftConfig(method="ks")).features[0]
+    assert (gone.feature, gone.kind, gone.method, gone.value, gone.status, gone.count,
+            gone.null_share) == ("a", "numeric", "ks", None, "missing", 0, 1.0)
+    nulls = compute_drift(prof, {"a": np.array([1.0] * 150 + [np.nan] * 50)},
+                          DriftConfig()).features[0]
+    assert nulls.count == 150 and nulls.null_share == pytest.approx(0.25)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")   # scipy, n = 0
+def test_undefined_statistic_is_insufficient_data_not_ok() -> None:
+    """A reference with no finite values gives KS = NaN: never reported as drift-free."""
+    prof = build_profile({"a": np.full(500, np.nan)})
+    f = compute_drift(prof, {"a": np.arange(200, dtype=float)},
+                      DriftConfig(method="ks")).features[0]
+    assert f.status == "insufficient_data"
+
+
+def test_warn_features_count_as_decided_in_the_share() -> None:
+    prof, ref, _ = _num()
+    value = compute_drift(prof, {"a": ref[:1000] + 0.3}, DriftConfig()).features[0].value
+    prof2 = build_profile({"a": ref, "b": ref.copy()})
+    report = compute_drift(prof2, {"a": ref[:1000] + 0.3, "b": ref[:1000] + 5.0},
+                           DriftConfig(warn=value / 2, alert=value * 1.5))
+    assert [f.status for f in report.features] == ["warn", "alert"]
+    assert report.drift_share == 0.5
+    nothing = compute_drift(prof2, {}, DriftConfig())
+    assert nothing.drift_share == 0.0 and nothing.dataset_drift is False
+
+
+def test_psi_and_chi_square_default_epsilon_and_small_windows() -> None:
+    ref = np.array([0.5, 0.5, 0.0])
+    cur = np.array([5, 4, 1])
+    assert psi(ref, cur) == pytest.approx(psi(ref, cur, epsilon=1e-4))
+    assert math.isfinite(psi(np.array([0.5, 0.5]), np.array([1, 0])))
+    stat, p = chi_square(ref, np.array([50.0, 40.0, 10.0]))
+    assert (stat, p) == chi_square(ref, np.array([50.0, 40.0, 10.0]), 1e-4)
+    expected = np.array([0.5, 0.5, 1e-4]) / 1.0001 * 100
+    assert stat == pytest.approx(chisquare([50.0, 40.0, 10.0], expected).statistic)
+    two = chi_square(np.array([0.6, 0.4]), np.array([50.0, 50.0]))
+    ref2 = chisquare([50.0, 50.0], [60.0, 40.0])
+    assert two == pytest.approx((ref2.statistic, ref2.pvalue))
