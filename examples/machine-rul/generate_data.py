@@ -1,7 +1,7 @@
 """Generate the machine-rul example's data (deterministic, seeded numpy).
 
     python examples/machine-rul/generate_data.py               # data/ for `specops run`
-    python examples/machine-rul/generate_data.py --next --drift  # a new batch, shifted
+    python examples/machine-rul/generate_data.py --next --drift  # the fortnight after, shifted
 
 Why synthetic: the example must run anywhere with no download and in well under a minute
 on two cores, and its shape is the one a regression on sensor data has: a sensor table
@@ -15,16 +15,22 @@ wear w = (age / lifetime)^2 raises temperature and vibration (and its spread), a
 pressure and speed, with noise, so a model must read the last day and the last week of
 readings, not the age alone, to tell a unit that wears fast from one that wears slowly.
 
-Files (columns exactly as declared in specs/sources.yaml):
-- sensors/base.parquet: hourly readings of 90 units installed one a day on average from
-  2025-01-01, each run to failure; 2% of values missing (sensor dropouts);
-- snapshots.parquet: a snapshot every 12 h of each unit from its 24th hour until failure,
-  with `rul_hours`, the label.
-`--next` writes the two weeks after that, from the same flow of installations
-(sensors/next.parquet, next_snapshots.parquet), for `specops monitor --current
-data/next_snapshots.parquet`. `--drift` puts that fleet at a hotter, rougher site
-(temperature +9 degrees, vibration x1.6): the windowed temperature and vibration features
-then drift beyond the alert threshold, and nothing else does.
+Files (columns exactly as declared in specs/sources.yaml), from one fleet in steady state
+(three units installed a day on average, from 25 days before the first snapshot, each run
+to failure: about 50 in service at any time), cut 30 days after the first snapshot:
+- sensors/base.parquet: the hourly readings before the cut, from a week before the first
+  snapshot (~46,000), 2% of values missing (sensor dropouts);
+- snapshots.parquet: a snapshot every 12 h of each unit from its 24th hour, before the cut
+  (~3,000 rows), with `rul_hours`, the label (for units still running at the cut, the
+  label as it becomes known after their failure).
+Why steady state: windows of a fleet that all started on one day would drift by
+themselves (young units first, old ones last), and the time split's test set would hold
+only units near failure.
+`--next` writes the fortnight after the cut, of the same fleet (sensors/next.parquet,
+next_snapshots.parquet), for `specops monitor --current data/next_snapshots.parquet`.
+`--drift` makes the site run hotter and rougher from the cut (temperature +9 degrees,
+vibration x1.6): the windowed temperature and vibration features then drift beyond the
+alert threshold, and nothing else does.
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ TYPE_P = np.array([0.4, 0.35, 0.25])
 LIFE = np.array([420.0, 560.0, 320.0])     # mean lifetime in hours, by type
 TEMP0 = np.array([61.0, 58.0, 66.0])
 SNAPSHOT_EVERY_H = 12
-INSTALL_EVERY_H = 24      # one unit installed a day on average: a fleet in steady state
+INSTALL_EVERY_H = 8       # three units installed a day on average: a fleet in steady state
+PRE_DAYS = 25             # installations before the first snapshot: every age in service
 
 
 def _start_us() -> int:
@@ -62,15 +69,11 @@ def units(rng: np.random.Generator, n: int, first_id: int, t0_us: int, spread_h:
                          "kind": kind, "life": np.round(life), "start": start})
 
 
-def readings(rng: np.random.Generator, fleet: pl.DataFrame, drift: bool,
-             until_us: int | None = None) -> pl.DataFrame:
-    """One reading an hour per unit until it fails (or `until_us`); 2% of each sensor
-    value missing."""
+def readings(rng: np.random.Generator, fleet: pl.DataFrame) -> pl.DataFrame:
+    """One reading an hour per unit until it fails; 2% of each sensor value missing."""
     ids, kinds, lives, starts = (fleet[c].to_numpy() for c in ("unit_id", "kind", "life",
                                                                "start"))
-    ends = lives if until_us is None else \
-        np.minimum(lives, np.maximum(0, (until_us - starts) // HOUR_US))
-    hours = [np.arange(int(end)) for end in ends]
+    hours = [np.arange(int(life)) for life in lives]
     unit = np.concatenate([np.full(len(h), i) for i, h in zip(ids, hours, strict=True)])
     kind = np.concatenate([np.full(len(h), k) for k, h in zip(kinds, hours, strict=True)])
     age = np.concatenate(hours).astype(np.float64)
@@ -82,9 +85,6 @@ def readings(rng: np.random.Generator, fleet: pl.DataFrame, drift: bool,
     vib = 2.0 + 6.5 * w ** 1.5 + rng.normal(0, 0.35, n) * (1 + 2 * w)
     pressure = 101.0 - 11.0 * w + rng.normal(0, 1.8, n) * (1 + w)
     rpm = 1500.0 - 180.0 * w + rng.normal(0, 15.0, n)
-    if drift:
-        temp += 9.0
-        vib *= 1.6
     cols = {"temperature": temp, "vibration": vib, "pressure": pressure, "rpm": rpm}
     df = pl.DataFrame({"unit_id": unit.astype(np.int64),
                        "read_at": pl.Series(t).cast(TS),
@@ -94,20 +94,14 @@ def readings(rng: np.random.Generator, fleet: pl.DataFrame, drift: bool,
         for c in cols).sort("unit_id", "read_at")
 
 
-def snapshots(fleet: pl.DataFrame, first_id: int, since_us: int | None = None,
-              until_us: int | None = None) -> pl.DataFrame:
-    """Every 12 h of each unit from hour 24 until failure (within [since, until) when
-    given): operating hours and RUL."""
+def snapshots(fleet: pl.DataFrame, first_id: int) -> pl.DataFrame:
+    """Every 12 h of each unit from hour 24 until failure: operating hours and RUL."""
     rows: dict[str, list[object]] = {k: [] for k in ("unit_id", "snapshot_at", "machine_type",
                                                      "operating_hours", "rul_hours")}
     for uid, kind, life, start in fleet.select("unit_id", "kind", "life", "start").rows():
         for age in range(24, int(life), SNAPSHOT_EVERY_H):
-            at = start + age * HOUR_US
-            if (since_us is not None and at < since_us) or \
-                    (until_us is not None and at >= until_us):
-                continue
             rows["unit_id"].append(uid)
-            rows["snapshot_at"].append(at)
+            rows["snapshot_at"].append(start + age * HOUR_US)
             rows["machine_type"].append(str(TYPES[kind]))
             rows["operating_hours"].append(age)
             rows["rul_hours"].append(float(life - age))
@@ -119,55 +113,82 @@ def snapshots(fleet: pl.DataFrame, first_id: int, since_us: int | None = None,
         pl.col("snapshot_id").cast(pl.Int64))
 
 
-def generate(out: Path, seed: int = 11, n_units: int = 90) -> dict[str, float]:
+NEXT_DAYS = 14
+
+
+def fleet_history(seed: int, n_days: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """The whole history, deterministic in `seed`: a unit installed every 8 hours on
+    average from PRE_DAYS before the start (so every age is in service from the first
+    day) to NEXT_DAYS after the cut, every reading and snapshot until failure, and the
+    cut (`n_days` after the start) between the training data and the next fortnight.
+    Readings are kept from a week before the start, so the first 7-day windows are full."""
     rng = np.random.default_rng(seed)
-    fleet = units(rng, n_units, 1, _start_us(), n_units * INSTALL_EVERY_H)
+    span_h = (PRE_DAYS + n_days + NEXT_DAYS) * 24
+    fleet = units(rng, span_h // INSTALL_EVERY_H, 1, _start_us() - PRE_DAYS * 24 * HOUR_US,
+                  span_h)
+    cut = _start_us() + n_days * 24 * HOUR_US
+    sensors = readings(rng, fleet).filter(
+        pl.col("read_at").dt.epoch("us") >= _start_us() - 7 * 24 * HOUR_US)
+    snaps = snapshots(fleet, 1).filter(pl.col("snapshot_at").dt.epoch("us") >= _start_us())
+    return sensors, snaps, cut
+
+
+def _before(df: pl.DataFrame, col: str, cut: int) -> pl.DataFrame:
+    return df.filter(pl.col(col).dt.epoch("us") < cut)
+
+
+def _next(df: pl.DataFrame, col: str, cut: int) -> pl.DataFrame:
+    t = pl.col(col).dt.epoch("us")
+    return df.filter((t >= cut) & (t < cut + NEXT_DAYS * 24 * HOUR_US))
+
+
+def generate(out: Path, seed: int = 11, n_days: int = 30) -> dict[str, float]:
+    """The training data: everything before the cut. Units still running at the cut
+    carry their (simulated) RUL: in real life those labels arrive after the failure."""
+    sensors, snaps, cut = fleet_history(seed, n_days)
     (out / "sensors").mkdir(parents=True, exist_ok=True)
     for old in (out / "sensors").glob("*.parquet"):
         old.unlink()
     (out / "next_snapshots.parquet").unlink(missing_ok=True)
-    sensors = readings(rng, fleet, drift=False)
-    snaps = snapshots(fleet, 1)
+    sensors, snaps = _before(sensors, "read_at", cut), _before(snaps, "snapshot_at", cut)
     sensors.write_parquet(out / "sensors" / "base.parquet")
     snaps.write_parquet(out / "snapshots.parquet")
-    return {"units": n_units, "readings": sensors.height, "snapshots": snaps.height,
+    return {"units": snaps["unit_id"].n_unique(), "readings": sensors.height,
+            "snapshots": snaps.height,
             "mean_rul_hours": round(float(snaps["rul_hours"].mean() or 0), 1)}
 
 
-def next_batch(out: Path, seed: int = 11, drift: bool = False, days: int = 14) -> int:
-    """The two weeks after the training data ends, from the same steady flow of
-    installations (ids from 1001): units installed from 20 days before (so that every age
-    is in service) to the end. Only the site differs when `drift`."""
-    rng = np.random.default_rng(seed + 1000 + int(drift))
-    base = pl.read_parquet(out / "sensors" / "base.parquet")
-    end = base["read_at"].max()
-    assert isinstance(end, datetime)
-    t0 = (int(end.timestamp()) // 3600 + 1) * 3600 * 1_000_000
-    lead_h = 20 * 24
-    span_h = lead_h + days * 24
-    fleet = units(rng, span_h // INSTALL_EVERY_H, 1001, t0 - lead_h * HOUR_US, span_h)
-    until = t0 + days * 24 * HOUR_US
-    readings(rng, fleet, drift, until).write_parquet(out / "sensors" / "next.parquet")
-    snaps = snapshots(fleet, 100_001, t0, until)
-    snaps.write_parquet(out / "next_snapshots.parquet")
-    return snaps.height
+def next_fortnight(out: Path, seed: int = 11, n_days: int = 30, drift: bool = False) -> int:
+    """The two weeks after the cut, of the same fleet (units in service at the cut go on,
+    new ones are installed). With `drift`, the site runs hotter and rougher from the cut."""
+    sensors, snaps, cut = fleet_history(seed, n_days)
+    sensors = _next(sensors, "read_at", cut)
+    if drift:
+        sensors = sensors.with_columns(pl.col("temperature") + 9.0,
+                                       pl.col("vibration") * 1.6)
+    out.mkdir(parents=True, exist_ok=True)
+    sensors.write_parquet(out / "sensors" / "next.parquet")
+    nxt = _next(snaps, "snapshot_at", cut)
+    nxt.write_parquet(out / "next_snapshots.parquet")
+    return nxt.height
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Generate the machine-rul example data.")
     ap.add_argument("--out", type=Path, default=HERE / "data")
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--units", type=int, default=90)
-    ap.add_argument("--next", action="store_true",
-                    help="write a later batch: sensors/next.parquet, next_snapshots.parquet")
-    ap.add_argument("--drift", action="store_true", help="with --next: a hotter, rougher site")
+    ap.add_argument("--days", type=int, default=30, help="days of training history")
+    ap.add_argument("--next", action="store_true", help="write the fortnight after: "
+                    "sensors/next.parquet, next_snapshots.parquet")
+    ap.add_argument("--drift", action="store_true",
+                    help="with --next: the site runs hotter and rougher")
     a = ap.parse_args(argv)
     if a.next:
-        n = next_batch(a.out, a.seed, a.drift)
+        n = next_fortnight(a.out, a.seed, a.days, a.drift)
         print(f"wrote {n} snapshots to {a.out / 'next_snapshots.parquet'}"
               f"{' (drifted)' if a.drift else ''}")
         return 0
-    stats = generate(a.out, a.seed, a.units)
+    stats = generate(a.out, a.seed, a.days)
     print("wrote", a.out, " ".join(f"{k}={v}" for k, v in stats.items()))
     return 0
 

@@ -6,7 +6,9 @@ What a bug would break here, step by step, as a user runs the example's README:
   rmse/mae/r2 gates, registers a signed version and auto-approves it (low risk);
 - the headline prints regression metrics (rmse, mae, r2), good enough to mean something;
 - a gate tightened beyond reach (`--var max_rmse=1`) stops the run naming the check;
-- a drifted fortnight (`generate_data.py --next --drift`: hotter, rougher site) raises a
+- the fortnight after the training data, undrifted, raises no data-drift or performance
+  alert (the fleet is in steady state; only sampling noise);
+- the same fortnight drifted (`--next --drift`: the site runs hotter and rougher) raises a
   data-drift alert on exactly the temperature and vibration windows, not on pressure,
   speed or operating hours, plus prediction drift and realised rmse above its bound;
 - the model report renders the regression evidence.
@@ -72,7 +74,7 @@ def test_run_trains_gates_registers_and_auto_approves(project: tuple[Path, str])
     m = re.search(r"pump_rul: test rmse ([0-9.]+), mae ([0-9.]+), r2 ([0-9.]+)", log)
     assert m is not None, log
     rmse, mae, r2 = map(float, m.groups())
-    assert 0 < mae <= rmse <= 60 and r2 >= 0.8
+    assert 0 < mae <= rmse <= 100 and r2 >= 0.75
     listed = _specops(root, "approvals", "list", "--json")
     rows = json.loads(listed.stdout)
     assert [(r["ref"], r["state"]) for r in rows] == [("pump_rul@1", "approved")], \
@@ -81,9 +83,27 @@ def test_run_trains_gates_registers_and_auto_approves(project: tuple[Path, str])
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+def _signals(doc: dict[str, object], name: str) -> list[dict[str, object]]:
+    return [next(s for s in w["signals"] if s["name"] == name)  # type: ignore[index]
+            for w in doc["windows"]]  # type: ignore[attr-defined]
+
+
 def test_drifted_fortnight_alerts_on_exactly_the_shifted_windows(
         project: tuple[Path, str]) -> None:
     root, _ = project
+    # the monitor evaluates each window once (its hygiene state is in the store), so the
+    # undrifted fortnight is watched from a copy of the project
+    twin = root.with_name("twin")
+    shutil.copytree(root, twin)
+    gen = _python(twin, "generate_data.py", "--next")
+    assert gen.returncode == 0, gen.stderr
+    quiet = _specops(twin, "monitor", "pump_rul", "--current", "data/next_snapshots.parquet",
+                     "--json")
+    assert quiet.returncode == 0, quiet.stderr
+    calm = json.loads(quiet.stdout)
+    assert [s["level"] for s in _signals(calm, "data_drift")] == ["ok", "ok"]
+    assert [s["level"] for s in _signals(calm, "performance")] == ["ok", "ok"]
+    assert not calm["alerts"] or {a["signal"] for a in calm["alerts"]} == {"prediction_drift"}
     gen = _python(root, "generate_data.py", "--next", "--drift")
     assert gen.returncode == 0, gen.stderr
     mon = _specops(root, "monitor", "pump_rul", "--current", "data/next_snapshots.parquet",
@@ -112,7 +132,7 @@ def test_report_renders_the_regression_evidence(project: tuple[Path, str],
     assert r.returncode == 0, r.stdout + r.stderr
     html = out.read_text(encoding="utf-8")
     for text in ("pump_rul", "HistGradientBoostingRegressor", "Performance by machine_type",
-                 "rmse &lt;= 60", "mae &lt;= 40", "r2 &gt;= 0.8", "vib_mean_7d"):
+                 "rmse &lt;= 100", "mae &lt;= 60", "r2 &gt;= 0.75", "vib_mean_7d"):
         assert text in html, text
 
 
