@@ -1,0 +1,140 @@
+"""Audit log reading and verification, message by message (mutation survivors of
+runtime/governance/ledger/audit.py): what `verify` says names the right entries, the
+filters of `entries`/`export_jsonl` select exactly what they claim, and rows an attacker
+wrote by hand (unparseable details) still read back.
+
+The attacks drop the triggers first, as the owner of the SQLite file can.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from specops.runtime.governance import Governance
+from specops.runtime.governance.database import transaction
+from specops.runtime.governance.ledger import audit as A
+from specops.runtime.governance.ledger.guards import TRIGGER_NAMES
+
+
+def _fill(gov: Governance, targets: list[str] | None = None) -> None:
+    for i, target in enumerate(targets or [f"m@{i}" for i in range(1, 9)], 1):
+        with transaction(gov.engine) as conn:
+            A.append(conn, actor="bob", action="approve", target=target,
+                     reason=f"reason {i}: geprüft", details={"i": i},
+                     at=1_800_000_000.0 + i)
+
+
+def _drop_triggers(conn: sa.Connection) -> None:
+    for name in TRIGGER_NAMES:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def _hash(conn: sa.Connection, seq: int) -> str:
+    return str(conn.execute(sa.select(A.log.c.hash).where(A.log.c.seq == seq)).scalar())
+
+
+def test_one_deleted_entry_is_named_with_the_gap(gov) -> None:
+    _fill(gov)
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(A.log.delete().where(A.log.c.seq == 4))
+    p = A.verify(gov.engine)[1]
+    assert p is not None and (p.seq, p.kind) == (4, "deleted")
+    assert p.message == "missing: entry 4 is gone (the log jumps from 3 to 5); deleted"
+
+
+def test_several_deleted_entries_are_named_with_the_range(gov) -> None:
+    _fill(gov)
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(A.log.delete().where(A.log.c.seq.in_([4, 5, 6])))
+    p = A.verify(gov.engine)[1]
+    assert p is not None
+    assert p.message == "missing: entries 4..6 are gone (the log jumps from 3 to 7); deleted"
+
+
+def test_chained_insert_at_the_second_position_is_named(gov) -> None:
+    """A forged, correctly chained entry 2: entry 3 then links to entry 1, skipping it."""
+    _fill(gov)
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        for seq in range(8, 1, -1):
+            conn.execute(A.log.update().where(A.log.c.seq == seq).values(seq=seq + 1))
+        prev = _hash(conn, 1)
+        entry = {"seq": 2, "at": "2027-01-15T08:00:03.500000Z", "actor": "mallory",
+                 "action": "approve", "target": "m@99", "reason": "", "details": {}}
+        conn.execute(A.log.insert().values(**{**entry, "details": "{}"}, prev_hash=prev,
+                                           hash=A.entry_hash(prev, entry)))
+        conn.execute(A.head_table.update().values(seq=9))
+    p = A.verify(gov.engine)[1]
+    assert p is not None and (p.seq, p.kind) == (2, "inserted")
+    assert p.message == ("inserted: entry 3 links to entry 1, skipping entry 2, which is not "
+                         "part of the chain")
+
+
+def test_reordered_entry_names_the_later_entry_it_links_to(gov) -> None:
+    _fill(gov)
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(A.log.update().where(A.log.c.seq == 5).values(seq=-5))
+        conn.execute(A.log.update().where(A.log.c.seq == 6).values(seq=5))
+        conn.execute(A.log.update().where(A.log.c.seq == -5).values(seq=6))
+    p = A.verify(gov.engine)[1]
+    assert p is not None
+    assert p.message == "reordered: it links to entry 6, which comes after it"
+
+
+def test_broken_link_names_both_hashes(gov) -> None:
+    _fill(gov)
+    forged = "ab" * 32
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        prev = _hash(conn, 4)
+        conn.execute(A.log.update().where(A.log.c.seq == 5).values(prev_hash=forged))
+    p = A.verify(gov.engine)[1]
+    assert p is not None and (p.seq, p.kind) == (5, "deleted")
+    assert p.message == (f"does not link to entry 4 (prev_hash {forged[:12]}… != "
+                         f"{prev[:12]}…): an entry before it was deleted or replaced")
+
+
+def test_head_of_an_empty_log_is_genesis(gov) -> None:
+    assert A.head(gov.engine) == {"seq": 0, "hash": A.GENESIS}
+    _fill(gov, ["m@1"])
+    head = A.head(gov.engine)
+    assert head["seq"] == 1 and head["hash"] == next(A.entries(gov.engine)).hash
+
+
+def test_hand_written_details_still_read_back(gov) -> None:
+    _fill(gov, ["a@1", "a@2"])
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(A.log.update().where(A.log.c.seq == 1).values(details="not json"))
+        conn.execute(A.log.update().where(A.log.c.seq == 2).values(details="[1, 2]"))
+    first, second = A.entries(gov.engine)
+    assert first.details == {"_unparseable": "not json"}
+    assert second.details == {"_value": [1, 2]}
+    assert A.verify(gov.engine)[1].seq == 1
+
+
+def test_entries_filter_by_target_and_escaped_prefix(gov) -> None:
+    _fill(gov, ["m_1@1", "mx1@1", "m_1@2", "other@1"])
+    assert [e.seq for e in A.entries(gov.engine, target="m_1@1")] == [1]
+    assert [e.target for e in A.entries(gov.engine, target_prefix="m_1@")] == \
+        ["m_1@1", "m_1@2"]
+    assert [e.target for e in A.entries(gov.engine, target_prefix="m_")] == \
+        ["m_1@1", "m_1@2"]                       # `_` is not a LIKE wildcard
+    with gov.engine.connect() as conn:
+        assert [e.seq for e in A.entries(conn)] == [1, 2, 3, 4]
+        assert [e.seq for e in A.entries(conn, target_prefix="other")] == [4]
+
+
+def test_export_jsonl_with_prefix_to_a_path(gov, tmp_path: Path) -> None:
+    _fill(gov, ["m_1@1", "mx1@1", "m_1@2"])
+    out = tmp_path / "audit.jsonl"
+    assert A.export_jsonl(gov.engine, out, target_prefix="m_") == 2
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["target"] for x in lines] == ["m_1@1", "m_1@2"]
+    assert lines[0]["reason"] == "reason 1: geprüft"
