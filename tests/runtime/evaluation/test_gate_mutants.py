@@ -286,3 +286,10 @@ def test_render_tree_of_arithmetic_calls_and_unknown_nodes() -> None:
     call = {"op": "call", "fn": "coalesce", "args": [metric("a"), lit(0)]}
     assert render_tree(call) == "coalesce(a, 0)"
     assert render_tree({"op": "future_node"}) == "future_node"
+
+
+def test_report_row_keeps_the_spec_text_not_a_rendering() -> None:
+    spec = {"id": "auc", "text": "roc_auc >= {{ min_auc }}",
+            "expr": cmp("ge", metric("roc_auc"), lit(0.8))}
+    assert evaluate_check(spec, {"metrics": {"roc_auc": 0.9}}).text == \
+        "roc_auc >= {{ min_auc }}"
