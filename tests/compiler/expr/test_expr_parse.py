@@ -97,10 +97,12 @@ def test_every_refusal_is_data_not_an_exception() -> None:
     "2" + "**2" * 600,
 ])
 def test_hostile_nesting_refused_quickly(text: str) -> None:
-    started = time.perf_counter()
+    # CPU time with a wide bound: the guard is against super-linear blow-ups (minutes),
+    # not a benchmark, and wall time on a shared machine measures the neighbours
+    started = time.process_time()
     code, _ = _issue(text)
     assert code == "SPEC407"
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 2.0
 
 
 def test_depth_limit_is_inclusive() -> None:

@@ -73,6 +73,7 @@ def _cli(argv: list[str]) -> int:
     sub = parser.add_subparsers()
     sub.add_parser("runs").add_subparsers().add_parser("list")
     cli_models.register(sub, lambda p: None)
+    cli_models.extend(sub, lambda p: None)   # `runs compare` builds on `runs`
     args = parser.parse_args(argv)
     return int(args.func(args))
 
