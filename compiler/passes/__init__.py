@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from specops.compiler.passes.check_approvals import check_approvals
-from specops.compiler.passes.check_deploy_gates import check_deploy_gates
-from specops.compiler.passes.check_estimator import check_estimator
-from specops.compiler.passes.check_features import check_features
-from specops.compiler.passes.check_gates import check_gates
-from specops.compiler.passes.check_inputs import check_inputs
-from specops.compiler.passes.check_policies import check_policies
-from specops.compiler.passes.check_time import check_time
-from specops.compiler.passes.check_trust import check_trust
 from specops.compiler.passes.context import Context
-from specops.compiler.passes.index_specs import index_specs
-from specops.compiler.passes.resolve_refs import check_cycles, resolve_refs
+from specops.compiler.passes.data_checks.check_features import check_features
+from specops.compiler.passes.data_checks.check_inputs import check_inputs
+from specops.compiler.passes.data_checks.check_time import check_time
+from specops.compiler.passes.governance_checks.check_approvals import check_approvals
+from specops.compiler.passes.governance_checks.check_deploy_gates import check_deploy_gates
+from specops.compiler.passes.governance_checks.check_policies import check_policies
+from specops.compiler.passes.governance_checks.check_trust import check_trust
+from specops.compiler.passes.model_checks.check_estimator import check_estimator
+from specops.compiler.passes.model_checks.check_gates import check_gates
+from specops.compiler.passes.references.check_cycles import check_cycles
+from specops.compiler.passes.references.index_specs import index_specs
+from specops.compiler.passes.references.resolve_refs import resolve_refs
 
 __all__ = ["LINT_PASSES", "Pass", "run_passes"]
 

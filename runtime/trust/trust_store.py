@@ -29,7 +29,8 @@ from specops.runtime.trust.trust_root import TrustError, TrustRoot
 __all__ = ["LOCK_FILE", "AcceptResult", "accept", "ensure_trust_schema", "in_force",
            "lock_document", "pending", "roots", "signatures"]
 
-LOCK_FILE = "trust.lock.json"   # compiler/passes/check_trust.py reads it (SPEC508)
+# compiler/passes/governance_checks/check_trust.py reads it (SPEC508)
+LOCK_FILE = "trust.lock.json"
 
 SUBJECT = "trust-root"
 metadata = sa.MetaData()

@@ -63,7 +63,7 @@ def test_runtime_allowlist_agrees() -> None:
 # estimator.scoring ------------------------------------------------------------------------
 
 def _scorer_table() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    from specops.compiler.passes.check_estimator import (
+    from specops.compiler.passes.model_checks.check_estimator import (
         BINARY_ONLY_SCORERS,
         CLASSIFICATION_SCORERS,
         REGRESSION_SCORERS,

@@ -17,7 +17,8 @@ from specops.compiler.frontend.packs import available_packs, load_pack
 from specops.compiler.passes.lint import LintResult, lint_paths
 from specops.contract.interpret import evaluate
 
-check_policies_module = importlib.import_module("specops.compiler.passes.check_policies")
+check_policies_module = importlib.import_module(
+    "specops.compiler.passes.governance_checks.check_policies")
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "credit-risk"
 PACK_RULES = {rule.id: (pack, rule) for pack in available_packs()
               for spec in load_pack(pack)[0] for rule in spec.spec.rules}

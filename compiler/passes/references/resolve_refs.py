@@ -16,7 +16,7 @@ from specops.compiler.frontend.validate_specs import LoadedSpec
 from specops.compiler.kinds import FeatureSpec, ModelSpec, SourceSpec
 from specops.compiler.passes.context import Context, InputRef
 
-__all__ = ["check_cycles", "parse_feature_ref", "resolve_refs"]
+__all__ = ["parse_feature_ref", "resolve_refs"]
 
 _REF = re.compile(r"^(?P<name>[A-Za-z_]\w*)(?:@(?P<version>\w+))?(?:\.(?P<col>[A-Za-z_]\w*))?$")
 
@@ -240,44 +240,3 @@ def resolve_refs(ctx: Context) -> None:
     for loaded in ctx.index.models.values():
         _check_model(ctx, loaded)
     _check_roles(ctx)
-
-
-# -- cycles ---------------------------------------------------------------------------
-# Feature views derived from other views must not form a cycle; print the whole cycle.
-# A separate pass over what resolve_refs recorded (ctx.view_sources), kept in this file so
-# the folder stays within its entry limit (tests/test_layout.py). A small DFS instead of
-# networkx: this runs in every lint, and only the graph module imports networkx.
-
-Key = tuple[str, int]
-
-
-def check_cycles(ctx: Context) -> None:
-    edges: dict[Key, Key] = {}
-    for key, (kind, name, version) in ctx.view_sources.items():
-        if kind == "view" and version is not None:
-            edges[key] = (name, version)
-    reported: set[frozenset[Key]] = set()
-    state: dict[Key, int] = {}   # 1 visiting, 2 done
-    for start in sorted(edges):
-        path: list[Key] = []
-        node: Key | None = start
-        while node is not None and state.get(node) != 2:
-            if state.get(node) == 1:
-                cycle = path[path.index(node):]
-                members = frozenset(cycle)
-                if members not in reported:
-                    reported.add(members)
-                    first = min(cycle)
-                    i = cycle.index(first)
-                    ordered = [*cycle[i:], *cycle[:i], first]
-                    text = " -> ".join(f"{n}@{v}" for n, v in ordered)
-                    loaded = ctx.index.features[first[0]][first[1]]
-                    ctx.error("SPEC601", f"feature views form a cycle: {text}", loaded,
-                              "source", help="a view cannot depend on itself; derive one of "
-                                             "them from a source instead")
-                break
-            state[node] = 1
-            path.append(node)
-            node = edges.get(node)
-        for n in path:
-            state[n] = 2
