@@ -145,10 +145,15 @@ def gate(ctx: OpContext) -> OpResult:
     parity = results.get("parity")
     if parity is not None:
         ok = bool(parity.get("passed"))
+        # the value shown is the one compared with the tolerance: relative to max(|y|, 1)
+        # for a regression (export_onnx), absolute for class probabilities
+        relative = parity.get("max_rel_diff") is not None
         report["checks"].append({
-            "id": "onnx_parity", "text": "ONNX predictions equal scikit-learn's (built in)",
+            "id": "onnx_parity", "text": "ONNX predictions equal scikit-learn's (built in"
+            + (", relative difference)" if relative else ")"),
             "severity": "blocking", "status": "pass" if ok else "fail", "passed": ok,
-            "value": parity.get("max_abs_diff"), "threshold": parity.get("tolerance"),
+            "value": parity.get("max_rel_diff" if relative else "max_abs_diff"),
+            "threshold": parity.get("tolerance"),
             "comparator": "<=", "message": None, "values": {
                 "label_mismatches": parity.get("label_mismatches")},
             "detail": "" if ok else "; ".join(parity.get("reasons") or ["parity failed"])})

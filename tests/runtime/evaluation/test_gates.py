@@ -141,3 +141,20 @@ def test_gate_blocks_on_parity_failure(tmp_path: Path) -> None:
     ctx = _gate_ctx(tmp_path, dirs, [], "p", record_rejections=False)
     with pytest.raises(OpError, match="onnx_parity"):
         gate(ctx)
+
+
+def test_parity_check_shows_the_value_compared_with_the_tolerance(tmp_path: Path) -> None:
+    # a regression's parity is judged on the difference relative to max(|y|, 1): the
+    # report must show that figure, not the absolute one (which read "1.4e-4 <= 1e-4: pass")
+    dirs = run_pipeline(tmp_path, "LogisticRegression")
+    parity_path = dirs["benchmark"] / "parity.json"
+    parity = json.loads(parity_path.read_text())
+    parity.update({"passed": True, "max_abs_diff": 1.448e-4, "max_rel_diff": 2e-6,
+                   "tolerance": 1e-4})
+    parity_path.write_text(json.dumps(parity))
+    ctx = _gate_ctx(tmp_path, dirs, [], "rel", record_rejections=False)
+    gate(ctx)
+    rep = json.loads((ctx.out_dir / "gate_report.json").read_text())
+    [built_in] = [c for c in rep["checks"] if c["id"] == "onnx_parity"]
+    assert built_in["value"] == 2e-6 and built_in["value"] <= built_in["threshold"]
+    assert "relative" in built_in["text"]
