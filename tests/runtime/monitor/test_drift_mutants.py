@@ -330,3 +330,49 @@ def test_psi_and_chi_square_default_epsilon_and_small_windows() -> None:
     two = chi_square(np.array([0.6, 0.4]), np.array([50.0, 50.0]))
     ref2 = chisquare([50.0, 50.0], [60.0, 40.0])
     assert two == pytest.approx((ref2.statistic, ref2.pvalue))
+
+
+def test_categorical_chisquare_warn_row() -> None:
+    prof = build_profile({"c": np.array(["x", "y"] * 500, dtype=object)})
+    cur = np.array(["x"] * 534 + ["y"] * 466, dtype=object)    # chi 4.62, p ~ 0.03
+    f = compute_drift(prof, {"c": cur}, DriftConfig(method="chisquare")).features[0]
+    assert 0.01 < f.value < 0.05
+    assert (f.feature, f.kind, f.method, f.status, f.count, f.null_share) == \
+        ("c", "categorical", "chisquare", "warn", 1000, 0.0)
+    assert f.value == pytest.approx(chisquare([534, 466]).pvalue)
+
+
+def test_numeric_psi_uses_the_configured_epsilon() -> None:
+    prof = build_profile({"a": np.arange(1000, dtype=float)}, bins=4)
+    cur = {"a": np.full(200, 10.0)}           # every value in the first bin
+    f = compute_drift(prof, cur, DriftConfig(epsilon=1e-2)).features[0]
+    shares = np.array(prof.features["a"].shares)
+    assert f.stats["psi"] == pytest.approx(psi(shares, np.array([200, 0, 0, 0]), 1e-2))
+    assert f.stats["psi"] != pytest.approx(psi(shares, np.array([200, 0, 0, 0]), 1e-4))
+
+
+def test_no_prediction_gives_no_prediction_row() -> None:
+    prof, _, cur = _num()
+    assert compute_drift(prof, {"a": cur}).prediction is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ks_with_ties_equals_scipy(seed: int) -> None:
+    from scipy.stats import ks_2samp
+
+    rng = np.random.default_rng(seed)
+    ref = np.sort(rng.integers(0, 6, 300).astype(float))
+    cur = np.sort(rng.integers(0, 8, 120).astype(float))
+    assert ks_statistic(ref, cur) == pytest.approx(ks_2samp(ref, cur).statistic, abs=1e-12)
+
+
+@pytest.mark.parametrize(("ref", "cur"), [([1.0, 2.0, 3.0], [3.0, 3.5]),
+                                          ([1.0, 2.0, 3.0], [0.0, 1.0]),
+                                          ([1.0, 2.0, 3.0], [2.5]),
+                                          ([1.0, 1.0, 2.0], [1.0]),
+                                          ([0.0, 1.0, 2.0, 3.0], [1.5, 1.5, 4.0])])
+def test_ks_edge_samples_equal_scipy(ref: list[float], cur: list[float]) -> None:
+    from scipy.stats import ks_2samp
+
+    got = ks_statistic(np.array(ref), np.array(cur))
+    assert got == pytest.approx(ks_2samp(ref, cur).statistic, abs=1e-12)
