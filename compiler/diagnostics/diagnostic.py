@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Diagnostic", "Severity", "Span", "sort_key"]
+__all__ = ["Diagnostic", "Related", "Severity", "Span", "sort_key"]
 
 
 class Severity(enum.IntEnum):
@@ -50,6 +50,23 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
+class Related:
+    """Another place that takes part in a finding: the person, the rule, the column.
+
+    Why a separate location and not text in the message: the primary span marks the field
+    that must change; the other party often lives in another file, and editors and GitHub
+    code scanning can only link to it when it is a position (SARIF `relatedLocations`).
+    """
+
+    file: str
+    span: Span
+    message: str
+
+    def location(self) -> str:
+        return f"{self.file}:{self.span.line}:{self.span.col}"
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     code: str
     message: str
@@ -59,6 +76,7 @@ class Diagnostic:
     help: str | None = None
     suggestion: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    related: tuple[Related, ...] = field(default_factory=tuple)
 
     @property
     def slug(self) -> str:

@@ -7,10 +7,11 @@ user sees every error from every pass in one run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity, Span
+from specops.compiler.diagnostics.diagnostic import Diagnostic, Related, Severity, Span
 from specops.compiler.frontend.project import Project
 from specops.compiler.frontend.validate_specs import LoadedSpec
 from specops.compiler.kinds import (
@@ -83,10 +84,21 @@ class Context:
 
     def error(self, code: str, message: str, where: LoadedSpec, *path: str | int,
               key: bool = False, help: str | None = None, suggestion: str | None = None,
-              severity: Severity = Severity.ERROR, span: Span | None = None) -> None:
+              severity: Severity = Severity.ERROR, span: Span | None = None,
+              related: Sequence[Related] = ()) -> None:
         at = span or (where.key_span(*path) if key else where.span(*path))
         self.diagnostics.append(Diagnostic(code, message, where.file, at, severity,
-                                           help=help, suggestion=suggestion))
+                                           help=help, suggestion=suggestion,
+                                           related=tuple(related)))
+
+    @staticmethod
+    def related(message: str, where: LoadedSpec, *path: str | int,
+                key: bool = False) -> Related:
+        """A related location for `error(..., related=[...])`: the other party of a finding
+        (the person, the rule, the column), located in its own spec so a reader can jump
+        there; the primary span stays on the field that must change."""
+        at = where.key_span(*path) if key else where.span(*path)
+        return Related(where.file, at, message)
 
     def models(self) -> list[tuple[LoadedSpec, ModelSpec]]:
         return [(ls, ls.spec) for ls in self.index.models.values()]

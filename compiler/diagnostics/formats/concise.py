@@ -15,6 +15,11 @@ def _one_line(text: str) -> str:
 
 
 def render_concise(diags: Sequence[Diagnostic]) -> str:
-    lines = [f"{d.location()}: {d.code} [{d.severity.label}] {_one_line(d.message)}"
-             for d in diags]
+    lines = []
+    for d in diags:
+        lines.append(f"{d.location()}: {d.code} [{d.severity.label}] {_one_line(d.message)}")
+        # A related location is its own line, indented so `file:line:col: CODE` parsers
+        # (problem matchers, grep for the code) never take it for a second finding.
+        lines.extend(f"    {rel.location()}: note: {_one_line(rel.message)}"
+                     for rel in d.related)
     return "\n".join(lines) + ("\n" if lines else "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from specops.compiler.diagnostics.diagnostic import Diagnostic
+from specops.compiler.diagnostics.diagnostic import Diagnostic, Related, Span
 
 __all__ = ["TAB_WIDTH", "display_width", "render_full"]
 
@@ -50,22 +50,34 @@ def _expand(text: str) -> str:
     return "".join(out)
 
 
-def _excerpt(d: Diagnostic, lines: Sequence[str] | None, color: bool) -> list[str]:
-    if not lines or not 0 < d.span.line <= len(lines):
+def _excerpt(span: Span, label: str, lines: Sequence[str] | None, color: bool,
+             width: int | None = None) -> list[str]:
+    if not lines or not 0 < span.line <= len(lines):
         return []
-    line_no = d.span.line
+    line_no = span.line
     raw = lines[line_no - 1].rstrip("\r\n")
-    width = len(str(line_no))
-    start = min(max(d.span.col, 1), len(raw) + 1)
-    end = d.span.end_col if d.span.end_line == d.span.line else len(raw) + 1
+    width = width or len(str(line_no))
+    start = min(max(span.col, 1), len(raw) + 1)
+    end = span.end_col if span.end_line == span.line else len(raw) + 1
     end = max(min(end, len(raw) + 1), start + 1)
     lead = display_width(_expand(raw[: start - 1]))
     span_cells = display_width(_expand(raw[: end - 1])) - lead
     caret = " " * lead + "^" * max(span_cells, 1)
     bar = f"{_BLUE}|{_RESET}" if color else "|"
-    num = f"{_BLUE}{line_no}{_RESET}" if color else str(line_no)
-    mark = (_COLORS[d.severity.label] + caret + _RESET) if color else caret
+    num = str(line_no).rjust(width)
+    num = f"{_BLUE}{num}{_RESET}" if color else num
+    mark = (_COLORS[label] + caret + _RESET) if color else caret
     return [f"{' ' * width} {bar}", f"{num} {bar} {_expand(raw)}", f"{' ' * width} {bar} {mark}"]
+
+
+def _related(rel: Related, lines: Sequence[str] | None, color: bool,
+             width: int) -> list[str]:
+    """A related location as rustc shows one: a `note:` with its own arrow and excerpt, so
+    the other party (the person, the rule) is visible without opening another file."""
+    width = max(width, len(str(rel.span.line)))
+    arrow = f"{_BLUE}-->{_RESET}" if color else "-->"
+    return [f"{' ' * width} = note: {rel.message}", f"{' ' * width}{arrow} {rel.location()}",
+            *_excerpt(rel.span, "info", lines, color, width)]
 
 
 def render_full(diags: Sequence[Diagnostic], sources: Mapping[str, Sequence[str]],
@@ -80,7 +92,9 @@ def render_full(diags: Sequence[Diagnostic], sources: Mapping[str, Sequence[str]
         width = len(str(d.span.line))
         arrow = f"{_BLUE}-->{_RESET}" if color else "-->"
         out.append(f"{' ' * width}{arrow} {d.location()}")
-        out.extend(_excerpt(d, sources.get(d.file), color))
+        out.extend(_excerpt(d.span, label, sources.get(d.file), color))
+        for rel in d.related:
+            out.extend(_related(rel, sources.get(rel.file), color, width))
         for note in d.notes:
             out.append(f"{' ' * width} = note: {note}")
         if d.help:

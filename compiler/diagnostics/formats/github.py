@@ -40,6 +40,9 @@ def render_github(diags: Sequence[Diagnostic]) -> str:
             props += [f"col={d.span.col}", f"endColumn={d.span.end_col}"]
         props.append(f"title={escape_property(f'{d.code} {d.slug}')}")
         message = d.message + (f"\n{d.help}" if d.help else "")
+        # Annotations carry one position, so the other parties are named in the text.
+        message += "".join(f"\nnote: {repo_relative(r.file)}:{r.span.line}:{r.span.col}: "
+                           f"{r.message}" for r in d.related)
         lines.append(f"::{_LEVEL[d.severity.label]} {','.join(props)}::{escape_data(message)}")
     return "\n".join(lines) + ("\n" if lines else "")
 

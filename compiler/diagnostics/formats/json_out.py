@@ -41,7 +41,8 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["code", "slug", "severity", "message", "file", "line", "column",
-                             "end_line", "end_column", "help", "suggestion", "notes"],
+                             "end_line", "end_column", "help", "suggestion", "notes",
+                             "related"],
                 "properties": {
                     "code": {"type": "string", "pattern": "^SPEC[0-9]{3}$"},
                     "slug": {"type": "string", "pattern": "^[a-z0-9-]+$"},
@@ -55,6 +56,20 @@ REPORT_SCHEMA: dict[str, Any] = {
                     "help": _OPTIONAL_TEXT,
                     "suggestion": _OPTIONAL_TEXT,
                     "notes": {"type": "array", "items": {"type": "string"}},
+                    "related": {"type": "array", "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["file", "line", "column", "end_line", "end_column",
+                                     "message"],
+                        "properties": {
+                            "file": {"type": "string"},
+                            "line": _POSITIVE,
+                            "column": _POSITIVE,
+                            "end_line": _POSITIVE,
+                            "end_column": _POSITIVE,
+                            "message": {"type": "string"},
+                        },
+                    }},
                 },
             },
         },
@@ -76,6 +91,9 @@ def diagnostic_record(d: Diagnostic) -> dict[str, Any]:
         "help": d.help,
         "suggestion": d.suggestion,
         "notes": list(d.notes),
+        "related": [{"file": r.file, "line": r.span.line, "column": r.span.col,
+                     "end_line": r.span.end_line, "end_column": r.span.end_col,
+                     "message": r.message} for r in d.related],
     }
 
 

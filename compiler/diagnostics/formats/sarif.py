@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity
+from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity, Span
 from specops.compiler.diagnostics.formats.paths import repo_relative
 from specops.compiler.diagnostics.rules import RULES, Rule
 
@@ -71,6 +71,25 @@ def _fingerprints(diags: Sequence[Diagnostic],
     return out
 
 
+def _region(span: Span) -> dict[str, int]:
+    return {
+        "startLine": max(span.line, 1),
+        "startColumn": max(span.col, 1),
+        "endLine": max(span.end_line, span.line, 1),
+        "endColumn": max(span.end_col, 1),
+    }
+
+
+def _related_locations(d: Diagnostic) -> list[dict[str, Any]]:
+    """SARIF `relatedLocations`: ids are unique within the result (SARIF 3.33.2), so the
+    message may link to them as `[text](n)`; code scanning shows them as links."""
+    return [{"id": i,
+             "physicalLocation": {"artifactLocation": artifact_location(r.file),
+                                  "region": _region(r.span)},
+             "message": {"text": r.message}}
+            for i, r in enumerate(d.related, start=1)]
+
+
 def render_sarif(diags: Sequence[Diagnostic], sources: Mapping[str, Sequence[str]],
                  version: str) -> str:
     first_level: dict[str, str] = {}
@@ -82,7 +101,7 @@ def render_sarif(diags: Sequence[Diagnostic], sources: Mapping[str, Sequence[str
     results = []
     for d, fingerprint in zip(diags, _fingerprints(diags, sources), strict=True):
         message = d.message + (f" ({d.help})" if d.help else "")
-        results.append({
+        result: dict[str, Any] = {
             "ruleId": d.code,
             "ruleIndex": rule_index[d.code],
             "level": _LEVEL[d.severity.label],
@@ -90,16 +109,14 @@ def render_sarif(diags: Sequence[Diagnostic], sources: Mapping[str, Sequence[str
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": artifact_location(d.file),
-                    "region": {
-                        "startLine": max(d.span.line, 1),
-                        "startColumn": max(d.span.col, 1),
-                        "endLine": max(d.span.end_line, d.span.line, 1),
-                        "endColumn": max(d.span.end_col, 1),
-                    },
+                    "region": _region(d.span),
                 }
             }],
             "partialFingerprints": {"primaryLocationLineHash": fingerprint},
-        })
+        }
+        if d.related:
+            result["relatedLocations"] = _related_locations(d)
+        results.append(result)
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
