@@ -14,8 +14,14 @@ microseconds; a thread hop would cost more) and in a worker thread for large one
 onnxruntime releases the GIL. Ray Serve replaces `score` with its `@serve.batch` method.
 
 Status codes: 400 malformed input (reason in `{"error": ...}`), 404 unknown route or
-model/version, 405 wrong method, 413 too large, 500 only for a failure inside the model,
-503 (readiness and scoring) once the version's admission was revoked while serving.
+model/version, 405 wrong method, 408 body not received within `BODY_TIMEOUT_S`, 413 too
+large (refused from `Content-Length` before reading, or as soon as the bytes read pass
+`max_body`), 500 only for a failure inside the model (counted as a model failure; client
+errors never are), 503 (readiness and scoring) once the version's admission was revoked.
+
+Why bodies above `THREAD_PARSE_BYTES` are parsed in a worker thread: parsing megabytes of
+JSON takes tens of milliseconds, during which every other connection on the event loop
+would wait; small bodies parse inline, where a thread hop would cost more than the parse.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from specops.runtime.serve.binary_tensors import decode_request, encode_response
 from specops.runtime.serve.prediction_log import PredictionLog
 from specops.runtime.serve.prometheus import Metrics
 from specops.runtime.serve.protocol import (
@@ -40,13 +47,24 @@ from specops.runtime.serve.protocol import (
     predict_response,
 )
 from specops.runtime.serve.served_model import LoadedModel
+from specops.runtime.serve.triton_routes import triton_model_route, triton_repository
 
-__all__ = ["INLINE_ROWS", "MAX_BODY", "Service", "make_app"]
+__all__ = ["BODY_TIMEOUT_S", "INLINE_ROWS", "MAX_BODY", "THREAD_PARSE_BYTES", "Service",
+           "make_app"]
 
-MAX_BODY = 64 * 1024 * 1024
+MAX_BODY = 32 * 1024 * 1024     # 100k rows (MAX_ROWS) of a few features fit well within
+BODY_TIMEOUT_S = 30.0
+THREAD_PARSE_BYTES = 256 * 1024
 INLINE_ROWS = 64
 Scorer = Callable[[dict[str, np.ndarray], int], Awaitable[dict[str, np.ndarray]]]
 _JSON = b"application/json"
+_BINARY = b"application/octet-stream"
+_HEADER_LEN = b"inference-header-content-length"
+Reply = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
+
+
+class ModelFailed(Exception):
+    """The model itself raised while scoring validated feeds (a 500, a model failure)."""
 
 
 def _dumps(doc: Any) -> bytes:
@@ -57,8 +75,11 @@ class Service:
     """Routes and checks for one loaded model (shared by the lean server and Ray Serve)."""
 
     def __init__(self, model: LoadedModel, log: PredictionLog | None = None,
-                 metrics: Metrics | None = None, scorer: Scorer | None = None) -> None:
+                 metrics: Metrics | None = None, scorer: Scorer | None = None,
+                 max_body: int = MAX_BODY, body_timeout_s: float = BODY_TIMEOUT_S) -> None:
         self.model = model
+        self.max_body = max_body
+        self.body_timeout_s = body_timeout_s
         self.log = log
         self.metrics = metrics or Metrics(model.name, model.version)
         self.score: Scorer = scorer or self._score
@@ -109,35 +130,87 @@ class Service:
 
     async def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes, bytes]:
         """(status, body, content type) for one request; never raises for bad input."""
-        start = time.perf_counter()
-        endpoint, rows = "other", 0
-        try:
-            status, payload, ctype, endpoint, rows = await self._dispatch(method, path, body,
-                                                                         start)
-        except ProtocolError as exc:
-            status, payload, ctype = exc.status, _dumps({"error": exc.reason}), _JSON
-            if endpoint == "other":
-                endpoint = _endpoint_of(path)
-        except Exception as exc:   # a failure inside the model: 500, counted, reported
-            status, ctype = 500, _JSON
-            payload = _dumps({"error": f"model failed: {type(exc).__name__}: {exc}"})
-            endpoint = _endpoint_of(path)
-        self.metrics.observe(endpoint, status, time.perf_counter() - start, rows)
+        status, payload, ctype, _ = await self.call(method, path, body, {})
         return status, payload, ctype
 
-    async def _dispatch(self, method: str, path: str, body: bytes, start: float
-                        ) -> tuple[int, bytes, bytes, str, int]:
+    async def call(self, method: str, path: str, body: bytes,
+                   headers: dict[bytes, bytes]) -> Reply:
+        """(status, body, content type, extra headers); `headers` lower-case names."""
+        start = time.perf_counter()
+        endpoint, rows = "other", 0
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            status, payload, ctype, endpoint, rows, extra = await self._dispatch(
+                method, path, body, headers, start)
+        except ProtocolError as exc:
+            status, payload, ctype = exc.status, _dumps({"error": exc.reason}), _JSON
+            endpoint = _endpoint_of(path)
+        except ModelFailed as exc:   # a failure inside the model: 500, counted, reported
+            status, ctype = 500, _JSON
+            payload = _dumps({"error": f"model failed: {exc}"})
+            endpoint = _endpoint_of(path)
+            self.metrics.model_failed(endpoint)
+        except Exception as exc:   # a bug of ours, not the model's and not the client's
+            status, ctype = 500, _JSON
+            payload = _dumps({"error": f"internal error: {type(exc).__name__}"})
+            endpoint = _endpoint_of(path)
+        self.metrics.observe(endpoint, status, time.perf_counter() - start, rows)
+        return status, payload, ctype, extra
+
+    async def _parse(self, action: str, body: bytes, headers: dict[bytes, bytes]) -> Request:
+        m = self.model
+        header_len = headers.get(_HEADER_LEN)
+
+        def parse() -> Request:
+            if action == "infer":
+                doc: Any = body
+                if header_len is not None:
+                    doc = decode_request(body, header_len.decode("latin-1"))
+                return parse_infer(doc, m.inputs, m.outputs)
+            return parse_records(body, m.inputs)
+
+        if len(body) > THREAD_PARSE_BYTES:
+            return await asyncio.to_thread(parse)
+        return parse()
+
+    async def _run_model(self, req: Request) -> dict[str, np.ndarray]:
+        t0 = time.perf_counter()
+        try:
+            return await self.score(req.feeds, req.rows)
+        except Exception as exc:
+            raise ModelFailed(f"{type(exc).__name__}: {exc}"[:500]) from exc
+        finally:
+            self.metrics.observe_model(time.perf_counter() - t0)
+
+    async def _dispatch(self, method: str, path: str, body: bytes,
+                        headers: dict[bytes, bytes], start: float
+                        ) -> tuple[int, bytes, bytes, str, int, list[tuple[bytes, bytes]]]:
+        status, payload, ctype, endpoint, rows = await self._route(method, path, body,
+                                                                   headers, start)
+        if isinstance(payload, tuple):     # binary infer response: (body, header length)
+            return status, payload[0], _BINARY, endpoint, rows, \
+                [(_HEADER_LEN, str(payload[1]).encode())]
+        return status, payload, ctype, endpoint, rows, []
+
+    async def _route(self, method: str, path: str, body: bytes,
+                     headers: dict[bytes, bytes], start: float
+                     ) -> tuple[int, Any, bytes, str, int]:
         parts = [p for p in path.split("/") if p]
         if parts == ["metrics"]:
             _allow(method, "GET")
             return 200, self.metrics.render().encode(), \
                 b"text/plain; version=0.0.4; charset=utf-8", "metrics", 0
+        if parts[:2] == ["v2", "repository"]:
+            return triton_repository(self, method, parts)
         if parts[:1] != ["v2"]:
             raise ProtocolError(404, f"no route {path}")
         if parts == ["v2"]:
             _allow(method, "GET")
             return 200, _dumps({"name": "specops", "version": "2",
-                                "extensions": ["predict"]}), _JSON, "server", 0
+                                "extensions": ["predict", "binary_tensor_data",
+                                               "model_configuration",
+                                               "model_repository(index)"]}), _JSON, \
+                "server", 0
         if parts[1:2] == ["health"] and len(parts) == 3 and parts[2] in ("live", "ready"):
             _allow(method, "GET")
             ok = parts[2] == "live" or self.ready
@@ -156,18 +229,20 @@ class Service:
                 return 503, _dumps({"name": self.model.name, "ready": False,
                                     "error": self.revoked}), _JSON, "ready", 0
             return 200, self._model_ready, _JSON, "ready", 0
+        if action in ("config", "stats"):
+            return triton_model_route(self, method, action)
         if action not in ("infer", "predict"):
             raise ProtocolError(404, f"no route {path}")
         _allow(method, "POST")
         if self.revoked is not None:
             raise ProtocolError(503, f"{self.model.ref} no longer may serve: {self.revoked}")
         m = self.model
-        req: Request = (parse_infer(body, m.inputs, m.outputs) if action == "infer"
-                        else parse_records(body, m.inputs))
-        result = await self.score(req.feeds, req.rows)
+        req = await self._parse(action, body, headers)
+        result = await self._run_model(req)
         doc = (infer_response(m.name, m.version, result, req) if action == "infer"
                else predict_response(m.name, m.version, result, m.classes))
-        payload = _dumps(doc)
+        payload: Any = (encode_response(doc, result, req.binary) if req.binary
+                        else _dumps(doc))
         if self.log is not None:
             self.log.append(req.id, time.time(), (time.perf_counter() - start) * 1000,
                             req.feeds, result, req.rows)
@@ -181,7 +256,7 @@ def _allow(method: str, allowed: str) -> None:
 
 def _endpoint_of(path: str) -> str:
     tail = path.rstrip("/").rsplit("/", 1)[-1]
-    return tail if tail in ("infer", "predict", "ready", "metrics") else "other"
+    return tail if tail in ("infer", "predict", "ready", "metrics", "config") else "other"
 
 
 def make_app(service: Service) -> Callable[..., Awaitable[None]]:
@@ -200,27 +275,60 @@ def make_app(service: Service) -> Callable[..., Awaitable[None]]:
                     return
         if scope["type"] != "http":
             return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY:
-                status, payload, ctype = 413, _dumps({"error": "request body too large"}), \
-                    _JSON
-                break
-            chunks.append(chunk)
-            more = msg.get("more_body", False)
-        else:
-            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            status, payload, ctype = await service.handle(scope["method"], scope["path"],
-                                                          body)
+        headers = dict(scope.get("headers") or ())
+        service.metrics.in_flight(1)
+        try:
+            status, payload, ctype, extra = await _read_and_call(service, scope, receive,
+                                                                 headers)
+        finally:
+            service.metrics.in_flight(-1)
+        if status == 0:     # the client went away
+            return
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", ctype),
-                                (b"content-length", str(len(payload)).encode())]})
+                                (b"content-length", str(len(payload)).encode()), *extra]})
         await send({"type": "http.response.body", "body": payload})
 
     return app
+
+
+async def _read_body(service: Service, receive: Callable[..., Awaitable[Any]]
+                     ) -> bytes | None:
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            return None
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > service.max_body:
+            raise ProtocolError(413, f"request body exceeds {service.max_body} bytes")
+        chunks.append(chunk)
+        more = msg.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _read_and_call(service: Service, scope: dict[str, Any],
+                         receive: Callable[..., Awaitable[Any]],
+                         headers: dict[bytes, bytes]) -> Reply:
+    """Refuse an oversized body from its declared length before reading a byte, stop
+    reading as soon as it passes the limit, and give a slow sender `BODY_TIMEOUT_S`."""
+    try:
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > service.max_body:
+            raise ProtocolError(413, f"request body of {int(declared)} bytes exceeds "
+                                f"{service.max_body}")
+        async with asyncio.timeout(service.body_timeout_s):
+            body = await _read_body(service, receive)
+    except ProtocolError as exc:
+        service.metrics.observe(_endpoint_of(scope["path"]), exc.status, 0.0)
+        return exc.status, _dumps({"error": exc.reason}), _JSON, []
+    except TimeoutError:
+        service.metrics.observe(_endpoint_of(scope["path"]), 408, 0.0)
+        return 408, _dumps({"error": f"request body not received within "
+                                     f"{service.body_timeout_s:g} s"}), _JSON, \
+            [(b"connection", b"close")]
+    if body is None:
+        return 0, b"", b"", []
+    return await service.call(scope["method"], scope["path"], body, headers)

@@ -56,14 +56,15 @@ def _config(service: Service, host: str, port: int) -> Any:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
+    http: Any
     try:
-        import httptools  # noqa: F401
-        http = "httptools"
+        from specops.runtime.serve.http_limits import LimitedHttpTools
+        http = LimitedHttpTools     # header deadline and size cap (http_limits.py)
     except ImportError:
-        http = "h11"
+        http = "h11"                # h11 caps headers itself (h11_max_incomplete_event_size)
     return uvicorn.Config(make_app(service), host=host, port=port, loop=loop, http=http,
                           lifespan="on", access_log=False, log_level="warning",
-                          backlog=2048, timeout_keep_alive=30)
+                          backlog=2048, timeout_keep_alive=5)
 
 
 def serve_lean(service: Service, host: str = "127.0.0.1", port: int = 8000) -> None:

@@ -3,7 +3,11 @@
 Why hand-written rather than `prometheus_client`: the serving path needs three series
 (requests by endpoint and status, request latency histogram, rows scored) updated on every
 request; a lock and a few dicts cost less per request than the client's registry, and the
-exposition format is small and stable. Each process (a lean server or a Ray replica)
+exposition format is small and stable. `prometheus_client` does run at scrape time only:
+its process collector (CPU, memory, open files) and the build info are appended to the
+text, so no per-request cost is added. Series: requests by endpoint and code, client errors
+(4xx) apart from model failures (500 raised inside the model), request time and model time
+as separate histograms, and the requests in flight. Each process (a lean server or a Ray replica)
 exposes its own series at `/metrics`, labelled with the model and version; Prometheus
 sums them across targets.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import defaultdict
+from typing import Any
 
 __all__ = ["BUCKETS_S", "Metrics"]
 
@@ -38,11 +43,30 @@ class Metrics:
         self._hist: dict[str, list[int]] = {}
         self._sum: dict[str, float] = defaultdict(float)
         self._count: dict[str, int] = defaultdict(int)
+        self.model_failures: dict[str, int] = defaultdict(int)
+        self.inflight = 0
+        self._model_hist = [0] * (len(BUCKETS_S) + 1)
+        self._model_sum = 0.0
+        self._scrape: Any = None
+
+    def in_flight(self, delta: int) -> None:
+        with self._lock:
+            self.inflight += delta
+
+    def model_failed(self, endpoint: str) -> None:
+        with self._lock:
+            self.model_failures[endpoint] += 1
+
+    def observe_model(self, seconds: float) -> None:
+        """Time inside the model alone (request time minus parsing, checks, encoding)."""
+        with self._lock:
+            self._model_hist[bisect.bisect_left(BUCKETS_S, seconds)] += 1
+            self._model_sum += seconds
 
     def observe(self, endpoint: str, status: int, seconds: float, rows: int = 0) -> None:
         with self._lock:
             self.requests[(endpoint, status)] += 1
-            if status >= 400:
+            if 400 <= status < 500:
                 self.errors[endpoint] += 1
             self.rows += rows
             counts = self._hist.get(endpoint)
@@ -61,7 +85,7 @@ class Metrics:
             for (ep, st), n in sorted(self.requests.items()):
                 lines.append(f"specops_requests_total"
                              f"{_labels({**b, 'endpoint': ep, 'code': str(st)})} {n}")
-            lines += ["# HELP specops_request_errors_total Requests answered 4xx or 5xx.",
+            lines += ["# HELP specops_request_errors_total Client errors (answered 4xx).",
                       "# TYPE specops_request_errors_total counter"]
             for ep, n in sorted(self.errors.items()):
                 lines.append(f"specops_request_errors_total{_labels({**b, 'endpoint': ep})} {n}")
@@ -79,4 +103,41 @@ class Metrics:
                 lab = _labels({**b, "endpoint": ep})
                 lines.append(f"specops_request_duration_seconds_sum{lab} {self._sum[ep]!r}")
                 lines.append(f"specops_request_duration_seconds_count{lab} {self._count[ep]}")
-        return "\n".join(lines) + "\n"
+            lines += ["# HELP specops_model_failures_total Requests that failed inside the "
+                      "model (500).", "# TYPE specops_model_failures_total counter"]
+            for ep, n in sorted(self.model_failures.items()):
+                lines.append(f"specops_model_failures_total{_labels({**b, 'endpoint': ep})} {n}")
+            lines += ["# HELP specops_in_flight_requests Requests being read or answered.",
+                      "# TYPE specops_in_flight_requests gauge",
+                      f"specops_in_flight_requests{_labels(b)} {self.inflight}",
+                      "# HELP specops_model_duration_seconds Time inside the model.",
+                      "# TYPE specops_model_duration_seconds histogram"]
+            running = 0
+            for le, c in zip([*map(str, BUCKETS_S), "+Inf"], self._model_hist, strict=True):
+                running += c
+                lines.append("specops_model_duration_seconds_bucket"
+                             f"{_labels({**b, 'le': le})} {running}")
+            lines.append(f"specops_model_duration_seconds_sum{_labels(b)} {self._model_sum!r}")
+            lines.append(f"specops_model_duration_seconds_count{_labels(b)} {running}")
+        return "\n".join(lines) + "\n" + self._process_text()
+
+    def _process_text(self) -> str:
+        """Process metrics and build info from `prometheus_client` (scrape time only)."""
+        try:
+            import prometheus_client as pc
+        except ImportError:
+            return ""
+        if self._scrape is None:
+            from importlib.metadata import PackageNotFoundError, version
+
+            reg = pc.CollectorRegistry()
+            pc.ProcessCollector(registry=reg)
+            pc.PlatformCollector(registry=reg)
+            try:
+                ver = version("specops")
+            except PackageNotFoundError:
+                ver = "unknown"
+            pc.Info("specops_build", "specops build", registry=reg).info(
+                {"version": ver, **self.base})
+            self._scrape = reg
+        return str(pc.generate_latest(self._scrape).decode())

@@ -22,6 +22,7 @@ Rules (each failure is a `ProtocolError(400, reason)` naming the field, never a 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +30,19 @@ import numpy as np
 
 from specops.runtime.training.preprocess import MISSING_CATEGORY
 
-__all__ = ["MAX_ROWS", "ProtocolError", "Request", "infer_response", "metadata",
-           "parse_infer", "parse_records", "predict_response"]
+__all__ = ["MAX_DEPTH", "MAX_ROWS", "ProtocolError", "Request", "check_request_id",
+           "infer_response", "loads", "metadata", "parse_infer", "parse_records",
+           "predict_response"]
 
 MAX_ROWS = 100_000
 _NUMERIC = {"FP32", "FP64", "FP16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16",
             "UINT32", "UINT64"}
 _NUM_TYPES = (int, float)
 _FP32_MAX = float(np.finfo(np.float32).max)
+MAX_DEPTH = 32          # JSON nesting a request may use (OIP needs 4: body/inputs/tensor/data)
+MAX_ID = 128            # request id length
+_ID = re.compile(r"[\x20-\x7e]{1,128}")     # printable ASCII: safe in logs, headers
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 class ProtocolError(Exception):
@@ -54,6 +60,7 @@ class Request:
     rows: int
     id: str | None = None
     outputs: list[str] | None = None
+    binary: frozenset[str] = frozenset()    # outputs to answer as binary tensor data
 
 
 def metadata(name: str, version: int, inputs: list[dict[str, Any]],
@@ -66,14 +73,53 @@ def metadata(name: str, version: int, inputs: list[dict[str, Any]],
             "inputs": [tensor(t) for t in inputs], "outputs": [tensor(t) for t in outputs]}
 
 
-def _loads(body: bytes | str) -> Any:
+def _refuse_constant(name: str) -> Any:
+    raise ProtocolError(400, f"request body is not valid JSON: {name} is not a JSON number")
+
+
+def _depth(body: bytes) -> int:
+    """Deepest `[`/`{` nesting, brackets inside strings not counted. Why before parsing:
+    the C decoder recurses once per level, so 100k levels cost a RecursionError deep in
+    the stack (and the memory of every level); a vectorised count is cheap and exact."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return 0
+    bare = _STRING.sub(b"", body) if b'"' in body else body
+    codes = np.frombuffer(bare, dtype=np.uint8)
+    step = ((codes == 0x5B) | (codes == 0x7B)).astype(np.int32) \
+        - ((codes == 0x5D) | (codes == 0x7D)).astype(np.int32)
+    return int(np.cumsum(step).max()) if step.size else 0
+
+
+def loads(body: bytes | str) -> Any:
+    """JSON with every client mistake a 400: invalid UTF-8 or JSON, NaN/Infinity literals
+    (not JSON), nesting deeper than `MAX_DEPTH`, integers too long to convert."""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if _depth(raw) > MAX_DEPTH:
+        raise ProtocolError(400, f"request body nests JSON deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(400, f"request body is not valid JSON: {exc}") from None
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(400, f"request body is not valid JSON: {exc}"[:300]) from None
 
 
-def _flatten(data: Any, where: str) -> list[Any]:
+_loads = loads
+
+
+def check_request_id(rid: Any) -> str | None:
+    """A request id is echoed in responses and written to the prediction log: a string
+    (or integer) of 1-128 printable ASCII characters, else 400."""
+    if rid is None:
+        return None
+    if type(rid) is int and abs(rid) < 10**18:
+        rid = str(rid)
+    if not isinstance(rid, str) or not _ID.fullmatch(rid):
+        raise ProtocolError(400, f"\"id\" must be 1-{MAX_ID} printable ASCII characters")
+    return rid
+
+
+def _flatten(data: Any, where: str) -> Any:
+    if isinstance(data, np.ndarray):    # decoded binary tensor data (binary_tensors.py)
+        return data.reshape(-1)
     if not isinstance(data, list):
         raise ProtocolError(400, f"{where}: data must be a JSON list")
     if data and isinstance(data[0], list):
@@ -88,14 +134,24 @@ def _flatten(data: Any, where: str) -> list[Any]:
     return data
 
 
-def _column(values: list[Any], datatype: str, where: str) -> np.ndarray:
+def _column(values: Any, datatype: str, where: str) -> np.ndarray:
     """Strictly typed column: FP32 numbers (null = NaN) or strings (null = missing)."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        if datatype == "BYTES" or values.dtype.kind not in "iuf":
+            raise ProtocolError(400, f"{where}: binary {values.dtype} data for {datatype}")
+        return _finite_fp32(values.astype(np.float64), where)
     if datatype == "BYTES":
         out = []
         for v in values:
             if v is None:
                 out.append(MISSING_CATEGORY)
             elif isinstance(v, str):
+                if not v.isascii():
+                    try:
+                        v.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise ProtocolError(400, f"{where}: text is not valid Unicode (a "
+                                            "lone surrogate)") from None
                 out.append(v)
             else:
                 raise ProtocolError(400, f"{where}: BYTES values must be strings, got "
@@ -105,11 +161,17 @@ def _column(values: list[Any], datatype: str, where: str) -> np.ndarray:
         if type(v) not in _NUM_TYPES and v is not None:   # bool is not a number here
             raise ProtocolError(400, f"{where}: numeric values must be numbers or null, "
                                 f"got {type(v).__name__} {v!r:.40}")
-    wide = np.array(values, dtype=np.float64)   # None -> nan
+    try:
+        wide = np.array(values, dtype=np.float64)   # None -> nan
+    except OverflowError:   # an integer literal beyond any float, e.g. 10**400
+        raise ProtocolError(400, f"{where}: value out of FP32 range") from None
+    return _finite_fp32(wide, where)
+
+
+def _finite_fp32(wide: np.ndarray, where: str) -> np.ndarray:
     if np.isinf(wide).any() or (np.abs(wide) > _FP32_MAX).any():
         raise ProtocolError(400, f"{where}: value out of FP32 range")
-    arr = wide.astype(np.float32)
-    return arr.reshape(-1, 1)
+    return wide.astype(np.float32).reshape(-1, 1)
 
 
 def _as_int_shape(shape: Any, where: str) -> list[int]:
@@ -180,8 +242,28 @@ def parse_infer(body: bytes | str | dict[str, Any], inputs: list[dict[str, Any]]
         if bad:
             raise ProtocolError(400, f"unknown output(s) {', '.join(bad)}; the model has "
                                 f"{', '.join(known)}")
-    rid = doc.get("id")
-    return Request(feeds, rows, str(rid) if rid is not None else None, wanted)
+    return Request(feeds, rows, check_request_id(doc.get("id")), wanted,
+                   _binary_outputs(doc, [o["name"] for o in outputs]))
+
+
+def _binary_outputs(doc: dict[str, Any], known: list[str]) -> frozenset[str]:
+    """Which outputs go back as binary data: all with `parameters.binary_data_output`,
+    else those whose requested output sets `parameters.binary_data`."""
+    params = doc.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        raise ProtocolError(400, "\"parameters\" must be an object")
+    everything = bool(params and params.get("binary_data_output") is True)
+    chosen: set[str] = set()
+    for o in doc.get("outputs") or []:
+        p = o.get("parameters")
+        if p is not None and not isinstance(p, dict):
+            raise ProtocolError(400, f"output {o.get('name')!r}: parameters must be an object")
+        flag = p.get("binary_data") if p else None
+        if flag is True or (flag is None and everything):
+            chosen.add(o["name"])
+    if everything and not doc.get("outputs"):
+        chosen.update(known)
+    return frozenset(chosen)
 
 
 def parse_records(body: bytes | str | Any, inputs: list[dict[str, Any]]) -> Request:

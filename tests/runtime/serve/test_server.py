@@ -128,6 +128,32 @@ def _malformed_cases() -> list[tuple[str, str, str, Any]]:
          [{"income": "12", "age": 3, "region": "north"}]),
         ("unknown route", "GET", "/v2/nope", None),
         ("DELETE metadata", "DELETE", "/v2/models/credit", None),
+        # hostile input: each was a 500 (and a model failure in the metrics) before
+        ("integer of 10^400", "POST", "/v2/models/credit/infer",
+         json.dumps({"inputs": [{**good["inputs"][0], "data": [0]}, *good["inputs"][1:]]})
+         .replace('"data": [0]', '"data": [1' + "0" * 400 + "]").encode()),
+        ("integer of 10^400 in a record", "POST", "/v2/models/credit/predict",
+         b'[{"income": 1' + b"0" * 400 + b', "age": 3, "region": "n"}]'),
+        ("lone surrogate in a text input", "POST", "/v2/models/credit/infer",
+         json.dumps({"inputs": [*good["inputs"][:2], {**good["inputs"][2],
+                                                       "data": ["\ud800"]}]}).encode()),
+        ("100k-deep JSON", "POST", "/v2/models/credit/infer", b"[" * 100_000 + b"]" * 100_000),
+        ("100k-deep JSON inside an object", "POST", "/v2/models/credit/infer",
+         b'{"inputs": ' + b'{"a":' * 100_000 + b"1" + b"}" * 100_001),
+        ("NaN literal", "POST", "/v2/models/credit/infer",
+         json.dumps({"inputs": [{**good["inputs"][0], "data": [float("nan")]},
+                                *good["inputs"][1:]]}).encode()),
+        ("Infinity literal", "POST", "/v2/models/credit/predict",
+         b'[{"income": -Infinity, "age": 3, "region": "n"}]'),
+        ("1 MB request id", "POST", "/v2/models/credit/infer", {**good, "id": "x" * 1_000_000}),
+        ("request id with a newline", "POST", "/v2/models/credit/infer",
+         {**good, "id": "a\nb"}),
+        ("request id an object", "POST", "/v2/models/credit/infer", {**good, "id": {"a": 1}}),
+        ("parameters not an object", "POST", "/v2/models/credit/infer",
+         {**good, "parameters": [1]}),
+        ("Triton load (not supported)", "POST", "/v2/repository/models/credit/load", None),
+        ("Triton statistics (at /metrics)", "GET", "/v2/models/credit/stats", None),
+        ("GET repository index", "GET", "/v2/repository/index", None),
     ]
     return [*MALFORMED("credit", inputs), *extra]
 
@@ -143,13 +169,36 @@ def test_malformed_requests_get_4xx_with_a_reason(client: httpx.Client,
     assert r.json()["error"]
 
 
+def test_malformed_requests_are_client_errors_not_model_failures(
+        client: httpx.Client) -> None:
+    for _name, method, path, body in _malformed_cases():
+        content = body if isinstance(body, bytes) else (
+            json.dumps(body).encode() if body is not None else None)
+        client.request(method, path, content=content)
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    codes = {s.labels["code"] for s in families["specops_requests"].samples}
+    assert codes and not any(c.startswith("5") for c in codes)
+    assert not [s for s in families["specops_model_failures"].samples if s.value]
+    errors = sum(s.value for s in families["specops_request_errors"].samples)
+    assert errors >= len(_malformed_cases())
+
+
 def test_metrics_are_prometheus_text(client: httpx.Client) -> None:
     client.post("/v2/models/credit/infer", content=b"nope")
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(r.text)}
     assert {"specops_requests", "specops_request_errors", "specops_rows_scored",
-            "specops_request_duration_seconds"} <= set(families)
+            "specops_request_duration_seconds", "specops_model_duration_seconds",
+            "specops_in_flight_requests", "specops_model_failures", "specops_build_info",
+            "process_resident_memory_bytes"} <= set(families)
+    inflight = families["specops_in_flight_requests"].samples[0].value
+    assert inflight == 1     # the /metrics request itself
+    model = families["specops_model_duration_seconds"].samples
+    request = families["specops_request_duration_seconds"].samples
+    model_sum = next(s.value for s in model if s.name.endswith("_sum"))
+    request_sum = sum(s.value for s in request if s.name.endswith("_sum"))
+    assert 0 < model_sum < request_sum
     codes = {(s.labels["endpoint"], s.labels["code"]) for s in families["specops_requests"]
              .samples if s.name == "specops_requests_total"}
     assert ("infer", "200") in codes and ("infer", "400") in codes
