@@ -138,3 +138,61 @@ def test_export_jsonl_with_prefix_to_a_path(gov, tmp_path: Path) -> None:
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x["target"] for x in lines] == ["m_1@1", "m_1@2"]
     assert lines[0]["reason"] == "reason 1: geprüft"
+
+
+# -- canonical form and read_log (mutation survivors) ---------------------------------------
+def test_canonical_form_is_fixed_bytes() -> None:
+    """The hashed bytes are specified (sorted keys, no spaces, UTF-8, no NaN): a change
+    would make every earlier hash unverifiable elsewhere, even if append and verify agree."""
+    import hashlib
+
+    import pytest
+
+    assert A.canonical({"b": 1, "a": "é", "c": [1, 2.5]}) == \
+        '{"a":"é","b":1,"c":[1,2.5]}'.encode()
+    with pytest.raises(ValueError):
+        A.canonical({"x": float("nan")})
+    entry = {"seq": 1, "at": "t", "actor": "bob", "action": "approve", "target": "m@1",
+             "reason": "ok", "details": {"k": "v"}}
+    body = ('{"action":"approve","actor":"bob","at":"t","details":{"k":"v"},"reason":"ok",'
+            '"seq":1,"target":"m@1"}')
+    assert A.entry_hash(A.GENESIS, entry) == hashlib.sha256(
+        (A.GENESIS + body).encode()).hexdigest()
+
+
+def test_non_canonical_stored_details_still_verify(gov) -> None:
+    """A row whose details text is the same JSON written differently (spacing, key order),
+    as a database may store it, verifies through the parsed form."""
+    _fill(gov, ["a@1", "a@2", "a@3"])
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(A.log.update().where(A.log.c.seq == 2).values(details='{ "i" : 2 }'))
+    assert A.verify(gov.engine) == (3, None)
+
+
+def test_read_log_after_a_problem_keeps_every_entry(gov) -> None:
+    _fill(gov)
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(A.log.update().where(A.log.c.seq == 5).values(actor="mallory"))
+        conn.execute(A.log.update().where(A.log.c.seq == 7).values(details="not json"))
+        conn.execute(A.log.update().where(A.log.c.seq == 8).values(details="[8]"))
+    state = A.read_log(gov.engine)
+    assert state.size == 8 and len(state.leaves) == 8
+    assert [e.seq for e in state.entries] == list(range(1, 9))
+    assert state.entries[6].details == {"_unparseable": "not json"}
+    assert state.entries[7].details == {"_value": [8]}
+    assert state.checked == 4 and state.problem is not None and state.problem.seq == 5
+    assert A.verify(gov.engine)[0] == 4
+    head = A.head(gov.engine)
+    assert (state.head_seq, state.head_hash) == (head["seq"], head["hash"]) and head["seq"] == 8
+
+
+def test_empty_log_and_missing_head_row(gov) -> None:
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(A.head_table.delete())
+    assert A.head(gov.engine) == {"seq": 0, "hash": A.GENESIS}
+    assert A.verify(gov.engine) == (0, None)
+    state = A.read_log(gov.engine)
+    assert (state.head_seq, state.head_hash) == (None, None)
