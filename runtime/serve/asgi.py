@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 
-from specops.runtime.serve.binary_tensors import decode_request, encode_response
 from specops.runtime.serve.prediction_log import PredictionLog
 from specops.runtime.serve.prometheus import Metrics
 from specops.runtime.serve.protocol import (
@@ -47,7 +46,8 @@ from specops.runtime.serve.protocol import (
     predict_response,
 )
 from specops.runtime.serve.served_model import LoadedModel
-from specops.runtime.serve.triton_routes import triton_model_route, triton_repository
+from specops.runtime.serve.wire.binary_tensors import decode_request, encode_response
+from specops.runtime.serve.wire.triton_routes import triton_model_route, triton_repository
 
 __all__ = ["BODY_TIMEOUT_S", "INLINE_ROWS", "MAX_BODY", "THREAD_PARSE_BYTES", "Service",
            "make_app"]

@@ -58,7 +58,7 @@ def _config(service: Service, host: str, port: int) -> Any:
         loop = "asyncio"
     http: Any
     try:
-        from specops.runtime.serve.http_limits import LimitedHttpTools
+        from specops.runtime.serve.wire.http_limits import LimitedHttpTools
         http = LimitedHttpTools     # header deadline and size cap (http_limits.py)
     except ImportError:
         http = "h11"                # h11 caps headers itself (h11_max_incomplete_event_size)
