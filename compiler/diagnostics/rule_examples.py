@@ -200,6 +200,17 @@ EXAMPLES: dict[str, Example] = {
                        "  age: {type: int64, protected: true}   # no bands\n---\n"
                        + _model("m").replace("  features:", "  protected: [applicants.age]\n"
                                              "  features:")),
+    "SPEC521": Example("kind: approval\nname: engineers\nrules:\n"
+                       "  - require: {ml_engineer: 1}   # may register, not approve\n---\n"
+                       + _model("m").replace("approval: standard", "approval: engineers")),
+    "SPEC522": Example("kind: policy\nname: sr11-7   # the built-in pack's name\nrules:\n"
+                       "  - id: owned\n    applies_to: source\n"
+                       "    require: \"source.has_owner\"\n    message: sources are owned\n"),
+    "SPEC523": Example("kind: feature\nname: old_view\nversion: 2\nsource: loans\n"
+                       "deprecated: {use: old_view@2}\nfeatures:\n  income: income\n"),
+    "SPEC524": Example("kind: feature\nname: region_view\nsource: loans\nfeatures:\n"
+                       "  region: upper(region)\n---\n"
+                       + _model("m", "[loans.region, region_view@1]")),
     "SPEC601": Example("kind: feature\nname: a\nsource: b@1\nfeatures:\n  x: x\n---\n"
                        "kind: feature\nname: b\nsource: a@1\nfeatures:\n  x: x\n"),
     "SPEC901": Example('kind: gate\nname: strict\n'

@@ -199,6 +199,25 @@ _TABLE: tuple[Rule, ...] = (
          "quantiles) unless its values are listed with `in:`; bands name protected numeric "
          "attributes; a favourable outcome is a label value (a direction for a regression); "
          "a regression's fairness checks need `fairness.favorable` and `threshold`."),
+    # governance: approvals and names (located at the field to change; related: the other)
+    Rule("SPEC521", "approver-without-permission", _E, "A required approver role may not "
+         "approve.", "An approval rule requires a role that `permissions.approve` in "
+         "specops.yaml (or its default: model_risk_officer, validator, business_owner) does "
+         "not list, so the runtime refuses every approval from that role and the model can "
+         "never be approved. Reported at the rule's `require:`, with `permissions.approve` as "
+         "the related location."),
+    Rule("SPEC522", "policy-shadows-pack", _E, "A user policy is named like a built-in pack.",
+         "A `policy` spec with the name of a built-in pack (`sr11-7`, `eu-ai-act-high-risk`) "
+         "would be read as that pack: results, waivers and reports would mix the two rule "
+         "sets under one name. Rename the policy."),
+    Rule("SPEC523", "deprecation-to-itself", _E, "A deprecation's replacement is itself.",
+         "`deprecated.use` names the same view and version it deprecates, so following the "
+         "advice changes nothing. Point it at the newer version."),
+    Rule("SPEC524", "duplicate-input-name", _E, "Two model inputs have the same name.",
+         "The serving signature names each input by its feature or column name (see "
+         "`specops explain`). Two inputs with one name would have to be renamed silently, "
+         "changing the request schema clients send; select only one, or derive a view that "
+         "renames one. Reported at the later reference, with the earlier one related."),
     # graph
     Rule("SPEC601", "cycle", _E, "The specs form a cycle.",
          "A feature view depends (through other views) on itself. The message prints the cycle."),

@@ -11,6 +11,7 @@ from specops.compiler.passes.data_checks.check_inputs import check_inputs
 from specops.compiler.passes.data_checks.check_time import check_time
 from specops.compiler.passes.governance_checks.check_approvals import check_approvals
 from specops.compiler.passes.governance_checks.check_deploy_gates import check_deploy_gates
+from specops.compiler.passes.governance_checks.check_names import check_names
 from specops.compiler.passes.governance_checks.check_policies import check_policies
 from specops.compiler.passes.governance_checks.check_trust import check_trust
 from specops.compiler.passes.model_checks.check_estimator import check_estimator
@@ -33,6 +34,7 @@ LINT_PASSES: tuple[Pass, ...] = (
     check_estimator,
     check_gates,
     check_deploy_gates,
+    check_names,
     check_approvals,
     check_policies,
     check_trust,

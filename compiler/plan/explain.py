@@ -18,7 +18,12 @@ from specops.compiler.plan import FORMAT_VERSION, Dep, Plan
 from specops.compiler.render.tree_text import tree_text
 from specops.contract.op_catalog import OPS
 
-__all__ = ["describe_dep", "explain_node", "summarize_params"]
+__all__ = ["SIGNATURE_RULE", "describe_dep", "explain_node", "serving_signature",
+           "summarize_params"]
+
+SIGNATURE_RULE = ("each input is named by its feature (from a view) or its column (from a "
+                  "source), exactly as written in `training.features`; two inputs with one "
+                  "name are an error (SPEC524), never renamed")
 
 _NOT_IN_FINGERPRINT = ("resources and retry policy", "where specs are written (file names, "
                        "lines, document order)", "descriptions, owners of data specs and tags",
@@ -55,6 +60,32 @@ def summarize_params(params: dict[str, Any]) -> list[str]:
     return [f"{key}: {_short(params[key])}" for key in sorted(params)]
 
 
+def serving_signature(node: dict[str, Any], plan: Plan) -> list[str]:
+    """The request fields a served model takes, with where each comes from.
+
+    Why shown by explain: the input names are the serving contract clients code against;
+    the user should see them, and the rule that made them, before anything is trained."""
+    inputs = node["params"].get("inputs")
+    if node["op"] not in ("train", "build_training_set") or not isinstance(inputs, list):
+        return []
+    origin: dict[str, str] = {}
+    for other in plan.nodes().values():
+        if other["op"] == "build_training_set" and other["spec"] == node["spec"]:
+            spine = other["params"].get("spine", {})
+            for col in spine.get("columns", []):
+                origin.setdefault(col, f"source:{spine.get('source')}")
+            for view in other["params"].get("views", []):
+                for feature in view.get("features", []):
+                    origin[feature] = str(view.get("node"))
+    lines = ["", "Serving signature (the request fields, by name):", f"  rule: {SIGNATURE_RULE}"]
+    for item in inputs:
+        name = str(item.get("name"))
+        where = origin.get(name)
+        lines.append(f"  {name}: {item.get('type')} ({item.get('role')})"
+                     + (f" <- {where}" if where else ""))
+    return lines
+
+
 def explain_node(node_id: str, plan: Plan, graph: nx.DiGraph[str], project: Project) -> str:
     node = plan.nodes()[node_id]
     info = OPS[node["op"]]
@@ -67,6 +98,7 @@ def explain_node(node_id: str, plan: Plan, graph: nx.DiGraph[str], project: Proj
     lines.append("  params:")
     lines += [f"    {line}" for line in summarize_params(node["params"])]
     lines.append(f"  fingerprint: {node['fingerprint']}")
+    lines += serving_signature(node, plan)
     lines.append("")
     lines.append("Its fingerprint depends on:")
     lines.append(f"  - the op `{node['op']}` and plan format_version {FORMAT_VERSION}")

@@ -3,13 +3,19 @@
 Policies come from built-in packs named in specops.yaml (`packs:`) and from user `policy`
 specs. A violation is reported at the offending spec, naming the rule id and where the
 rule is written; a rule that cannot be evaluated is reported at the rule.
+
+Where a violation is located: at the field of the subject that the rule reads (a rule on
+`model.limitations` points at `limitations:`, one on `model.n_gates` at `gates:`), since
+that is what must change; only when the field is absent is it the subject's `name:`. The
+rule's `require:` is the related location. A user policy named like a built-in pack is an
+error (SPEC522): it would silently merge into the pack's results.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from specops.compiler.diagnostics.diagnostic import Severity
+from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity, Span
 from specops.compiler.diagnostics.suggest import did_you_mean
 from specops.compiler.expr import EvaluationError, check_spec_expression, policy_env
 from specops.compiler.facts.model_facts import model_facts
@@ -31,16 +37,60 @@ def _policies(ctx: Context) -> list[LoadedSpec]:
             specs, diags = load_pack(name)
             ctx.diagnostics.extend(diags)
             if not specs:
-                from specops.compiler.diagnostics.diagnostic import Diagnostic
-
                 ctx.diagnostics.append(Diagnostic(
                     "SPEC309", f"unknown policy pack `{name}`", cfg_doc.file,
                     cfg_doc.value_span(("packs", i)),
                     help=did_you_mean(name, available_packs()) or
                     f"built-in packs: {', '.join(available_packs())}"))
             found.extend(specs)
-    found.extend(ctx.index.policies.values())
+    packs = set(available_packs())
+    for loaded in ctx.index.policies.values():
+        if loaded.name in packs:
+            ctx.error("SPEC522", f"policy `{loaded.name}` has the name of a built-in pack",
+                      loaded, "name",
+                      help="rename the policy; to adopt the pack, list it under `packs:` in "
+                           "specops.yaml")
+            continue   # its results would be filed under the pack's name
+        found.append(loaded)
     return found
+
+
+# Facts whose name is not the field they are computed from (compiler/facts/model_facts.py).
+_FACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "review_cadence_days": ("review_cadence",), "validator_independent": ("validator",),
+    "retrains_on_drift": ("monitoring", "retrain_on"), "auto_approved": ("approval",),
+    "logs_predictions": ("serving", "log_predictions"), "uses_restricted":
+    ("training", "features"), "uses_deprecated": ("training", "features"), "uses_feature":
+    ("training", "features"), "n_features": ("training", "features"), "n_protected":
+    ("training", "protected"), "n_blocking_gates": ("gates",), "has_check": ("gates",),
+    "has_gate": ("gates",), "has_author": ("authors",), "has_tag": ("tags",),
+}
+
+
+def _field_span(subject: LoadedSpec, names: set[str], facts: dict[str, Any]) -> Span:
+    """The subject's field that a policy rule reads: `model.has_validator` -> `validator:`,
+    `model.n_gates` -> `gates:`, `model.logs_predictions` -> `serving.log_predictions`
+    (or `serving:` when that key is absent).
+
+    Facts that are false, null or empty are the likely culprits and are tried first; when
+    such a fact's field is absent from the spec, the field to add has no line yet, so the
+    subject's `name:` is the place."""
+    prefix = subject.kind + "."
+    values = subject.doc.values
+    read = sorted(f for f in names if f.startswith(prefix))
+    falsy = [f for f in read if f in facts and not facts[f] and facts[f] is not True]
+    for fact in falsy + [f for f in read if f not in falsy]:
+        stem = fact[len(prefix):]
+        bare = stem.removeprefix("has_").removeprefix("n_")
+        paths = [_FACT_FIELDS[stem]] if stem in _FACT_FIELDS else []
+        paths += [(stem,), (bare,), (bare + "s",)]
+        for path in paths:
+            for end in range(len(path), 0, -1):
+                if path[0] != "name" and path[:end] in values:
+                    return subject.span(*path[:end])
+        if fact in falsy:
+            break   # the missing field is the culprit: there is nothing to point at
+    return subject.span("name")
 
 
 def _feature_facts(view: FeatureSpec) -> dict[str, Any]:
@@ -145,8 +195,11 @@ def _decide(ctx: Context, policy: LoadedSpec, incomplete: set[str]) -> None:
                 continue
             if not holds:
                 severity = Severity.WARNING if rule.severity == "warning" else Severity.ERROR
-                ctx.error("SPEC505", f"[{rule.id}] {rule.message}", subject, "name",
-                          severity=severity,
+                ctx.error("SPEC505", f"[{rule.id}] {rule.message}", subject,
+                          span=_field_span(subject, _reads(require), facts), severity=severity,
+                          related=[ctx.related(f"policy `{spec.name}` rule `{rule.id}` "
+                                               "requires this", policy, "rules", i,
+                                               "require")],
                           help=f"policy `{spec.name}` rule `{rule.id}` ({where}) requires "
                                f"`{rule.require}`" + (f" when `{rule.when}`"
                                                        if rule.when != "true" else ""))

@@ -19,7 +19,7 @@ from typing import Any
 
 from specops.compiler.diagnostics.diagnostic import Severity
 from specops.compiler.diagnostics.suggest import did_you_mean
-from specops.compiler.expr import check_spec_expression, gate_env
+from specops.compiler.expr import check_spec_expression, gate_env, metrics_for_task
 from specops.compiler.facts.model_facts import check_categories
 from specops.compiler.frontend.validate_specs import LoadedSpec
 from specops.compiler.kinds import GateSpec, ModelSpec, SourceSpec
@@ -176,6 +176,31 @@ def _check_favourable_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec,
                   "favorable")
 
 
+def _check_monitoring(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
+    """SPEC411 for `monitoring.performance`: a metric the task never produces would leave
+    the monitor comparing against nothing (`rmse` on a classifier), found only in
+    production. Reported at the metric's key."""
+    if model.monitoring is None:
+        return
+    own, other = metrics_for_task(model.task)
+    known = set(own) | set(other) | {"f1_macro"}   # f1_macro: multiclass evaluation
+    for metric in model.monitoring.performance:
+        if metric in own or (metric == "f1_macro" and model.task != "regression"):
+            continue
+        if metric in other:
+            message = (f"monitoring metric `{metric}` needs {other[metric]}; model "
+                       f"`{model.name}` is {model.task}")
+            help_text = f"monitor one of: {', '.join(sorted(own))}"
+        elif metric in known:
+            continue
+        else:
+            message = f"unknown monitoring metric `{metric}` for model `{model.name}`"
+            help_text = did_you_mean(metric, sorted(own)) or \
+                f"monitor one of: {', '.join(sorted(own))}"
+        ctx.error("SPEC411", message, loaded, "monitoring", "performance", metric,
+                  key=True, help=help_text)
+
+
 def check_gates(ctx: Context) -> None:
     users: dict[str, int] = {}
     for _loaded, m in ctx.models():
@@ -228,6 +253,7 @@ def check_gates(ctx: Context) -> None:
                 })
             ctx.gate_trees[(model.name, gate_name)] = compiled
         _check_fairness(ctx, loaded, model)
+        _check_monitoring(ctx, loaded, model)
         if protected and "fairness" not in categories and not broken and \
                 all(g in ctx.index.gates for g in model.gates):
             ctx.error("SPEC507", f"model `{model.name}` declares protected attributes "

@@ -219,8 +219,12 @@ def test_first_applicable_rule_is_the_one_checked(tmp_path: Path) -> None:
              "  - when: \"risk_tier == 'low'\"\n    require: {model_risk_officer: 1}\n"
              "  - require: {model_risk_officer: 5}\n")
     result = _lint_minimal(tmp_path, rules, people)
-    assert result.diagnostics == []
+    # the model is judged by rule 1 only; rule 2 is still checked on its own (every rule
+    # is, used or not), once, at its `require:` entry
+    assert [(d.code, d.location()) for d in result.diagnostics if d.code.startswith("SPEC5")] \
+        == [("SPEC503", "specs/approval.yaml:6:35")]
     assert result.context.approval_plans["default_risk"]["rule"] == 0
+    assert result.context.approval_plans["default_risk"]["satisfiable"] is True
 
 
 def test_hall_failure_message_names_the_competing_roles(tmp_path: Path) -> None:
@@ -228,7 +232,8 @@ def test_hall_failure_message_names_the_competing_roles(tmp_path: Path) -> None:
     rule = ("kind: approval\nname: standard\nrules:\n"
             "  - require: {model_risk_officer: 1, business_owner: 1}\n")
     result = _lint_minimal(tmp_path, rule, people)
-    [diag] = result.diagnostics
-    assert diag.code == "SPEC503" and diag.location() == "specs/model.yaml:14:11"
+    [diag] = [d for d in result.diagnostics if d.code.startswith("SPEC5")]
+    assert diag.code == "SPEC503" and diag.location() == "specs/approval.yaml:4:35"
+    assert [r.location() for r in diag.related] == ["specs/model.yaml:14:11"]
     assert "roles business_owner, model_risk_officer need 2 distinct people, and only bob " \
            "holds any of them" in diag.message

@@ -101,6 +101,20 @@ BREAKS: list[tuple[str, list[tuple[str, str, str]], set[str]]] = [
 ]
 
 
+# Where each violation is located: the field the rule reads (the one to change); the
+# model's `name:` (3:7) only when that field is absent.
+AT_FIELD: dict[str, str] = {
+    "SR117-04-independent-validation": "specs/model.yaml:7:12",   # validator: alice
+    "SR117-06-outcomes": "specs/model.yaml:33:8",                 # gates: [...]
+    "SR117-07-review-cadence": "specs/model.yaml:43:17",          # review_cadence: 104w
+    "AIACT-09-fairness": "specs/model.yaml:33:8",                 # gates: [...]
+    "AIACT-12-logging": "specs/model.yaml:35:28",                 # log_predictions: false
+    "AIACT-14-human-oversight": "specs/model.yaml:34:11",         # approval: risk_tiered
+    "AIACT-15-accuracy": "specs/model.yaml:33:8",                 # gates: [...]
+    "AIACT-72-post-market": "specs/model.yaml:41:15",             # retrain_on: [performance]
+}
+
+
 def _fix_yaml(edits: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     # `assumptions2` is not a model key: rename the key the edit removes instead
     return [(f, old, new.replace("assumptions2: ", "# removed: ")) for f, old, new in edits]
@@ -113,7 +127,9 @@ def test_each_pack_rule_fires(rule: str, edits: list[tuple[str, str, str]], also
     assert _violations(result) == {rule} | also
     pack, spec_rule = PACK_RULES[rule]
     diag = next(d for d in result.diagnostics if d.message.startswith(f"[{rule}]"))
-    assert diag.file == MODEL and diag.location() == "specs/model.yaml:3:7"
+    assert diag.file == MODEL and diag.location() == AT_FIELD.get(rule, "specs/model.yaml:3:7")
+    # the rule itself is the related location: its `require:` in the pack
+    assert [r.message for r in diag.related] == [f"policy `{pack}` rule `{rule}` requires this"]
     assert diag.message == f"[{rule}] {spec_rule.message}"
     assert diag.severity == Severity.ERROR
     assert diag.help is not None and f"policy `{pack}` rule `{rule}`" in diag.help
