@@ -42,7 +42,9 @@ PACKAGE_PARTS = ("compiler", "contract", "runtime", "specs", "schemas")
 # module -> (files to mutate, relative to the repository; the tests that own them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "interpret": (["contract/interpret.py"],
-                  ["tests/contract/test_interpret.py", "tests/contract/test_one_interpreter.py",
+                  # test_one_interpreter.py is left out: it compiles the example project
+                  # and fails under mutmut's trampolined copy of the module
+                  ["tests/contract/test_interpret.py",
                    "tests/runtime/evaluation/test_gate_mutants.py"]),
     "gate_checks": (["runtime/evaluation/gate_checks.py"],
                     ["tests/runtime/evaluation/test_gates.py",
