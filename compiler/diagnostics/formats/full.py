@@ -74,7 +74,6 @@ def _related(rel: Related, lines: Sequence[str] | None, color: bool,
              width: int) -> list[str]:
     """A related location as rustc shows one: a `note:` with its own arrow and excerpt, so
     the other party (the person, the rule) is visible without opening another file."""
-    width = max(width, len(str(rel.span.line)))
     arrow = f"{_BLUE}-->{_RESET}" if color else "-->"
     return [f"{' ' * width} = note: {rel.message}", f"{' ' * width}{arrow} {rel.location()}",
             *_excerpt(rel.span, "info", lines, color, width)]
@@ -89,10 +88,11 @@ def render_full(diags: Sequence[Diagnostic], sources: Mapping[str, Sequence[str]
         if color:
             head = f"{_COLORS[label]}{head}{_RESET}{_BOLD}"
         out.append(f"{head}: {d.message}{_RESET if color else ''}")
-        width = len(str(d.span.line))
+        # one gutter for the finding and its notes, so every `|` lines up
+        width = max(len(str(line)) for line in (d.span.line, *(r.span.line for r in d.related)))
         arrow = f"{_BLUE}-->{_RESET}" if color else "-->"
         out.append(f"{' ' * width}{arrow} {d.location()}")
-        out.extend(_excerpt(d.span, label, sources.get(d.file), color))
+        out.extend(_excerpt(d.span, label, sources.get(d.file), color, width))
         for rel in d.related:
             out.extend(_related(rel, sources.get(rel.file), color, width))
         for note in d.notes:
