@@ -91,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     from specops.runtime.serve.lean import build_service, serve_lean
 
-    serve_lean(build_service(source, log=log), args.host, args.port)
+    serve_lean(build_service(source, log=log), args.host, args.port, args.grpc_port)
     return 0
 
 
@@ -156,6 +156,8 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--grpc-port", type=int, help="also serve OIP over gRPC on this port "
+                   "(lean server; KServe's inference.GRPCInferenceService)")
     p.add_argument("--server", choices=["lean", "ray"],
                    help="lean: one uvicorn process (default); ray: Ray Serve replicas "
                    "(default with --address)")

@@ -173,7 +173,7 @@ class Service:
             return await asyncio.to_thread(parse)
         return parse()
 
-    async def _run_model(self, req: Request) -> dict[str, np.ndarray]:
+    async def run_model(self, req: Request) -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         try:
             return await self.score(req.feeds, req.rows)
@@ -238,15 +238,19 @@ class Service:
             raise ProtocolError(503, f"{self.model.ref} no longer may serve: {self.revoked}")
         m = self.model
         req = await self._parse(action, body, headers)
-        result = await self._run_model(req)
+        result = await self.run_model(req)
         doc = (infer_response(m.name, m.version, result, req) if action == "infer"
                else predict_response(m.name, m.version, result, m.classes))
         payload: Any = (encode_response(doc, result, req.binary) if req.binary
                         else _dumps(doc))
+        self.record(req, result, start)
+        return 200, payload, _JSON, action, req.rows
+
+    def record(self, req: Request, result: dict[str, np.ndarray], start: float) -> None:
+        """Append one answered request to the prediction log (HTTP and gRPC alike)."""
         if self.log is not None:
             self.log.append(req.id, time.time(), (time.perf_counter() - start) * 1000,
                             req.feeds, result, req.rows)
-        return 200, payload, _JSON, action, req.rows
 
 
 def _allow(method: str, allowed: str) -> None:

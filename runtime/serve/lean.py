@@ -67,14 +67,23 @@ def _config(service: Service, host: str, port: int) -> Any:
                           backlog=2048, timeout_keep_alive=5)
 
 
-def serve_lean(service: Service, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve until SIGINT/SIGTERM; the lifespan shutdown flushes the prediction log."""
+def serve_lean(service: Service, host: str = "127.0.0.1", port: int = 8000,
+               grpc_port: int | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; the lifespan shutdown flushes the prediction log. With
+    `grpc_port`, OIP over gRPC runs beside HTTP on the same `Service` (wire/grpc_server)."""
     import uvicorn
 
     server = uvicorn.Server(_config(service, host, port))
+    grpc_server = None
+    if grpc_port is not None:
+        from specops.runtime.serve.wire.grpc_server import GrpcServer
+
+        grpc_server = GrpcServer(service, host, grpc_port).start()
     try:
         server.run()
     finally:
+        if grpc_server is not None:
+            grpc_server.stop()
         service.close()
 
 

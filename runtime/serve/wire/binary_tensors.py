@@ -24,7 +24,7 @@ import numpy as np
 
 from specops.runtime.serve.protocol import ProtocolError, loads
 
-__all__ = ["DTYPES", "decode_request", "encode_bytes", "encode_response"]
+__all__ = ["DTYPES", "decode_request", "decode_tensor", "encode_bytes", "encode_response"]
 
 DTYPES: dict[str, str] = {
     "BOOL": "|b1", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8",
@@ -56,7 +56,7 @@ def _bytes_elements(chunk: bytes, count: int, where: str) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
-def _decode(t: dict[str, Any], chunk: bytes, where: str) -> np.ndarray:
+def decode_tensor(t: dict[str, Any], chunk: bytes, where: str) -> np.ndarray:
     dtype = t.get("datatype")
     shape = t.get("shape")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
@@ -101,7 +101,7 @@ def decode_request(body: bytes, header_length: str) -> dict[str, Any]:
             raise ProtocolError(400, f"{where} has both data and binary_data_size")
         if pos + size > len(body):
             raise ProtocolError(400, f"{where}: binary_data_size {size} overruns the body")
-        t["data"] = _decode(t, body[pos:pos + size], where)
+        t["data"] = decode_tensor(t, body[pos:pos + size], where)
         pos += size
     if pos != len(body):
         raise ProtocolError(400, f"{len(body) - pos} byte(s) after the last binary input")
