@@ -159,6 +159,12 @@ EXAMPLES: dict[str, Example] = {
                        + _model("m", features="[census.age]", label="income_gt_50k")
                        .replace("spine: loans", "spine: census")
                        .replace("{source: loans", "{source: census")),
+    "SPEC430": Example(_model("m", "[loan_features@1, loans.defaulted]")),
+    "SPEC431": Example("kind: source\nname: events\npath: data/events.parquet\n"
+                       "entity: loan_id\ntimestamp: event_day   # an integer\ncolumns:\n"
+                       "  loan_id: {type: int64}\n  event_day: {type: int64}\n"),
+    "SPEC432": Example("kind: feature\nname: bureau_view\nsource: loans\naccess: restricted"
+                       "   # no ttl\ngrants: [team:risk]\nfeatures:\n  income: income\n"),
     "SPEC501": Example("kind: source\nname: applicants\npath: data/applicants.parquet\n"
                        "entity: loan_id\ncolumns:\n  loan_id: {type: int64}\n"
                        "  sex: {type: string, in: [F, M], protected: true}\n---\n"

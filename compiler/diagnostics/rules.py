@@ -168,6 +168,21 @@ _TABLE: tuple[Rule, ...] = (
          "the key alone. A time split (the default), `cv_strategy: time_series`, "
          "`created_time_cutoff`, a `ttl`, and a point-in-time join of a view or source that "
          "has event times all need the spine's (or the view's) timestamp."),
+    # ahead of time: leakage and event times (located at the field to change)
+    Rule("SPEC430", "target-leakage", _E, "The label, or a feature computed from it, is a "
+         "model input.", "A model trained on its own answer scores perfectly on every split "
+         "and gate and fails on new rows, which arrive without a label. Lint follows each "
+         "input in `training.features` back to the source columns it reads (through derived "
+         "views) and refuses the entry that reads the label column of the label source."),
+    Rule("SPEC431", "timestamp-not-datetime", _E, "An event-time column is not a datetime.",
+         "`timestamp` and `created_timestamp` (of a source or a feature view) are compared "
+         "with event times in point-in-time joins, splits and TTLs; they must name a "
+         "`datetime` or `date` column. Reported at `timestamp:`, with the column's declared "
+         "type related."),
+    Rule("SPEC432", "restricted-without-ttl", _W, "A restricted feature view has no `ttl`.",
+         "Restricted data joined without an age limit serves sensitive rows of any age. Set "
+         "`ttl` on the view (it needs a timestamp), or suppress with a reason when the data "
+         "never goes stale."),
     # governance
     Rule("SPEC501", "protected-as-input", _E, "A protected attribute is a model input.",
          "Protected attributes are for fairness checks only; using one as an input is refused."),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ColumnType",
@@ -25,8 +26,20 @@ DURATION_PATTERN = r"^[0-9]+(s|m|h|d|w)$"
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=128,
                             description="identifier: letters, digits and _")]
+
+
+def _not_zero(text: str) -> str:
+    """`0d` matches the pattern but is never meant: a zero window holds no rows, a zero
+    cadence or cooldown fires all the time. Refused where it is written (SPEC204)."""
+    if text[:-1].strip("0") == "":
+        raise PydanticCustomError("zero_duration", f"a duration of `{text}` is empty; write "
+                                  "a positive amount such as 1d")
+    return text
+
+
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN,
-                                description="a duration such as 90d, 12h, 30m, 2w")]
+                                description="a duration such as 90d, 12h, 30m, 2w"),
+                     AfterValidator(_not_zero)]
 Principal = Annotated[str, Field(pattern=r"^(team:|person:|role:)?[A-Za-z0-9_.@-]+$",
                                  description="a person, team:NAME or role:NAME")]
 ColumnType = Literal["int64", "int32", "float64", "float32", "bool", "string", "category",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from specops.compiler.kinds.common import Duration, Name, Principal, SpecModel
 
-__all__ = ["Estimator", "Fairness", "ModelSpec", "Monitoring", "Serving", "Training"]
+__all__ = ["DRIFT_MAXIMUM", "Estimator", "Fairness", "ModelSpec", "Monitoring", "Serving",
+           "Training"]
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 
@@ -85,6 +88,12 @@ class Serving(SpecModel):
     log_predictions: bool = True
 
 
+# The largest value each drift statistic can take (runtime/monitor/stats.py conventions):
+# the Jensen-Shannon distance uses natural logs, so its maximum is sqrt(ln 2); KS's D is a
+# difference of two distribution functions. A threshold above it can never fire.
+DRIFT_MAXIMUM: dict[str, float] = {"jensenshannon": math.sqrt(math.log(2)), "ks": 1.0}
+
+
 class Drift(SpecModel):
     method: Literal["psi", "ks", "jensenshannon", "wasserstein", "chisquare"] = "psi"
     warn: float = Field(0.1, ge=0)
@@ -94,6 +103,18 @@ class Drift(SpecModel):
     epsilon: float = Field(1e-4, gt=0)
     min_samples: int = Field(100, ge=1)
     drift_share: float = Field(0.5, gt=0, le=1)
+
+    @field_validator("warn", "alert")
+    @classmethod
+    def _within_method_range(cls, v: float, info: ValidationInfo) -> float:
+        """A threshold the statistic can never reach silences the monitor without a word."""
+        method = info.data.get("method", "psi")
+        top = DRIFT_MAXIMUM.get(method) if isinstance(method, str) else None
+        if top is not None and v > top:
+            raise PydanticCustomError(
+                "threshold_range", f"`{info.field_name}` ({v}) is above the largest "
+                f"{method} value ({top:.4g}); the threshold could never be reached")
+        return v
 
     @field_validator("alert")
     @classmethod
@@ -116,6 +137,18 @@ class Monitoring(SpecModel):
     cooldown: Duration = "7d"
     performance: dict[str, float] = Field(default_factory=dict)
     webhook: str | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_is_url(cls, v: str | None) -> str | None:
+        """Alerts are posted to it at run time; a typo would lose every alert silently."""
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in v:
+            raise PydanticCustomError("webhook_url", "`webhook` must be an http(s) URL "
+                                      "such as https://hooks.example.com/specops")
+        return v
 
 
 class ModelSpec(SpecModel):

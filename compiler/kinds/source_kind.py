@@ -133,6 +133,20 @@ class CsvOptions(SpecModel):
         return v
 
 
+_NUMERIC_TYPES = {"int64", "int32", "float64", "float32"}
+
+
+def _fits(value: str | int | float, ctype: str) -> bool:
+    """Whether an `in:` value can be a value of a column of this type."""
+    if ctype in ("int64", "int32"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if ctype in ("float64", "float32"):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ctype in ("string", "category"):
+        return isinstance(value, str)
+    return ctype not in ("bool", "date", "datetime")   # listed values make no sense there
+
+
 class Column(SpecModel):
     type: ColumnType
     nullable: bool = True
@@ -140,6 +154,40 @@ class Column(SpecModel):
     min: float | None = None
     max: float | None = None
     in_: list[str | int | float] | None = Field(None, alias="in")
+
+    @field_validator("max")
+    @classmethod
+    def _max_not_below_min(cls, v: float | None, info: ValidationInfo) -> float | None:
+        """`min` above `max` fails every row: refused at `max` before any data is read."""
+        low = info.data.get("min")
+        if v is not None and isinstance(low, (int, float)) and v < low:
+            raise _bad(f"`max` ({v:g}) is below `min` ({low:g}); no value can pass")
+        if v is not None and info.data.get("type") not in _NUMERIC_TYPES | {None}:
+            raise _bad(f"`max` applies to numeric columns; this one is "
+                       f"{info.data.get('type')}")
+        return v
+
+    @field_validator("min")
+    @classmethod
+    def _min_numeric(cls, v: float | None, info: ValidationInfo) -> float | None:
+        if v is not None and info.data.get("type") not in _NUMERIC_TYPES | {None}:
+            raise _bad(f"`min` applies to numeric columns; this one is "
+                       f"{info.data.get('type')}")
+        return v
+
+    @field_validator("in_")
+    @classmethod
+    def _values_fit_type(cls, v: list[str | int | float] | None,
+                         info: ValidationInfo) -> list[str | int | float] | None:
+        """`in: ["0", "1"]` on an int column fails every row at run time."""
+        ctype = info.data.get("type")
+        if v is None or not isinstance(ctype, str):
+            return v
+        wrong = [x for x in v if not _fits(x, ctype)]
+        if wrong:
+            shown = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in wrong[:3])
+            raise _bad(f"`in` value(s) {shown} cannot occur in a {ctype} column")
+        return v
     protected: bool = False
     pii: bool = False
     description: str | None = None
@@ -148,6 +196,14 @@ class Column(SpecModel):
 class RowCount(SpecModel):
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
+
+    @field_validator("max")
+    @classmethod
+    def _max_not_below_min(cls, v: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min")
+        if v is not None and isinstance(low, int) and v < low:
+            raise _bad(f"`row_count.max` ({v}) is below `min` ({low}); no file can pass")
+        return v
 
 
 class DistributionCheck(SpecModel):
@@ -181,6 +237,19 @@ class SourceSpec(SpecModel):
         None, exclude_if=lambda v: v is None,
         description="how to read a CSV as it comes (header, delimiter, quote, nulls, trim, "
                     "encoding, preamble); implies `format: csv`")
+
+    @field_validator("format")
+    @classmethod
+    def _format_matches_path(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """`format: csv` on `loans.parquet` makes the runtime parse binary as text."""
+        path = info.data.get("path")
+        if v is None or not isinstance(path, str):
+            return v
+        suffix = path.lower().rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+        other = {"csv": "parquet", "parquet": "csv"}[v]
+        if suffix in (other, f"{other}*") or (other == "csv" and suffix in ("tsv", "txt")):
+            raise _bad(f"`format: {v}` but the path ends in `.{suffix}`")
+        return v
 
     @field_validator("csv")
     @classmethod

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from specops.compiler.passes.context import Context
 from specops.compiler.passes.data_checks.check_features import check_features
 from specops.compiler.passes.data_checks.check_inputs import check_inputs
+from specops.compiler.passes.data_checks.check_leakage import check_leakage
+from specops.compiler.passes.data_checks.check_thresholds import check_thresholds
 from specops.compiler.passes.data_checks.check_time import check_time
 from specops.compiler.passes.governance_checks.check_approvals import check_approvals
 from specops.compiler.passes.governance_checks.check_deploy_gates import check_deploy_gates
@@ -30,7 +32,9 @@ LINT_PASSES: tuple[Pass, ...] = (
     check_cycles,
     check_features,
     check_inputs,
+    check_leakage,
     check_time,
+    check_thresholds,
     check_estimator,
     check_gates,
     check_deploy_gates,

@@ -12,6 +12,7 @@ view carries is resolved exactly as the plan resolves it (compiler/plan/params.p
 
 from __future__ import annotations
 
+from specops.compiler.diagnostics.diagnostic import Severity
 from specops.compiler.frontend.validate_specs import LoadedSpec
 from specops.compiler.kinds import FeatureSpec, ModelSpec, SourceSpec
 from specops.compiler.passes.context import Context
@@ -97,7 +98,61 @@ def _check_ttl(ctx: Context) -> None:
                                "`ttl`")
 
 
+_TIME_TYPES = ("datetime", "date")
+
+
+def _check_source_types(ctx: Context) -> None:
+    """A `timestamp` (or `created_timestamp`) is compared with event times; an integer or
+    a string column there fails the point-in-time join at run time (SPEC431)."""
+    for loaded in ctx.index.sources.values():
+        src: SourceSpec = loaded.spec
+        for field in ("timestamp", "created_timestamp"):
+            name = getattr(src, field)
+            col = src.columns.get(name) if name else None
+            if col is not None and col.type not in _TIME_TYPES:
+                ctx.error("SPEC431", f"`{field}: {name}` is of type {col.type}; an event "
+                          "time must be datetime or date", loaded, field,
+                          help=f"declare `{name}` as `type: datetime`, or name a datetime "
+                               "column", related=[ctx.related(f"`{name}` is declared "
+                                                              f"{col.type} here", loaded,
+                                                              "columns", name, "type")])
+
+
+def _check_view_types(ctx: Context) -> None:
+    for name, versions in ctx.index.features.items():
+        for version, loaded in versions.items():
+            view: FeatureSpec = loaded.spec
+            if view.timestamp is None:
+                continue
+            origin = ctx.view_sources.get((name, version))
+            src = ctx.index.sources.get(origin[1]) if origin and origin[0] == "source" \
+                else None
+            col = src.spec.columns.get(view.timestamp) if src is not None else None
+            if col is not None and col.type not in _TIME_TYPES:   # else SPEC306 or fine
+                ctx.error("SPEC431", f"`timestamp: {view.timestamp}` is of type {col.type}; "
+                          "an event time must be datetime or date", loaded, "timestamp",
+                          related=[ctx.related(f"`{view.timestamp}` is declared {col.type} "
+                                               "here", src, "columns", view.timestamp,
+                                               "type")] if src is not None else [])
+
+
+def _check_restricted_ttl(ctx: Context) -> None:
+    """A restricted view without `ttl` serves arbitrarily old sensitive rows: a warning,
+    since some restricted data never goes stale (SPEC432)."""
+    for versions in ctx.index.features.values():
+        for loaded in versions.values():
+            view: FeatureSpec = loaded.spec
+            if view.access == "restricted" and view.ttl is None:
+                ctx.error("SPEC432", f"restricted feature view `{view.name}@{view.version}` "
+                          "has no `ttl`: rows of any age are joined", loaded, "access",
+                          severity=Severity.WARNING,
+                          help="set `ttl` (e.g. 90d) to bound how old a joined row may be")
+
+
 def check_time(ctx: Context) -> None:
     for loaded, model in ctx.models():
         _check_model(ctx, loaded, model)
     _check_ttl(ctx)
+    _check_source_types(ctx)
+    _check_view_types(ctx)
+    _check_restricted_ttl(ctx)

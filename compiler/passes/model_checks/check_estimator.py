@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from specops.compiler.diagnostics.suggest import did_you_mean
 from specops.compiler.facts.estimator_allowlist import ESTIMATORS
+from specops.compiler.facts.estimator_domains import RESERVED_PARAMS, Value, domain_error
 from specops.compiler.frontend.validate_specs import LoadedSpec
 from specops.compiler.kinds import ModelSpec
 from specops.compiler.passes.context import Context
@@ -56,6 +57,18 @@ def _check_scoring(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
                   if f"{scoring}_macro" in own else "use e.g. `roc_auc_ovr` or `f1_macro`")
 
 
+def _check_domain(ctx: Context, loaded: LoadedSpec, cls: str, section: str, name: str,
+                  values: Value | list[Value]) -> None:
+    """A value outside the parameter's domain fails in `fit` (or drops a search candidate):
+    reported at the value itself (SPEC416)."""
+    listed = values if isinstance(values, list) else [values]
+    for i, value in enumerate(listed):
+        why = domain_error(cls, name, value)
+        if why is not None:
+            where: tuple[str | int, ...] = (name, i) if isinstance(values, list) else (name,)
+            ctx.error("SPEC416", why, loaded, "estimator", section, *where)
+
+
 def check_estimator(ctx: Context) -> None:
     for loaded, model in ctx.models():
         _check_scoring(ctx, loaded, model)
@@ -73,13 +86,20 @@ def check_estimator(ctx: Context) -> None:
                       f"{model.task}", loaded, "estimator", "class")
         for section in ("params", "search"):
             for name, values in getattr(est, section).items():
-                if name not in info.params:
+                if name in RESERVED_PARAMS:
+                    ctx.error("SPEC416", f"`{name}` is set by the runtime, not by a spec: it "
+                              "changes where training runs or carries state between fits",
+                              loaded, "estimator", section, name, key=True,
+                              help=f"remove `{name}`")
+                elif name not in info.params:
                     ctx.error("SPEC416", f"`{est.class_}` has no parameter `{name}`", loaded,
                               "estimator", section, name, key=True,
                               help=did_you_mean(name, info.params))
                 elif section == "search" and not values:
                     ctx.error("SPEC416", f"search space for `{name}` is empty", loaded,
                               "estimator", section, name)
+                else:
+                    _check_domain(ctx, loaded, est.class_, section, name, values)
         overlap = set(est.params) & set(est.search)
         for name in sorted(overlap):
             ctx.error("SPEC416", f"`{name}` is both fixed in params and searched", loaded,

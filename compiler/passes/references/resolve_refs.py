@@ -13,7 +13,7 @@ import re
 from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity
 from specops.compiler.diagnostics.suggest import did_you_mean
 from specops.compiler.frontend.validate_specs import LoadedSpec
-from specops.compiler.kinds import FeatureSpec, ModelSpec, SourceSpec
+from specops.compiler.kinds import FeatureSpec, ModelSpec, ProjectSpec, SourceSpec
 from specops.compiler.passes.context import Context, InputRef
 
 __all__ = ["parse_feature_ref", "resolve_refs"]
@@ -218,6 +218,69 @@ def _check_roles(ctx: Context) -> None:
                               "add people with this role under `people:` in specops.yaml")
 
 
+def _principal_problem(principal: str, config: ProjectSpec) -> str | None:
+    """Why a principal names nobody in specops.yaml, or None when it names someone."""
+    people = config.people
+    if principal.startswith("team:"):
+        team = principal[5:]
+        if any(team in p.teams for p in people.values()):
+            return None
+        return f"team `{team}` has no member under `people` in specops.yaml"
+    if principal.startswith("role:"):
+        role = principal[5:]
+        if any(role in p.roles for p in people.values()):
+            return None
+        return f"role `{role}` is held by nobody in specops.yaml"
+    name = principal.removeprefix("person:")
+    return None if name in people else f"`{name}` is not a person under `people`"
+
+
+def _principal_help(principal: str, config: ProjectSpec) -> str | None:
+    if principal.startswith("team:"):
+        teams = {t for p in config.people.values() for t in p.teams}
+        return did_you_mean(principal[5:], teams)
+    if principal.startswith("role:"):
+        roles = {r for p in config.people.values() for r in p.roles}
+        return did_you_mean(principal[5:], roles)
+    return did_you_mean(principal.removeprefix("person:"), config.people)
+
+
+def _check_principals(ctx: Context) -> None:
+    """Owners, validators and authors must name people, teams or roles of specops.yaml:
+    an unknown validator would satisfy the independent-validator rule on paper, and an
+    unknown owner or author takes no part in separation of duties (SPEC307, at the name).
+    Owners of sources and views may be data teams outside the project: not checked. A
+    project that declares no people at all is not checked (nothing to compare with)."""
+    config = ctx.config
+    if config is None or not config.people:
+        return
+    fields: list[tuple[LoadedSpec, tuple[str | int, ...], str]] = []
+    for loaded, model in ctx.models():
+        fields.append((loaded, ("owner",), model.owner))
+        if model.validator is not None:
+            fields.append((loaded, ("validator",), model.validator))
+        fields.extend((loaded, ("authors", i), a) for i, a in enumerate(model.authors))
+    for loaded, path, principal in fields:
+        if loaded.was_pruned(*path):
+            continue
+        problem = _principal_problem(principal, config)
+        if problem is not None:
+            ctx.error("SPEC307", f"`{path[0]}`: {problem}", loaded, *path,
+                      help=_principal_help(principal, config))
+    cfg = ctx.project.config_file
+    if cfg is None or not cfg.documents:
+        return
+    doc = cfg.documents[0]
+    roles = {r for person in config.people.values() for r in person.roles}
+    for action, allowed in config.permissions.items():
+        for i, role in enumerate(allowed):
+            if role not in roles:
+                ctx.diagnostics.append(Diagnostic(
+                    "SPEC307", f"`permissions.{action}`: role `{role}` is held by nobody in "
+                    "specops.yaml", doc.file, doc.value_span(("permissions", action, i)),
+                    help=did_you_mean(role, roles)))
+
+
 def _check_replacement(ctx: Context, loaded: LoadedSpec) -> None:
     """`deprecated: {use: view@3}` must name something that exists: SPEC308 suggests it."""
     view: FeatureSpec = loaded.spec
@@ -240,3 +303,4 @@ def resolve_refs(ctx: Context) -> None:
     for loaded in ctx.index.models.values():
         _check_model(ctx, loaded)
     _check_roles(ctx)
+    _check_principals(ctx)

@@ -214,7 +214,8 @@ def test_without_separation_the_owner_team_may_approve(tmp_path: Path) -> None:
 
 def test_first_applicable_rule_is_the_one_checked(tmp_path: Path) -> None:
     people = ("people:\n  bob: {roles: [model_risk_officer], teams: [validation]}\n"
-              "  carol: {roles: [business_owner], teams: [lending]}\n")
+              "  carol: {roles: [business_owner], teams: [lending]}\n"
+              "  alice: {roles: [ml_engineer], teams: [risk]}\n")   # the owner team
     rules = ("kind: approval\nname: standard\nrules:\n"
              "  - when: \"risk_tier == 'low'\"\n    require: {model_risk_officer: 1}\n"
              "  - require: {model_risk_officer: 5}\n")
@@ -228,7 +229,8 @@ def test_first_applicable_rule_is_the_one_checked(tmp_path: Path) -> None:
 
 
 def test_hall_failure_message_names_the_competing_roles(tmp_path: Path) -> None:
-    people = "people:\n  bob: {roles: [model_risk_officer, business_owner], teams: [v]}\n"
+    people = ("people:\n  bob: {roles: [model_risk_officer, business_owner], teams: [v]}\n"
+              "  alice: {roles: [ml_engineer], teams: [risk]}\n")   # the owner team
     rule = ("kind: approval\nname: standard\nrules:\n"
             "  - require: {model_risk_officer: 1, business_owner: 1}\n")
     result = _lint_minimal(tmp_path, rule, people)
