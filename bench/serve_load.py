@@ -20,10 +20,19 @@ Servers:
   `uv venv bench/.venvs/mlflow && VIRTUAL_ENV=bench/.venvs/mlflow uv pip install mlflow
   scikit-learn`); `/invocations` with `dataframe_split`. Missing: `baseline_error`.
 
+Protocols (`--protocol`, the lean server; Ray Serve takes json and binary):
+- `json`: OIP JSON tensors (the default);
+- `binary`: the binary tensor data extension, as the Triton/KServe clients send by default
+  (`Inference-Header-Content-Length`, raw FP32 and length-prefixed BYTES, outputs asked
+  back as binary);
+- `grpc`: OIP over gRPC (`specops serve --grpc-port`), `--clients` concurrent ModelInfer
+  calls on one grpc.aio channel with raw input contents.
+
 Prints one JSON line: `rps`, `p50_ms`, `p99_ms`, `errors` (lean server, the OIP
 endpoint), `baseline_rps`, `ratio`, and `ray_*` / `<server>_*` for each server measured.
 
     uv run python bench/serve_load.py [--seconds 20] [--clients 32] [--skip-ray]
+        [--protocol json|binary|grpc]
 """
 
 from __future__ import annotations
@@ -137,6 +146,84 @@ def oip_requests(rows: Any, port: int) -> list[bytes]:
             {"name": "region", "datatype": "BYTES", "shape": [1, 1], "data": [r["region"]]}]}
         out.append(_http("/v2/models/credit/infer", json.dumps(body).encode(), port))
     return out
+
+
+def _row_values(r: dict[str, Any]) -> tuple[float, float, bytes]:
+    inc = float("nan") if r["income"] is None else float(r["income"])
+    return inc, float(r["age"]), str(r["region"]).encode()
+
+
+def binary_requests(rows: Any, port: int) -> list[bytes]:
+    """The binary tensor data extension: JSON header, then raw FP32 and BYTES."""
+    import struct
+
+    out = []
+    for r in rows.iter_rows(named=True):
+        inc, age, region = _row_values(r)
+        blobs = [struct.pack("<f", inc), struct.pack("<f", age),
+                 struct.pack("<I", len(region)) + region]
+        head = json.dumps({
+            "inputs": [{"name": n, "datatype": d, "shape": [1, 1],
+                        "parameters": {"binary_data_size": len(b)}}
+                       for (n, d), b in zip((("income", "FP32"), ("age", "FP32"),
+                                             ("region", "BYTES")), blobs, strict=True)],
+            "parameters": {"binary_data_output": True}}).encode()
+        body = head + b"".join(blobs)
+        out.append((f"POST /v2/models/credit/infer HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n"
+                    f"Content-Type: application/octet-stream\r\n"
+                    f"Inference-Header-Content-Length: {len(head)}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    return out
+
+
+def grpc_requests(rows: Any) -> list[Any]:
+    import struct
+
+    from tritonclient.grpc import service_pb2
+
+    out = []
+    for r in rows.iter_rows(named=True):
+        inc, age, region = _row_values(r)
+        req = service_pb2.ModelInferRequest(model_name="credit")
+        for name, dtype in (("income", "FP32"), ("age", "FP32"), ("region", "BYTES")):
+            req.inputs.add(name=name, datatype=dtype, shape=[1, 1])
+        req.raw_input_contents.extend([struct.pack("<f", inc), struct.pack("<f", age),
+                                       struct.pack("<I", len(region)) + region])
+        out.append(req)
+    return out
+
+
+async def _grpc_load(port: int, reqs: list[Any], clients: int, seconds: float,
+                     max_requests: int) -> dict[str, Any]:
+    import grpc
+    from tritonclient.grpc import service_pb2_grpc
+
+    lat: list[float] = []
+    errors, budget = [0], [max_requests]
+    async with grpc.aio.insecure_channel(f"{LOOPBACK}:{port}") as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+
+        async def client(offset: int, stop_at: float) -> None:
+            i = offset
+            while time.perf_counter() < stop_at and budget[0] > 0:
+                budget[0] -= 1
+                t0 = time.perf_counter()
+                try:
+                    await stub.ModelInfer(reqs[i % len(reqs)])
+                except grpc.aio.AioRpcError:
+                    errors[0] += 1
+                    continue
+                finally:
+                    i += 1
+                lat.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*[client(k * 7, start + seconds) for k in range(clients)])
+        elapsed = time.perf_counter() - start
+    ms = np.asarray(lat) * 1000 if lat else np.asarray([np.nan])
+    return {"rps": round(len(lat) / elapsed, 1), "p50_ms": round(float(np.percentile(ms, 50)), 3),
+            "p99_ms": round(float(np.percentile(ms, 99)), 3), "errors": errors[0],
+            "requests": len(lat)}
 
 
 def mlflow_requests(rows: Any, port: int) -> list[bytes]:
@@ -299,9 +386,12 @@ def measure_specops(project: Path, rows: Any, args: argparse.Namespace, server: 
                     env: dict[str, str] | None = None, extra: list[str] | None = None,
                     log: Path | None = None) -> dict[str, Any]:
     port = _free_port()
+    protocol = getattr(args, "protocol", "json")
+    grpc_port = _free_port() if protocol == "grpc" else None
     cmd = [sys.executable, "-c", "import sys; from specops.compiler.cli.main import main; "
            "sys.exit(main())", "serve", "credit", "--project", str(project), "--port",
-           str(port), "--server", server, *(extra or [])]
+           str(port), "--server", server, *(extra or []),
+           *(["--grpc-port", str(grpc_port)] if grpc_port else [])]
     with open(log or os.devnull, "wb") as out:
         proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -310,8 +400,15 @@ def measure_specops(project: Path, rows: Any, args: argparse.Namespace, server: 
             _wait_ready(port, "/v2/models/credit/ready", proc, 180)
             started = time.monotonic() - t0
             before, t1 = _cpu_snapshot(proc.pid), time.monotonic()
-            result = run_load(port, oip_requests(rows, port), args.clients, args.seconds,
-                              args.max_requests)
+            if grpc_port is not None:
+                reqs = grpc_requests(rows)
+                asyncio.run(_grpc_load(grpc_port, reqs, 4, 1.0, 2000))     # warm-up
+                result = asyncio.run(_grpc_load(grpc_port, reqs, args.clients, args.seconds,
+                                                args.max_requests))
+            else:
+                make = binary_requests if protocol == "binary" else oip_requests
+                result = run_load(port, make(rows, port), args.clients, args.seconds,
+                                  args.max_requests)
             result["cpu_cores"] = cpu_share(before, _cpu_snapshot(proc.pid),
                                             time.monotonic() - t1)
             result["start_s"] = round(started, 1)
@@ -366,10 +463,13 @@ def main() -> None:
     ap.add_argument("--max-requests", type=int, default=2_000_000)
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--protocol", choices=["json", "binary", "grpc"], default="json",
+                    help="request encoding (grpc: the lean server only)")
     ap.add_argument("--ray-variants", default="default",
                     help="comma-separated: default, throughput, batch")
     args = ap.parse_args()
     report: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds,
+                              "protocol": args.protocol,
                               "cpus": os.cpu_count(), "model": "HistGradientBoosting(100)"}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -384,7 +484,9 @@ def main() -> None:
             logged = pl.scan_parquet(str(built["project"] / ".specops" / "predictions" /
                                          "**" / "*.parquet")).select(pl.len()).collect().item()
         report["logged_rows"] = logged
-        if not args.skip_ray:
+        if not args.skip_ray and args.protocol == "grpc":
+            report["ray_error"] = "Ray Serve is measured over HTTP (json or binary)"
+        elif not args.skip_ray:
             variants = {"default": ({}, []),
                         "throughput": ({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}, []),
                         "batch": ({}, ["--max-batch-size", "16", "--batch-wait-ms", "2"])}
