@@ -15,7 +15,7 @@ from __future__ import annotations
 from specops.compiler.diagnostics.diagnostic import Severity
 from specops.compiler.frontend.validate_specs import LoadedSpec
 from specops.compiler.kinds import FeatureSpec, ModelSpec, SourceSpec
-from specops.compiler.passes.context import Context
+from specops.compiler.passes.context import Context, InputRef
 
 __all__ = ["check_time", "view_timestamp"]
 
@@ -51,6 +51,7 @@ def _check_model(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
         return   # an unknown spine or a bad timestamp value: reported already
     spine: SourceSpec = spine_loaded.spec
     if spine.timestamp is not None:
+        _check_cutoff(ctx, loaded, model)
         return
     why = f"the spine `{spine.name}` has no timestamp"
     if tr.split.by == "time":
@@ -84,6 +85,52 @@ def _check_model(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
                           f"time, but {why}", loaded, "training", field, ref.index,
                           help="set `timestamp` on the spine source, or use a view without "
                                "a timestamp (joined on the key alone)")
+
+
+def _root_source(ctx: Context, key: tuple[str, int]) -> SourceSpec | None:
+    seen: set[tuple[str, int]] = set()
+    while key not in seen:
+        seen.add(key)
+        origin = ctx.view_sources.get(key)
+        if origin is None:
+            return None
+        kind, name, version = origin
+        if kind == "source":
+            src = ctx.index.sources.get(name)
+            return src.spec if src is not None else None
+        key = (name, version or 0)
+    return None
+
+
+def _check_cutoff(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
+    """`created_time_cutoff` needs a `created_timestamp` on every input joined point in
+    time; the runtime refused the first such view only after the features were computed."""
+    if not model.training.created_time_cutoff:
+        return
+    lacking: list[InputRef] = []
+    for ref in ctx.inputs.get(model.name, []):
+        if ref.kind == "view" and ref.version is not None:
+            if view_timestamp(ctx, (ref.name, ref.version)) is None:
+                continue
+            src = _root_source(ctx, (ref.name, ref.version))
+        elif ref.kind == "column" and ref.name != model.training.spine:
+            loaded_src = ctx.index.sources.get(ref.name)
+            src = loaded_src.spec if loaded_src is not None else None
+            if src is None or src.timestamp is None:
+                continue
+        else:
+            continue
+        if src is not None and src.created_timestamp is None:
+            lacking.append(ref)
+    if lacking:
+        names = ", ".join(f"`{r.text}`" for r in lacking)
+        verb = "has" if len(lacking) == 1 else "have"
+        ctx.error(_CODE, f"`created_time_cutoff` compares each feature row's created time, "
+                  f"but {names} {verb} no `created_timestamp`", loaded, "training",
+                  "created_time_cutoff",
+                  help="set `created_timestamp` on the source, or remove the cutoff",
+                  related=[ctx.related("joined point in time without a created time", loaded,
+                                       "training", "features", r.index) for r in lacking])
 
 
 def _check_ttl(ctx: Context) -> None:
