@@ -196,3 +196,35 @@ def test_empty_log_and_missing_head_row(gov) -> None:
     assert A.verify(gov.engine) == (0, None)
     state = A.read_log(gov.engine)
     assert (state.head_seq, state.head_hash) == (None, None)
+
+
+def test_entry_time_is_utc_iso_with_microseconds(monkeypatch) -> None:
+    """Stamped in UTC whatever the machine's zone (the hash covers the text)."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert A._now_iso(1_800_000_000.5) == "2027-01-15T08:00:00.500000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_append_returns_the_stored_entry(gov) -> None:
+    with transaction(gov.engine) as conn:
+        e = A.append(conn, actor="bob", action="note", target="m@1", at=1_800_000_000.0)
+    assert e.reason == "" and e.details == {} and e.seq == 1 and e.prev_hash == A.GENESIS
+    assert e.hash == A.head(gov.engine)["hash"] == A.entry_hash(A.GENESIS, e.entry())
+    assert next(A.entries(gov.engine)) == e
+
+
+def test_append_recreates_a_missing_head_row(gov) -> None:
+    with gov.engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(A.head_table.delete())
+    _fill(gov, ["m@1", "m@2"])
+    assert A.head(gov.engine)["seq"] == 2 and A.verify(gov.engine) == (2, None)
+    with gov.engine.connect() as conn:
+        ids = conn.execute(sa.select(A.head_table.c.id)).scalars().all()
+    assert ids == [1]
