@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ColumnType",
+    "Delay",
     "Duration",
     "Name",
     "Principal",
@@ -40,6 +41,9 @@ def _not_zero(text: str) -> str:
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN,
                                 description="a duration such as 90d, 12h, 30m, 2w"),
                      AfterValidator(_not_zero)]
+# A wait that may be zero (`label_delay: 0d`: labels arrive with the predictions).
+Delay = Annotated[str, Field(pattern=DURATION_PATTERN,
+                             description="a duration such as 90d, 12h, 30m, 2w")]
 Principal = Annotated[str, Field(pattern=r"^(team:|person:|role:)?[A-Za-z0-9_.@-]+$",
                                  description="a person, team:NAME or role:NAME")]
 ColumnType = Literal["int64", "int32", "float64", "float32", "bool", "string", "category",

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from specops.compiler.kinds.common import Duration, Name, Principal, SpecModel
+from specops.compiler.kinds.common import Delay, Duration, Name, Principal, SpecModel
 
 __all__ = ["DRIFT_MAXIMUM", "Estimator", "Fairness", "ModelSpec", "Monitoring", "Serving",
            "Training"]
@@ -130,7 +130,7 @@ class Drift(SpecModel):
 class Monitoring(SpecModel):
     drift: Drift = Field(default_factory=lambda: Drift())
     window: Duration = "7d"
-    label_delay: Duration | None = None
+    label_delay: Delay | None = None
     consecutive_windows: int = Field(1, ge=1)
     retrain_on: list[Literal["data_drift", "prediction_drift", "performance"]] = Field(
         default_factory=list)

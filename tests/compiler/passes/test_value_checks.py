@@ -127,3 +127,11 @@ def test_formats_and_paths_that_agree_pass(tmp_path: Path) -> None:
     source = (MINIMAL / "specs" / "source.yaml").read_text()
     agree = source.replace("loans.parquet\"\n", "loans.csv.gz\"\nformat: csv\n")
     assert _lint(tmp_path, specs__source_yaml=agree) == []
+
+
+def test_a_zero_label_delay_is_allowed_but_a_zero_window_is_not(tmp_path: Path) -> None:
+    """`label_delay: 0d` means labels arrive with the predictions; a 0d window is empty."""
+    assert _lint(tmp_path / "a", specs__model_yaml=_model(
+        "monitoring:\n  label_delay: 0d\n")) == []
+    assert _lint(tmp_path / "b", specs__model_yaml=_model(
+        "monitoring:\n  window: 0d\n")) == ["specs/model.yaml:16:11 SPEC204"]
