@@ -148,6 +148,7 @@ def prepare(name: str, files: list[str], tests: list[str], fresh: bool) -> Path:
 def collect(work: Path, files: list[str]) -> dict[str, Any]:
     counts = {"mutants": 0, "killed": 0, "survived": 0, "timeout": 0, "other": 0}
     survivors: list[str] = []
+    untested: list[str] = []
     other: dict[str, int] = {}
     for f in files:
         meta = work / "mutants" / "src" / "specops" / (f + ".meta")
@@ -164,18 +165,24 @@ def collect(work: Path, files: list[str]) -> dict[str, Any]:
             elif code in TIMEOUT:
                 counts["timeout"] += 1
             else:
+                if code == 33:
+                    untested.append(key)
                 counts["other"] += 1
                 other[str(code)] = other.get(str(code), 0) + 1
     decided = counts["mutants"] - counts["other"]
     score = round(counts["killed"] / decided, 4) if decided else None
-    return {**counts, "other_exit_codes": other, "score": score, "survivors": survivors}
+    return {**counts, "other_exit_codes": other, "score": score, "survivors": survivors,
+            "untested": untested}
 
 
 def run_module(name: str, *, children: int, fresh: bool, diffs: bool,
                timeout: int, survivors: bool = False) -> dict[str, Any]:
     files, tests = MODULES[name]
     tests = [t for t in tests if (ROOT / t).exists()]
-    again = collect(SCRATCH / name, files)["survivors"] if survivors and not fresh else []
+    again = []
+    if survivors and not fresh:   # survivors, and mutants that no test reached last time
+        before = collect(SCRATCH / name, files)
+        again = before["survivors"] + before["untested"]
     work = prepare(name, files, tests, fresh)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
     mutmut = Path(sys.executable).with_name("mutmut")
