@@ -44,7 +44,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "interpret": (["contract/interpret.py"],
                   # test_one_interpreter.py is left out: it compiles the example project
                   # and fails under mutmut's trampolined copy of the module
-                  ["tests/contract/test_interpret.py",
+                  ["tests/contract/test_interpret.py", "tests/contract/test_interpret_mutants.py",
                    "tests/runtime/evaluation/test_gate_mutants.py"]),
     "gate_checks": (["runtime/evaluation/gate_checks.py"],
                     ["tests/runtime/evaluation/test_gates.py",
