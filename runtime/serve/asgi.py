@@ -14,7 +14,7 @@ microseconds; a thread hop would cost more) and in a worker thread for large one
 onnxruntime releases the GIL. Ray Serve replaces `score` with its `@serve.batch` method.
 
 Status codes: 400 malformed input (reason in `{"error": ...}`), 404 unknown route or
-model/version, 405 wrong method, 408 body not received within `BODY_TIMEOUT_S`, 413 too
+model/version, 405 wrong method, 413 too
 large (refused from `Content-Length` before reading, or as soon as the bytes read pass
 `max_body`), 500 only for a failure inside the model (counted as a model failure; client
 errors never are), 503 (readiness and scoring) once the version's admission was revoked.
@@ -49,11 +49,10 @@ from specops.runtime.serve.served_model import LoadedModel
 from specops.runtime.serve.wire.binary_tensors import decode_request, encode_response
 from specops.runtime.serve.wire.triton_routes import triton_model_route, triton_repository
 
-__all__ = ["BODY_TIMEOUT_S", "INLINE_ROWS", "MAX_BODY", "THREAD_PARSE_BYTES", "Service",
+__all__ = ["INLINE_ROWS", "MAX_BODY", "THREAD_PARSE_BYTES", "Service",
            "make_app"]
 
 MAX_BODY = 32 * 1024 * 1024     # 100k rows (MAX_ROWS) of a few features fit well within
-BODY_TIMEOUT_S = 30.0
 THREAD_PARSE_BYTES = 256 * 1024
 INLINE_ROWS = 64
 Scorer = Callable[[dict[str, np.ndarray], int], Awaitable[dict[str, np.ndarray]]]
@@ -76,10 +75,9 @@ class Service:
 
     def __init__(self, model: LoadedModel, log: PredictionLog | None = None,
                  metrics: Metrics | None = None, scorer: Scorer | None = None,
-                 max_body: int = MAX_BODY, body_timeout_s: float = BODY_TIMEOUT_S) -> None:
+                 max_body: int = MAX_BODY) -> None:
         self.model = model
         self.max_body = max_body
-        self.body_timeout_s = body_timeout_s
         self.log = log
         self.metrics = metrics or Metrics(model.name, model.version)
         self.score: Scorer = scorer or self._score
@@ -316,23 +314,17 @@ async def _read_body(service: Service, receive: Callable[..., Awaitable[Any]]
 async def _read_and_call(service: Service, scope: dict[str, Any],
                          receive: Callable[..., Awaitable[Any]],
                          headers: dict[bytes, bytes]) -> Reply:
-    """Refuse an oversized body from its declared length before reading a byte, stop
-    reading as soon as it passes the limit, and give a slow sender `BODY_TIMEOUT_S`."""
+    """Refuse an oversized body from its declared length before reading a byte and stop
+    reading as soon as it passes the limit (slow senders: wire/http_limits.py)."""
     try:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > service.max_body:
             raise ProtocolError(413, f"request body of {int(declared)} bytes exceeds "
                                 f"{service.max_body}")
-        async with asyncio.timeout(service.body_timeout_s):
-            body = await _read_body(service, receive)
+        body = await _read_body(service, receive)   # read deadline: wire/http_limits.py
     except ProtocolError as exc:
         service.metrics.observe(_endpoint_of(scope["path"]), exc.status, 0.0)
         return exc.status, _dumps({"error": exc.reason}), _JSON, []
-    except TimeoutError:
-        service.metrics.observe(_endpoint_of(scope["path"]), 408, 0.0)
-        return 408, _dumps({"error": f"request body not received within "
-                                     f"{service.body_timeout_s:g} s"}), _JSON, \
-            [(b"connection", b"close")]
     if body is None:
         return 0, b"", b"", []
     return await service.call(scope["method"], scope["path"], body, headers)

@@ -77,6 +77,10 @@ def _refuse_constant(name: str) -> Any:
     raise ProtocolError(400, f"request body is not valid JSON: {name} is not a JSON number")
 
 
+# one decoder: `json.loads(..., parse_constant=...)` would build a new one per request
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def _depth(body: bytes) -> int:
     """Deepest `[`/`{` nesting, brackets inside strings not counted. Why before parsing:
     the C decoder recurses once per level, so 100k levels cost a RecursionError deep in
@@ -97,7 +101,7 @@ def loads(body: bytes | str) -> Any:
     if _depth(raw) > MAX_DEPTH:
         raise ProtocolError(400, f"request body nests JSON deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return _DECODER.decode(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(400, f"request body is not valid JSON: {exc}"[:300]) from None
 
@@ -242,8 +246,11 @@ def parse_infer(body: bytes | str | dict[str, Any], inputs: list[dict[str, Any]]
         if bad:
             raise ProtocolError(400, f"unknown output(s) {', '.join(bad)}; the model has "
                                 f"{', '.join(known)}")
-    return Request(feeds, rows, check_request_id(doc.get("id")), wanted,
-                   _binary_outputs(doc, [o["name"] for o in outputs]))
+    binary = (_binary_outputs(doc, [o["name"] for o in outputs])
+              if "parameters" in doc or wanted else frozenset[str]())
+    rid = doc.get("id")
+    return Request(feeds, rows, None if rid is None else check_request_id(rid), wanted,
+                   binary)
 
 
 def _binary_outputs(doc: dict[str, Any], known: list[str]) -> frozenset[str]:
