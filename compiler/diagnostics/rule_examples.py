@@ -217,6 +217,7 @@ EXAMPLES: dict[str, Example] = {
     "SPEC524": Example("kind: feature\nname: region_view\nsource: loans\nfeatures:\n"
                        "  region: upper(region)\n---\n"
                        + _model("m", "[loans.region, region_view@1]")),
+    "SPEC525": Example(_model("m", extra="risk_tier: high   # people have no keys\n")),
     "SPEC601": Example("kind: feature\nname: a\nsource: b@1\nfeatures:\n  x: x\n---\n"
                        "kind: feature\nname: b\nsource: a@1\nfeatures:\n  x: x\n"),
     "SPEC901": Example('kind: gate\nname: strict\n'

@@ -233,6 +233,15 @@ _TABLE: tuple[Rule, ...] = (
          "`specops explain`). Two inputs with one name would have to be renamed silently, "
          "changing the request schema clients send; select only one, or derive a view that "
          "renames one. Reported at the later reference, with the earlier one related."),
+    Rule("SPEC525", "unsigned-governance", _W, "A high-risk model in a project whose "
+         "governed actions are not signed.",
+         "Without `keys` for people (and a referenced registry key), specops runs in "
+         "claimed-identity mode: who approved or deployed is the name typed after `--as`. "
+         "That holds against honest mistakes, not against a dishonest insider, which is what "
+         "a high-risk model's approvals exist to guard against. Give each person an SSH "
+         "ed25519 public key (`specops keys new NAME`), reference the registry key, and "
+         "accept the trust root (`specops policy accept`). Reported at `people` in "
+         "specops.yaml, with each high-risk model related."),
     # graph
     Rule("SPEC601", "cycle", _E, "The specs form a cycle.",
          "A feature view depends (through other views) on itself. The message prints the cycle."),

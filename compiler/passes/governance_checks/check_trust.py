@@ -11,6 +11,8 @@ they resolve inside the project (lint runs on pull requests: nothing outside is 
 with no lock and no readable key (keys provisioned outside the checkout, as the example's
 prepare step does) there is nothing to compare yet, and lint stays silent.
 
+Why SPEC525: see `_check_signed`.
+
 Why SPEC509: `separation_of_duties.deployer_not_approver` and `approver_not_author` are
 rules across actions, enforced at run time; when a model's required approvers and a
 deployer cannot be distinct people (or only authors could approve), every deploy would
@@ -162,9 +164,36 @@ def _check_duties(ctx: Context, config: ProjectSpec) -> None:
                            "`separation_of_duties` in specops.yaml")
 
 
+def _check_signed(ctx: Context, config: ProjectSpec) -> None:
+    """SPEC525: a high-risk model in a project whose governed actions are not signed.
+
+    Why a warning and not silence: without keys, specops runs in claimed-identity mode
+    (`--as`, $SPECOPS_USER), which holds against honest mistakes but not against a
+    dishonest insider, the very failure a high-risk model's approvals exist to prevent.
+    The field to change is `people` in specops.yaml (keys), the model is the reason."""
+    cfile = ctx.project.config_file
+    if cfile is None or _uses_trust(config):
+        return
+    risky = [(loaded, m) for loaded, m in ctx.models() if m.risk_tier == "high"]
+    if not risky:
+        return
+    doc = cfile.documents[0] if cfile.documents else None
+    span = (doc.key_span(("people",)) if doc and config.people else None) or Span.point(1, 1)
+    names = ", ".join(f"`{m.name}`" for _, m in risky[:3]) + (", …" if len(risky) > 3 else "")
+    ctx.diagnostics.append(Diagnostic(
+        "SPEC525", f"governed actions are not signed (no person has `keys`), yet {names} "
+        "is high risk: approvals and deploys would rest on claimed names", cfile.path, span,
+        Severity.WARNING,
+        help="give each person `keys:` (an SSH ed25519 public key; `specops keys new NAME`) "
+             "and the registry a referenced key, then `specops policy accept`",
+        related=tuple(ctx.related("high risk", loaded, "risk_tier") for loaded, _ in
+                      risky[:3])))
+
+
 def check_trust(ctx: Context) -> None:
     config = ctx.config
     if config is None:
         return
+    _check_signed(ctx, config)
     _check_accepted(ctx, config)
     _check_duties(ctx, config)
