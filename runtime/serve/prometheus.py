@@ -3,7 +3,11 @@
 Why hand-written rather than `prometheus_client`: the serving path needs three series
 (requests by endpoint and status, request latency histogram, rows scored) updated on every
 request; a lock and a few dicts cost less per request than the client's registry, and the
-exposition format is small and stable. `prometheus_client` does run at scrape time only:
+exposition format is small and stable. Measured (2 shared cores): a request's updates
+(in-flight up/down, request counter and histogram, model histogram) cost 1.3 µs here,
+2.7 µs with `prometheus_client` children cached, 8.1 µs calling `.labels()` per request;
+and `prometheus_client` is not a declared runtime dependency (Ray brings it). It does run
+at scrape time only:
 its process collector (CPU, memory, open files) and the build info are appended to the
 text, so no per-request cost is added. Series: requests by endpoint and code, client errors
 (4xx) apart from model failures (500 raised inside the model), request time and model time
