@@ -145,30 +145,41 @@ def prepare(name: str, files: list[str], tests: list[str], fresh: bool) -> Path:
     return work
 
 
-def collect(work: Path, files: list[str]) -> dict[str, Any]:
+def _codes(work: Path, files: list[str]) -> dict[str, Any]:
+    """Mutant name -> mutmut's exit code, as its .meta files hold them."""
+    out: dict[str, Any] = {}
+    for f in files:
+        meta = work / "mutants" / "src" / "specops" / (f + ".meta")
+        if meta.is_file():
+            out.update(json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"])
+    return out
+
+
+def collect(work: Path, files: list[str], previous: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    """Counts per outcome. `previous`: the codes before a `--survivors` run, which mutmut
+    leaves unset for the mutants it did not re-run (they keep their earlier outcome)."""
     counts = {"mutants": 0, "killed": 0, "survived": 0, "timeout": 0, "other": 0}
     survivors: list[str] = []
     untested: list[str] = []
     other: dict[str, int] = {}
-    for f in files:
-        meta = work / "mutants" / "src" / "specops" / (f + ".meta")
-        if not meta.is_file():
-            continue
-        data = json.loads(meta.read_text(encoding="utf-8"))
-        for key, code in sorted(data["exit_code_by_key"].items()):
-            counts["mutants"] += 1
-            if code in KILLED:
-                counts["killed"] += 1
-            elif code in SURVIVED:
-                counts["survived"] += 1
-                survivors.append(key)
-            elif code in TIMEOUT:
-                counts["timeout"] += 1
-            else:
-                if code == 33:
-                    untested.append(key)
-                counts["other"] += 1
-                other[str(code)] = other.get(str(code), 0) + 1
+    previous = previous or {}
+    for key, code in sorted(_codes(work, files).items()):
+        if code is None:
+            code = previous.get(key)
+        counts["mutants"] += 1
+        if code in KILLED:
+            counts["killed"] += 1
+        elif code in SURVIVED:
+            counts["survived"] += 1
+            survivors.append(key)
+        elif code in TIMEOUT:
+            counts["timeout"] += 1
+        else:
+            if code == 33:
+                untested.append(key)
+            counts["other"] += 1
+            other[str(code)] = other.get(str(code), 0) + 1
     decided = counts["mutants"] - counts["other"]
     score = round(counts["killed"] / decided, 4) if decided else None
     return {**counts, "other_exit_codes": other, "score": score, "survivors": survivors,
@@ -179,8 +190,10 @@ def run_module(name: str, *, children: int, fresh: bool, diffs: bool,
                timeout: int, survivors: bool = False) -> dict[str, Any]:
     files, tests = MODULES[name]
     tests = [t for t in tests if (ROOT / t).exists()]
-    again = []
+    again: list[str] = []
+    previous: dict[str, Any] = {}
     if survivors and not fresh:   # survivors, and mutants that no test reached last time
+        previous = _codes(SCRATCH / name, files)
         before = collect(SCRATCH / name, files)
         again = before["survivors"] + before["untested"]
     work = prepare(name, files, tests, fresh)
@@ -193,7 +206,7 @@ def run_module(name: str, *, children: int, fresh: bool, diffs: bool,
                               cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
                               timeout=timeout, check=False)
     result: dict[str, Any] = {"module": name, "files": files, "tests": tests,
-                              **collect(work, files),
+                              **collect(work, files, previous),
                               "seconds": round(time.monotonic() - start, 1),
                               "mutmut_exit": proc.returncode}
     if proc.returncode != 0:
