@@ -81,6 +81,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                "wait_ms": args.batch_wait_ms}
     log = serving.get("log_predictions", True) and not args.no_log
     server = args.server or ("ray" if args.address else "lean")
+    if args.grpc_port is not None:
+        _require_grpc(server)
     print(f"specops: serving {source.model}@{source.version} ({server}) on "
           f"http://{args.host}:{args.port}/v2/models/{source.model}"
           + ("" if log else " (prediction log off)"), file=sys.stderr)
@@ -136,6 +138,25 @@ def _with_staging(func: Callable[[argparse.Namespace], int]
             return func(args)
 
     return deploy_with_staging_check
+
+
+def _require_grpc(server: str) -> None:
+    """Fail in one line, before anything starts, when `--grpc-port` cannot be honoured:
+    the KServe stubs come from tritonclient (see runtime/serve/wire/grpc_server.py)."""
+    if server != "lean":
+        raise fail("--grpc-port is served by the lean server only (drop --server ray)")
+    if _no_module("grpc") or _no_module("tritonclient.grpc"):
+        raise fail("--grpc-port needs grpcio and the KServe stubs of tritonclient: "
+                   "pip install 'tritonclient[grpc]'")
+
+
+def _no_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is None
+    except ModuleNotFoundError:
+        return True
 
 
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
