@@ -86,6 +86,9 @@ def test_arithmetic_domain() -> None:
     assert evaluate(binary("mod", 7, math.inf), {}) is None
     assert evaluate(binary("pow", -8.0, 1 / 3), {}) is None
     assert evaluate(binary("pow", 2, 10), {}) == 1024.0
+    assert evaluate(binary("mul", 3, 4), {}) == 12
+    assert evaluate(binary("div", 3, 4), {}) == 0.75
+    assert evaluate(binary("sub", 3, 4), {}) == -1
 
 
 @pytest.mark.parametrize(("tree", "message"), [
