@@ -132,11 +132,11 @@ def test_every_rewrite_path_is_refused_by_the_database(any_gov, registry):
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("any_gov", ["postgres"], indirect=True)   # roles: Postgres only
 def test_postgres_application_role_cannot_disable_the_triggers(any_gov, registry):
     """A non-superuser role with every DML privilege (what an application account has)
     is refused each rewrite, and cannot disable or drop the triggers."""
-    if any_gov.engine.dialect.name != "postgresql":
-        pytest.skip("Postgres roles")
+    assert any_gov.engine.dialect.name == "postgresql"
     _history(any_gov, registry)
     role = f"specops_app_{uuid.uuid4().hex[:10]}"
     with any_gov.engine.begin() as conn:
