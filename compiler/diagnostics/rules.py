@@ -158,7 +158,10 @@ _TABLE: tuple[Rule, ...] = (
     Rule("SPEC413", "label-invalid", _E, "The label column does not fit the task.",
          "Classification needs an integer, boolean or string label; regression a numeric one."),
     Rule("SPEC414", "entity-mismatch", _E, "Joined specs disagree on the entity key.",
-         "A feature view joins to the training spine on the entity; its type must match."),
+         "A feature view, label source or protected attribute joins to the training spine "
+         "on the entity; its type must match. A type mismatch is reported at the joined "
+         "source's column type (the field to change), with the spine's column and the use "
+         "as related locations; a missing key at the use."),
     Rule("SPEC415", "estimator-not-allowed", _E, "The estimator class is not on the allowlist.",
          "Only listed scikit-learn estimators can be trained; YAML never names an import path."),
     Rule("SPEC416", "invalid-param", _E, "An estimator parameter the class does not accept.",

@@ -4,6 +4,7 @@ task."""
 
 from __future__ import annotations
 
+from specops.compiler.diagnostics.diagnostic import Related
 from specops.compiler.frontend.validate_specs import LoadedSpec
 from specops.compiler.kinds import FeatureSpec, ModelSpec, SourceSpec
 from specops.compiler.passes.context import Context, InputRef
@@ -114,8 +115,19 @@ def _check_ref(ctx: Context, loaded: LoadedSpec, model: ModelSpec, ref: InputRef
     left = spine_spec.columns[entity].type
     right = src.spec.columns[entity].type if entity in src.spec.columns else left
     if not _joinable(left, right):
-        ctx.error("SPEC414", f"entity `{entity}` is {left} in the spine but {right} in "
-                  f"`{src.spec.name}`", loaded, *where)
+        _type_mismatch(ctx, entity, spine, src, ctx.related("joined here", loaded, *where))
+
+
+def _type_mismatch(ctx: Context, key: str, spine: LoadedSpec, src: LoadedSpec,
+                   use: Related, what: str = "entity") -> None:
+    """SPEC414 for a join key typed differently on the two sides, located at the joined
+    source's column type (the field to change), with the spine's type and the use that
+    joins them as related locations."""
+    left, right = spine.spec.columns[key].type, src.spec.columns[key].type
+    ctx.error("SPEC414", f"{what} `{key}` is {right} in `{src.spec.name}` but {left} in the "
+              f"spine `{spine.spec.name}`", src, "columns", key, "type",
+              help=f"declare `{key}` as {left} in `{src.spec.name}` (or cast it in a view)",
+              related=[ctx.related(f"{left} in the spine", spine, "columns", key, "type"), use])
 
 
 def _check_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
@@ -140,9 +152,8 @@ def _check_label(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
                       help=f"set `entity` on `{label.source}` to a column the spine also has")
         elif key in src.spec.columns and not _joinable(spine.spec.columns[key].type,
                                                        src.spec.columns[key].type):
-            ctx.error("SPEC414", f"label key `{key}` is {spine.spec.columns[key].type} in the "
-                      f"spine but {src.spec.columns[key].type} in `{label.source}`", loaded,
-                      "training", "label", "source")
+            _type_mismatch(ctx, key, spine, src, ctx.related(
+                "the label is joined here", loaded, "training", "label", "source"), "label key")
 
 
 def _check_protected_join(ctx: Context, loaded: LoadedSpec, model: ModelSpec,
@@ -172,9 +183,7 @@ def _check_protected_join(ctx: Context, loaded: LoadedSpec, model: ModelSpec,
                                        "spine's entity")
     elif entity in src.spec.columns and not _joinable(spine.spec.columns[entity].type,
                                                       src.spec.columns[entity].type):
-        ctx.error("SPEC414", f"entity `{entity}` is {spine.spec.columns[entity].type} in the "
-                  f"spine but {src.spec.columns[entity].type} in `{src.spec.name}`", loaded,
-                  *where)
+        _type_mismatch(ctx, entity, spine, src, ctx.related("joined here", loaded, *where))
 
 
 def check_inputs(ctx: Context) -> None:
