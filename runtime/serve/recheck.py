@@ -12,6 +12,9 @@ Why the bytes are not re-hashed: the session was built from bytes already in mem
 is on disk no longer matters to what this process answers. Why a database error does not
 revoke: an unreachable store is not a governance decision (the next round retries), and
 taking production down on a network blip would turn the guard into an outage generator.
+Only a genuine connectivity failure counts as that (SQLAlchemy's OperationalError or
+InterfaceError, or an OSError): any other exception (a hostile row that fails to parse, a
+bug) fails closed and revokes, or a forged row would keep a rejected model serving forever.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import os
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import exc as sa_exc
 
 from specops.runtime.serve.admission import ModelRefused, check_deployment
 
@@ -74,8 +79,14 @@ class Recheck:
             self.service.revoke(str(exc))
             log.error("specops: revoked %s: %s", m.ref, exc)
             return str(exc)
-        except Exception as exc:   # the store is unreachable: not a decision, retry later
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError) as exc:
+            # the store is unreachable: not a decision, retry later
             log.warning("specops: re-check of %s could not run: %s", m.ref, exc)
+        except Exception as exc:   # anything else fails closed
+            cause = f"re-check of {m.ref} failed: {type(exc).__name__}: {exc}".splitlines()[0]
+            self.service.revoke(cause)
+            log.error("specops: revoked %s: %s", m.ref, cause)
+            return cause
         return None
 
     def _loop(self) -> None:
