@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -178,6 +179,15 @@ def _counted(gov: Governance | None, req: Any, plan: Mapping[str, Any], rows: li
 
 def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | None,
                current_spec: str | None, gov: Governance | None = None) -> ApprovalStatus:
+    # the signature is checked before the plan is used, and a plan of the wrong shape voids
+    # the request: a hostile row must give a one-line cause, never a crash
+    unsigned = request_problem(gov, req) if gov is not None else None
+    void = unsigned or plan_problem(req)
+    if void:
+        return ApprovalStatus(request_id=req.id, model=req.model, version=req.version,
+                              state="voided", reason=void, model_digest=req.model_digest,
+                              spec_hash=req.spec_hash, plan={}, trigger=req.trigger,
+                              opened_at=req.opened_at)
     plan = dict(req.plan or {})
     all_rows = conn.execute(sa.select(votes).where(votes.c.request_id == req.id)
                             .order_by(votes.c.id)).all()
@@ -204,10 +214,6 @@ def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | 
             reason += f" (ignored {len(ignored)} vote(s): {ignored[0]})"
         return ApprovalStatus(state=state, reason=reason, roles=roles, expires_at=expires_at,
                               **base)
-
-    unsigned = request_problem(gov, req) if gov is not None else None
-    if unsigned:
-        return done("voided", unsigned)
 
     if req.status == "voided":
         return done("voided", req.note or "voided")
@@ -243,10 +249,64 @@ def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | 
     return done("open", f"needs {missing}")
 
 
+def _select_requests() -> sa.Select[Any]:
+    """Request rows with the plan read as text: the JSON column would parse it while the
+    row is fetched, before its signature is checked, and crash on a hostile value."""
+    cols = [c for c in requests.c if c.name != "plan"]
+    return sa.select(*cols, sa.cast(requests.c.plan, sa.Text).label("plan"))
+
+
+_UNPARSABLE = "<unparsable plan>"
+_PLAN_TYPES: dict[str, tuple[type, ...]] = {
+    "environments": (list,), "authors": (list,), "owner": (str,), "require": (dict,),
+    "separation_of_duties": (bool,), "auto_approve": (bool,), "expires_s": (int, float),
+    "eligible": (dict,)}
+
+
+def _loaded(row: Any) -> Any:
+    """A request row with its plan parsed; an unparsable plan becomes `_UNPARSABLE`
+    (which `plan_problem` reports and no signed statement can match)."""
+    if row is None:
+        return None
+    fields = dict(row._mapping)
+    raw = fields.get("plan")
+    try:
+        fields["plan"] = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    except ValueError:
+        fields["plan"] = _UNPARSABLE
+    return SimpleNamespace(**fields)
+
+
+def plan_problem(req: Any) -> str | None:
+    """Why `req.plan` cannot be used (None: it can): not JSON, not an object, or a field
+    of the wrong type. Such a request is void, with this one-line cause."""
+    plan = req.plan
+    where = f"request {req.id}: its approval plan"
+    if plan == _UNPARSABLE:
+        return f"{where} is not valid JSON"
+    if not isinstance(plan, dict):
+        return f"{where} is not a JSON object"
+    for key, types in _PLAN_TYPES.items():
+        value = plan.get(key)
+        if value is not None and (not isinstance(value, types)
+                                  or (isinstance(value, bool) and bool not in types)):
+            return f"{where} has an ill-typed {key!r}"
+    for key in ("environments", "authors"):
+        if not all(isinstance(x, str) for x in plan.get(key) or []):
+            return f"{where} has an ill-typed {key!r}"
+    for n in (plan.get("require") or {}).values():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            return f"{where} has an ill-typed 'require'"
+    expires = plan.get("expires_s")
+    if expires is not None and expires < 0:
+        return f"{where} has a negative 'expires_s'"
+    return None
+
+
 def _latest_request(conn: sa.Connection, model: str, version: int) -> Any:
-    return conn.execute(sa.select(requests).where(requests.c.model == model,
-                                                  requests.c.version == version)
-                        .order_by(requests.c.id.desc()).limit(1)).first()
+    return _loaded(conn.execute(_select_requests().where(requests.c.model == model,
+                                                         requests.c.version == version)
+                                .order_by(requests.c.id.desc()).limit(1)).first())
 
 
 def _current_digest(gov: Governance, model: str, version: int) -> str | None:
@@ -277,12 +337,12 @@ def list_status(gov: Governance, model: str | None = None, state: str | None = N
     """The latest request of every version (of `model`), recomputed against the registry's
     current digests; filter by `state`."""
     with gov.engine.connect() as conn:
-        q = sa.select(requests)
+        q = _select_requests()
         if model:
             q = q.where(requests.c.model == model)
         latest: dict[tuple[str, int], Any] = {}
         for r in conn.execute(q.order_by(requests.c.id)):
-            latest[(r.model, r.version)] = r
+            latest[(r.model, r.version)] = _loaded(r)
         out = [_status_of(conn, r, gov.now(), _digest_or_gone(gov, m, v), None, gov)
                for (m, v), r in sorted(latest.items())]
     return [s for s in out if state is None or s.state == state]
@@ -319,9 +379,9 @@ def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version
     if plan is None:
         return None
     now, ref = gov.now(), f"{model}@{version}"
-    live = conn.execute(sa.select(requests).where(
+    live = [_loaded(r) for r in conn.execute(_select_requests().where(
         requests.c.model == model, requests.c.version == version,
-        requests.c.status != "voided").order_by(requests.c.id)).all()
+        requests.c.status != "voided").order_by(requests.c.id)).all()]
     for old in live:
         if old.model_digest == model_digest and old.spec_hash == spec_hash:
             return _status_of(conn, old, now, None, None, gov)
@@ -366,7 +426,7 @@ def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version
             envelope=sign(gov, action="approve", person=trigger, subject=ref,
                           digest=model_digest, spec_hash=spec_hash, role=AUTO_ROLE,
                           comment="auto-approved after gates passed", at=now)))
-    req = conn.execute(sa.select(requests).where(requests.c.id == rid)).one()
+    req = _loaded(conn.execute(_select_requests().where(requests.c.id == rid)).one())
     st = _status_of(conn, req, now, None, None, gov)
     if st.state == "approved":
         conn.execute(requests.update().where(requests.c.id == rid)
