@@ -181,7 +181,7 @@ def _status_of(conn: sa.Connection, req: Any, now: float, current_digest: str | 
                current_spec: str | None, gov: Governance | None = None) -> ApprovalStatus:
     # the signature is checked before the plan is used, and a plan of the wrong shape voids
     # the request: a hostile row must give a one-line cause, never a crash
-    unsigned = request_problem(gov, req) if gov is not None else None
+    unsigned = request_problem(gov, req, conn) if gov is not None else None
     void = unsigned or plan_problem(req)
     if void:
         return ApprovalStatus(request_id=req.id, model=req.model, version=req.version,
@@ -425,7 +425,8 @@ def open_request_in(conn: sa.Connection, gov: Governance, *, model: str, version
             spec_hash=spec_hash, at=now, audit_seq=entry.seq,
             envelope=sign(gov, action="approve", person=trigger, subject=ref,
                           digest=model_digest, spec_hash=spec_hash, role=AUTO_ROLE,
-                          comment="auto-approved after gates passed", at=now)))
+                          comment="auto-approved after gates passed", at=now,
+                          request_id=rid)))
     req = _loaded(conn.execute(_select_requests().where(requests.c.id == rid)).one())
     st = _status_of(conn, req, now, None, None, gov)
     if st.state == "approved":

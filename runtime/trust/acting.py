@@ -17,6 +17,7 @@ identity, which docs/governance.md states plainly.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Mapping
@@ -115,6 +116,10 @@ def vote_problem(gov: Governance, vote: Any, req: Any) -> str | None:
     except (EnvelopeError, GovernanceError) as exc:
         return f"vote {vote.id} by {vote.actor}: {exc}"
     pred: Mapping[str, Any] = act.predicate
+    if "request_id" in pred and pred["request_id"] != req.id:
+        # Why: a vote copied (with its envelope) into another request row is a replay.
+        return (f"vote {vote.id} by {vote.actor}: signed for request {pred['request_id']}, "
+                f"not request {req.id} (replayed)")
     expected = {"action": vote.decision, "role": vote.role, "at": vote.at,
                 "subject": f"{req.model}@{req.version}", "digest": vote.model_digest,
                 "request digest": req.model_digest}
@@ -157,11 +162,33 @@ def plan_digest(plan: Any) -> str:
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
-def request_problem(gov: Governance, req: Any) -> str | None:
+def _payload(envelope: str | None) -> bytes | None:
+    """The signed bytes of an envelope (None if unreadable): two rows carry the same
+    statement when these are equal, however the envelope's JSON text is spelled."""
+    try:
+        return base64.b64decode(json.loads(envelope or "")["payload"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def request_problem(gov: Governance, req: Any, conn: sa.Connection | None = None
+                    ) -> str | None:
     """In signed mode a request counts only when the pipeline signed it, bound to its
-    plan: a request row inserted with a laxer plan is void."""
+    plan: a request row inserted with a laxer plan is void. A signed request statement
+    counts once, for the first row carrying it (with `conn`): a row whose envelope is a
+    copy of an earlier row's is a replay, not a new request."""
     if not gov.signed:
         return None
+    if conn is not None and req.envelope:
+        from specops.runtime.governance.governance_tables import requests
+
+        mine = _payload(req.envelope)
+        for row in conn.execute(sa.select(requests.c.id, requests.c.envelope).where(
+                requests.c.model == req.model, requests.c.version == req.version,
+                requests.c.id < req.id).order_by(requests.c.id)):
+            if mine is not None and _payload(row.envelope) == mine:
+                return (f"request {req.id} replays the signed statement of request "
+                        f"{row.id}: a signed request counts once")
     try:
         act = verified(gov, req.envelope)
     except (EnvelopeError, GovernanceError) as exc:
@@ -175,9 +202,11 @@ def request_problem(gov: Governance, req: Any) -> str | None:
 
 def logged_rejections(conn: sa.Connection, gov: Governance, req: Any
                       ) -> list[tuple[str, str, str]]:
-    """(person, role, comment) of the signed rejections of `req` kept in the audit log.
-    Why: the log is append-only (triggers, checkpoints) and the vote table is not, so
-    deleting a rejection's vote row must not make a rejected version deployable again."""
+    """(person, role, comment) of the signed rejections of `req`'s model@version and model
+    digest kept in the audit log, whatever request they were made on.
+    Why: the log is append-only (triggers, checkpoints) and the vote and request tables
+    are not, so deleting a rejection's vote row, or opening (or copying in) another request
+    row for the same bytes, must not make a rejected version deployable again."""
     if not gov.signed:
         return []
     from specops.runtime.governance.ledger import audit
@@ -188,14 +217,13 @@ def logged_rejections(conn: sa.Connection, gov: Governance, req: Any
             audit.log.c.target == ref, audit.log.c.action == "reject")):
         try:
             details = json.loads(row.details)
-            if details.get("request_id") != req.id or "envelope" not in details:
+            if "envelope" not in details:
                 continue
             act = verified(gov, details["envelope"])
         except (ValueError, TypeError, EnvelopeError, GovernanceError):
             continue
         role = str(act.predicate.get("role") or "")
         if (act.action == "reject" and act.subject == ref and act.digest == req.model_digest
-                and act.spec_hash == (req.spec_hash or "")
                 and _allowed(gov, act.person, "reject", role or None) is None):
             out.append((act.person, role, str(act.predicate.get("comment") or "")))
     return out

@@ -25,6 +25,12 @@ __all__ = ["PREDICATE_TYPE", "STATEMENT_TYPE", "VerifiedAction", "os_user", "sig
            "verify_action"]
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+# What a pinned registry key that belongs to no person may sign: the pipeline's own
+# actions (and its automatic approval, role "auto"). Why: such a key proves no person, so
+# a statement it signs must never count as a person's approve/reject/deploy/rollback/
+# policy accept, whatever name the statement claims.
+PIPELINE_ACTIONS = frozenset({"register", "request_approval", "retrain"})
+PIPELINE_ROLE = "auto"
 PREDICATE_TYPE = "https://specops.dev/attestations/governed-action/v1"
 
 
@@ -90,11 +96,17 @@ def verify_action(envelope: Mapping[str, Any] | str | None, root: TrustRoot, *,
     if owner is None:
         raise EnvelopeError(f"key {key_ids[0]} belongs to nobody in the trust root")
     claimed = str(pred.get("person", ""))
+    action = str(pred.get("action", ""))
+    if owner == "" and not (action in PIPELINE_ACTIONS or (
+            action == "approve" and pred.get("role") == PIPELINE_ROLE)):
+        raise EnvelopeError(f"key {key_ids[0]} is a pinned registry key of no person: it "
+                            f"signs only the pipeline's own actions, not {action} as "
+                            f"{claimed!r}")
     if owner and claimed != owner:
         raise EnvelopeError(f"statement claims {claimed!r} but is signed by {owner}'s key")
     spec = subjects.pop("spec", "")
     if len(subjects) != 1:
         raise EnvelopeError("statement must have exactly one subject besides the spec")
     (subject, digest), = subjects.items()
-    return VerifiedAction(owner or claimed, key_ids[0], str(pred.get("action", "")),
+    return VerifiedAction(owner or claimed, key_ids[0], action,
                           subject, digest, spec, pred)
