@@ -6,7 +6,9 @@ distinct people allowed to `change_policy` *under the root in force* have signed
 statement whose subject is the proposal's digest (`policy.accept_requires` of the root in
 force: the two-person rule is `accept_requires: 2`; lowering it needs the old quorum).
 The very first root is self-accepted by its own policy holders (trust on first use; the
-audit checkpoint kept outside the store pins it afterwards).
+audit checkpoint kept outside the store pins it afterwards). Once any root was in force the
+table must match the audit log's `trust_root_in_force` entries (`_match_log`): deleting
+the rows never makes room for a second "first root".
 
 `in_force` re-verifies the whole chain on every call: a row inserted or edited in the
 database without the keys of the policy holders breaks it, and every governed action is
@@ -94,8 +96,10 @@ def in_force(conn: sa.Connection) -> TrustRoot | None:
     """The last accepted trust root, after verifying every acceptance from the first;
     None when none was ever accepted. Raises `TrustError` naming the first bad link."""
     if not _has_tables(conn):
+        _match_log(conn, [])
         return None
     current: TrustRoot | None = None
+    chain: list[str] = []
     for row in conn.execute(sa.select(roots).order_by(roots.c.seq)):
         try:
             candidate = TrustRoot(json.loads(row.document))
@@ -114,7 +118,35 @@ def in_force(conn: sa.Connection) -> TrustRoot | None:
                              f"of {judge.accept_requires} by people allowed to change "
                              "policy)")
         current = candidate
+        chain.append(candidate.digest)
+    _match_log(conn, chain)
     return current
+
+
+def _match_log(conn: sa.Connection, chain: list[str]) -> None:
+    """The roots in the table must be exactly the ones the audit log put in force, in order.
+
+    Why: the trust tables are ordinary rows; deleting them would make the next `policy
+    accept` a "first root" again, self-accepted by whoever the edited specops.yaml names.
+    The audit log is append-only (triggers, checkpoints), so once a root was in force the
+    log keeps it: a table that disagrees refuses every governed action, and a new root can
+    only follow the last logged one, accepted by its policy holders."""
+    from specops.runtime.governance.ledger import audit
+
+    if not sa.inspect(conn).has_table(audit.log.name):
+        return
+    logged: list[str] = []
+    for row in conn.execute(sa.select(audit.log.c.details).where(
+            audit.log.c.action == "trust_root_in_force").order_by(audit.log.c.seq)):
+        try:
+            logged.append(str(json.loads(row.details).get("digest") or ""))
+        except (ValueError, AttributeError):
+            logged.append("<unreadable entry>")
+    if logged != chain:
+        raise TrustError(f"trust roots do not match the audit log: the log put "
+                         f"{len(logged)} root(s) in force (latest "
+                         f"{logged[-1][:19] if logged else 'none'}), table trust_roots holds "
+                         f"{len(chain)} (latest {chain[-1][:19] if chain else 'none'})")
 
 
 def pending(conn: sa.Connection, proposal: TrustRoot) -> list[str]:

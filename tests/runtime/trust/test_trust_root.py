@@ -168,7 +168,7 @@ def test_deleting_the_trust_roots_and_the_keys_does_not_downgrade(sqlite_project
     gov = p.gov()
     try:
         assert gov.signed and gov.trust is None
-        with pytest.raises(GovernanceError, match="no trust root is in force"):
+        with pytest.raises(GovernanceError, match="trust roots do not match the audit log"):
             approve(gov, "bob", "m", 1, "model_risk_officer")
     finally:
         gov.close()
