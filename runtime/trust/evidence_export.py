@@ -126,10 +126,25 @@ def _checkpoint(state: audit.LogState, tree: merkle.Tree, note: str | None,
 def _requests(conn: sa.Connection, model: str, version: int) -> list[dict[str, Any]]:
     from specops.runtime.governance.governance_tables import requests
 
-    rows = conn.execute(sa.select(requests).where(
+    # the plan is read as text and parsed here: the JSON column would parse a hostile value
+    # while fetching and crash with a traceback instead of this one-line refusal
+    rows = conn.execute(sa.select(requests.c.id, requests.c.envelope,
+                                  sa.cast(requests.c.plan, sa.Text).label("plan")).where(
         requests.c.model == model, requests.c.version == version,
         requests.c.envelope.is_not(None)).order_by(requests.c.id)).all()
-    return [{"plan": dict(r.plan or {}), "envelope": json.loads(r.envelope)} for r in rows]
+    out = []
+    for r in rows:
+        try:
+            plan = json.loads(r.plan) if r.plan else {}
+            envelope = json.loads(r.envelope)
+        except ValueError:
+            plan = envelope = None
+        if not isinstance(plan, dict) or not isinstance(envelope, dict):
+            raise BundleError(f"request {r.id} of {model}@{version} is not readable (its plan "
+                              "or envelope is not a JSON object): the store was altered; run "
+                              "`specops audit verify`")
+        out.append({"plan": plan, "envelope": envelope})
+    return out
 
 
 def _auto_vote(engine: sa.Engine, seq: int) -> dict[str, Any] | None:

@@ -98,3 +98,22 @@ def test_export_of_an_unknown_version_is_refused(project: Project, tmp_path: Pat
                  str(project.root), "--checkpoint-key", key]) == 1
     assert "m@9 does not exist" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("hostile", ["garbage", "[1, 2]", "{"])
+def test_export_from_a_store_with_a_hostile_plan_is_one_line(project: Project, tmp_path: Path,
+                                                             capsys: Any, hostile: str) -> None:
+    # an insider rewrote the request's plan column: export refuses in one line (exit 1)
+    # instead of crashing while the JSON column is fetched
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(project.url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE approval_requests SET plan = ?", (hostile,))
+    engine.dispose()
+    key = str(project.root / ".keys" / "pipeline")
+    assert _export(project, tmp_path / "x", "--checkpoint-key", key) == 1
+    err = capsys.readouterr().err
+    assert "is not readable" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
