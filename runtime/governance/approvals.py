@@ -40,7 +40,8 @@ from specops.runtime.governance.governance_tables import requests, votes
 from specops.runtime.governance.identity import SYSTEM_ACTOR
 from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.service import Governance
-from specops.runtime.trust.acting import logged_rejections, plan_digest, request_problem
+from specops.runtime.trust.acting import logged_rejections, request_problem
+from specops.runtime.trust.statements import plan_digest
 
 __all__ = ["AUTO_ROLE", "ApprovalStatus", "RoleStatus", "approval_plan", "approve",
            "conflicts", "duty_conflicts", "list_status", "open_request", "open_request_in",

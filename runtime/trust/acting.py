@@ -18,7 +18,6 @@ identity, which docs/governance.md states plainly.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,13 +26,18 @@ import sqlalchemy as sa
 
 from specops.runtime.governance.errors import GovernanceError
 from specops.runtime.trust.dsse import EnvelopeError
-from specops.runtime.trust.statements import VerifiedAction, sign_action, verify_action
+from specops.runtime.trust.statements import (
+    VerifiedAction,
+    plan_digest,
+    sign_action,
+    verify_action,
+)
 from specops.runtime.trust.trust_root import TrustRoot
 
 if TYPE_CHECKING:
     from specops.runtime.governance.service import Governance
 
-__all__ = ["acting_person", "deploy_problem", "logged_rejections", "plan_digest",
+__all__ = ["acting_person", "deploy_problem", "logged_rejections",
            "request_problem", "sign", "verified", "vote_problem"]
 
 AUTO_ROLE = "auto"   # approvals.AUTO_ROLE (kept here to avoid an import cycle)
@@ -154,12 +158,6 @@ def deploy_problem(gov: Governance, row: Mapping[str, Any]) -> str | None:
         return (f"the {row['action']} of {row['model']}@{row['version']} to "
                 f"{row['environment']}: the signed statement differs from the row")
     return _allowed(gov, act.person, str(row["action"]), None)
-
-
-def plan_digest(plan: Any) -> str:
-    """The digest a request's signed statement binds its approval plan with."""
-    body = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 def _payload(envelope: str | None) -> bytes | None:

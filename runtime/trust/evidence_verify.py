@@ -53,7 +53,7 @@ from specops.runtime.trust.evidence_format import (
 )
 from specops.runtime.trust.evidence_rules import Event, check_deploys
 from specops.runtime.trust.ssh_keys import KeyProblem, fingerprint, verify_bytes
-from specops.runtime.trust.statements import VerifiedAction, verify_action
+from specops.runtime.trust.statements import VerifiedAction, plan_digest, verify_action
 from specops.runtime.trust.trust_root import TrustRoot
 
 __all__ = ["Pins", "Result", "load_pins", "verify_bundle"]
@@ -136,13 +136,6 @@ def _envelope(env: Any, keys: Mapping[str, ed25519.Ed25519PublicKey], what: str)
         if key is None or not verify_bytes(key, pae(INTOTO_PAYLOAD_TYPE, payload), raw):
             raise BundleError(f"{what}: the signature by {s['keyid']} does not verify "
                               "against the trust root in force")
-
-
-def plan_digest(plan: Any) -> str:
-    """What the pipeline's request statement signs as `plan_sha256` (runtime/governance:
-    the approval plan as JSON, sorted keys, no whitespace)."""
-    body = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 class _Check:

@@ -11,6 +11,7 @@ trust root in force and says exactly what the row says (`verify_action`).
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ from specops.runtime.trust.dsse import EnvelopeError, sign_envelope, verify_enve
 from specops.runtime.trust.signer import Signer
 from specops.runtime.trust.trust_root import TrustRoot
 
-__all__ = ["PREDICATE_TYPE", "STATEMENT_TYPE", "VerifiedAction", "os_user", "sign_action",
-           "verify_action"]
+__all__ = ["PREDICATE_TYPE", "STATEMENT_TYPE", "VerifiedAction", "os_user", "plan_digest",
+           "sign_action", "verify_action"]
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 # What a pinned registry key that belongs to no person may sign: the pipeline's own
@@ -32,6 +33,14 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PIPELINE_ACTIONS = frozenset({"register", "request_approval", "retrain"})
 PIPELINE_ROLE = "auto"
 PREDICATE_TYPE = "https://specops.dev/attestations/governed-action/v1"
+
+
+def plan_digest(plan: Any) -> str:
+    """The digest a request's signed statement binds its approval plan with (`plan_sha256`:
+    the plan as JSON, sorted keys, no whitespace). One definition for signing, checking at
+    use (trust/acting.py) and checking offline (trust/evidence_verify.py)."""
+    body = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 def os_user() -> str:
