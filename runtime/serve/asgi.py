@@ -36,7 +36,7 @@ import numpy as np
 
 from specops.runtime.serve.prediction_log import PredictionLog
 from specops.runtime.serve.prometheus import Metrics
-from specops.runtime.serve.protocol import (
+from specops.runtime.serve.wire.protocol import (
     ProtocolError,
     Request,
     infer_response,

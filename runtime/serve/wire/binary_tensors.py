@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from specops.runtime.serve.protocol import ProtocolError, loads
+from specops.runtime.serve.wire.protocol import ProtocolError, loads
 
 __all__ = ["DTYPES", "decode_request", "decode_tensor", "encode_bytes", "encode_response"]
 

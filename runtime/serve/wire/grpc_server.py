@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from specops.runtime.serve.asgi import THREAD_PARSE_BYTES, ModelFailed
-from specops.runtime.serve.protocol import ProtocolError, check_request_id, parse_infer
+from specops.runtime.serve.wire.protocol import ProtocolError, check_request_id, parse_infer
 from specops.runtime.serve.wire.binary_tensors import DTYPES, decode_tensor, encode_bytes
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from specops.runtime.serve.protocol import ProtocolError
+from specops.runtime.serve.wire.protocol import ProtocolError
 
 if TYPE_CHECKING:
     from specops.runtime.serve.asgi import Service

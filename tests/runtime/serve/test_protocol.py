@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specops.runtime.serve.protocol import (
+from specops.runtime.serve.wire.protocol import (
     ProtocolError,
     infer_response,
     metadata,

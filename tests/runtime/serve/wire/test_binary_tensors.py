@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specops.runtime.serve.protocol import ProtocolError
+from specops.runtime.serve.wire.protocol import ProtocolError
 from specops.runtime.serve.wire.binary_tensors import decode_request, encode_response
 
 utils = pytest.importorskip("tritonclient.utils")
