@@ -5,7 +5,7 @@ Why a runtime command: the file is sniffed with polars and the runtime's own CSV
 (runtime/data/sniff.py), so the types written are the types `load_source` will read, and
 the compiler half imports no polars.
 
-What it writes (runtime/cli/init_specs.py says why each choice): specops.yaml with
+What it writes (runtime/data/init_specs.py says why each choice): specops.yaml with
 placeholder people and the registry key, a source with the guessed reading options and
 column types, a baseline model, a quality gate, a fairness gate for categorical protected
 attributes, an approval rule, and `.gitignore`. The data file is copied to `data/`
@@ -61,7 +61,7 @@ def _data_path(src: Path, out: Path) -> tuple[str, Path | None]:
 
 
 def _make_keys(out: Path) -> None:
-    from specops.runtime.cli.init_specs import PEOPLE
+    from specops.runtime.data.init_specs import PEOPLE
     from specops.runtime.trust.ssh_keys import create_keypair
 
     for name in PEOPLE:
@@ -79,7 +79,7 @@ def _accept(out: Path) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from specops.runtime.cli.init_specs import InitError, choose, render_project
+    from specops.runtime.data.init_specs import InitError, choose, render_project
     from specops.runtime.data.sniff import SniffError, identifier, sniff_table
 
     src = Path(args.source)
