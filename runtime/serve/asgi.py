@@ -79,7 +79,7 @@ class Service:
         self.model = model
         self.max_body = max_body
         self.log = log
-        self.metrics = metrics or Metrics(model.name, model.version)
+        self.metrics = metrics or Metrics(model.name, model.version, model.model_digest)
         self.score: Scorer = scorer or self._score
         self.ready = True
         self.revoked: str | None = None     # why admission no longer holds (then 503)
