@@ -83,7 +83,8 @@ def spec_of(chart: Any) -> dict[str, Any]:
 def _bundle() -> str:
     import vl_convert
 
-    js: str = vl_convert.javascript_bundle(None)   # None: the default snippet (globals)
+    js: str = vl_convert.javascript_bundle(
+        "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;")
     if "</script" in js.lower():   # would end the inline <script> early
         raise RuntimeError("the Vega bundle contains '</script'; cannot inline it")
     return js
