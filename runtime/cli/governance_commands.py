@@ -179,11 +179,30 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     model, version = _ref(args.ref)
     assert version is not None
     actor = _actor(args)
+    if args.canary is not None or args.shadow:   # progressive delivery (deploy.py)
+        return _start_rollout(args, model, version, actor)
     with _governance(args) as gov:
         d = deploy(gov, actor, model, version, args.env, args.reason or "")
     tail = f" (was @{d.previous_version})" if d.previous_version else ""
     print(f"{d.ref} serves {args.env}{tail}" if d.changed
           else f"{d.ref} already serves {args.env}")
+    return 0
+
+
+def _start_rollout(args: argparse.Namespace, model: str, version: int, actor: str) -> int:
+    """`deploy --canary PCT | --shadow`: the same checks as a full deploy, then a signed
+    `rollout` beside the champion (runtime/governance/deploy.py)."""
+    from specops.runtime.governance.deploy import start_rollout
+
+    if args.canary is not None and args.shadow:
+        raise _fail("--canary and --shadow exclude each other")
+    with _governance(args) as gov:
+        r = start_rollout(gov, actor, model, version, args.env, share=args.canary,
+                          shadow=args.shadow, sticky_key=args.sticky_key or "",
+                          reason=args.reason or "")
+    how = "shadow (scores mirrored traffic, never answers)" if r.mode == "shadow" else \
+        f"canary {r.share:g}% of requests, sticky by {r.sticky_key or 'request id'}"
+    print(f"{r.ref} rolls out in {args.env} beside @{r.champion}: {how} (rollout {r.id})")
     return 0
 
 
@@ -386,6 +405,12 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     p.add_argument("ref", metavar="MODEL@VERSION")
     p.add_argument("--env", required=True, choices=ENVIRONMENTS)
     p.add_argument("--reason", help="why, kept in the history and the audit log")
+    p.add_argument("--canary", type=float, metavar="PCT", help="progressive delivery: "
+                   "send PCT%% of requests to this version beside the current one")
+    p.add_argument("--shadow", action="store_true", help="progressive delivery: this "
+                   "version scores mirrored requests; its answers are never returned")
+    p.add_argument("--sticky-key", metavar="INPUT", help="canary routing key: this model "
+                   "input's value (default: the request id)")
     _common(p)
     p.set_defaults(func=cmd_deploy)
 

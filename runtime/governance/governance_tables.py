@@ -1,4 +1,4 @@
-"""Governance tables (approval requests, votes, deployments) and `ensure_schema`.
+"""Governance tables (approval requests, votes, deployments, rollouts) and `ensure_schema`.
 
 Why a separate MetaData (like the registry's): the run store owns its migration list;
 these tables live in the same database and are created idempotently on first use, with
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from specops.runtime.governance.database import transaction
 from specops.runtime.governance.ledger import audit
 
-__all__ = ["deployments", "ensure_schema", "metadata", "requests", "votes"]
+__all__ = ["deployments", "ensure_schema", "metadata", "requests", "rollouts", "votes"]
 
 metadata = sa.MetaData()
 
@@ -72,6 +72,32 @@ deployments = sa.Table(
     sa.Column("audit_seq", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
     sa.Column("envelope", sa.Text),   # the signed statement (DSSE JSON); runtime/trust
     sa.Index("ix_deployments_model_env", "model", "environment"),
+)
+
+# Progressive delivery (runtime/governance/deploy.py): append-only events per model and
+# environment. A `rollout` row starts a canary (share: percent of traffic) or a shadow
+# (share 0) of `challenger` beside `champion`; a `promote` or `abort` row ends it
+# (`start_id`). Like a deploy, a start counts only when its signed statement and its
+# audit entry agree with the row (an inserted or edited share routes nothing).
+rollouts = sa.Table(
+    "rollouts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("environment", sa.String(50), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),     # rollout | promote | abort
+    sa.Column("mode", sa.String(16), nullable=False),       # canary | shadow
+    sa.Column("champion", sa.Integer, nullable=False),
+    sa.Column("challenger", sa.Integer, nullable=False),
+    sa.Column("challenger_digest", sa.String(80), nullable=False),
+    sa.Column("share", sa.Float, nullable=False),           # percent of requests (canary)
+    sa.Column("sticky_key", sa.String(200), nullable=False, default=""),
+    sa.Column("start_id", sa.Integer),                      # the rollout a promote/abort ends
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("audit_seq", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
+    sa.Column("envelope", sa.Text),
+    sa.Index("ix_rollouts_model_env", "model", "environment"),
 )
 
 

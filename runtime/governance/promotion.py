@@ -108,7 +108,7 @@ def _rows(conn: sa.Connection, model: str, environment: str | None) -> list[dict
 def _stack(rows: list[dict[str, Any]]) -> list[int]:
     stack: list[int] = []
     for r in rows:
-        if r["action"] == "rollback":
+        if r["action"] in ("rollback", "auto_rollback"):   # auto: deploy.auto_rollback
             if stack:
                 stack.pop()
             if not stack or stack[-1] != r["version"]:
@@ -259,8 +259,11 @@ def deploy_is_valid(gov: Governance, model: str, version: int, environment: str
             return False, problem
         with gov.engine.connect() as conn:
             st = require_approved(conn, gov, model, version, environment, v.model_digest)
-        if gov.sod.get("deployer_not_approver", True) and row["actor"] in _approvers(st):
-            return False, (f"separation of duties: {row['actor']} both approved and "
+        from specops.runtime.governance.deploy import deployer_of  # promote: the starter
+
+        deployer = deployer_of(gov, row)
+        if gov.sod.get("deployer_not_approver", True) and deployer in _approvers(st):
+            return False, (f"separation of duties: {deployer} both approved and "
                            f"deployed {ref}")
     except (GovernanceError, NotFound) as exc:
         return False, str(exc)

@@ -157,6 +157,10 @@ def deploy_problem(gov: Governance, row: Mapping[str, Any]) -> str | None:
             row["environment"] or pred.get("at") != row["at"]):
         return (f"the {row['action']} of {row['model']}@{row['version']} to "
                 f"{row['environment']}: the signed statement differs from the row")
+    if row["action"] in ("promote", "auto_rollback"):   # the pipeline executing rules
+        from specops.runtime.governance.deploy import pipeline_deploy_problem
+
+        return pipeline_deploy_problem(gov, row, act)
     return _allowed(gov, act.person, str(row["action"]), None)
 
 

@@ -30,7 +30,9 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 # actions (and its automatic approval, role "auto"). Why: such a key proves no person, so
 # a statement it signs must never count as a person's approve/reject/deploy/rollback/
 # policy accept, whatever name the statement claims.
-PIPELINE_ACTIONS = frozenset({"register", "request_approval", "retrain"})
+PIPELINE_ACTIONS = frozenset({"register", "request_approval", "retrain",
+                              # rollout rules and self-healing (governance/deploy.py)
+                              "promote", "rollout_abort", "auto_rollback"})
 PIPELINE_ROLE = "auto"
 PREDICATE_TYPE = "https://specops.dev/attestations/governed-action/v1"
 

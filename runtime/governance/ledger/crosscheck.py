@@ -99,7 +99,7 @@ _DEPLOYS = Binding(
     query=_rows("deployments",
                 "SELECT id, model, environment, version, model_digest, action, actor, "
                 "audit_seq FROM deployments"),
-    actions=frozenset({"deploy", "rollback"}),
+    actions=frozenset({"deploy", "rollback", "promote", "auto_rollback"}),
     describe=lambda r: (f"deployments row {r['id']} ({r['action']} {r['model']}@"
                         f"{r['version']} to {r['environment']} by {r['actor']})"),
     seq_of=lambda r: None if r["audit_seq"] is None else int(r["audit_seq"]),
