@@ -86,6 +86,11 @@ class ProjectSpec(SpecModel):
     specs: list[str] = Field(default_factory=lambda: ["specs/**/*.yaml", "specs/**/*.yml"],
                              description="globs of spec files, relative to the project root")
     store: str = Field("sqlite:///.specops/store.db", description="SQLAlchemy URL")
+    online_store: str | None = Field(
+        None, description="online feature store URL for `specops materialize`, `push` and "
+                          "serving: sqlite:///PATH or redis://HOST:PORT/DB; unset means "
+                          "sqlite:///.specops/online.sqlite ($SPECOPS_ONLINE_STORE and "
+                          "--online-store override)")
     artifacts: str = Field(".specops/artifacts", description="artifact directory")
     ray: RayConfig = Field(default_factory=lambda: RayConfig())
     packs: list[str] = Field(default_factory=list,
