@@ -220,6 +220,15 @@ EXAMPLES: dict[str, Example] = {
     "SPEC525": Example(_model("m", extra="risk_tier: high   # people have no keys\n")),
     "SPEC601": Example("kind: feature\nname: a\nsource: b@1\nfeatures:\n  x: x\n---\n"
                        "kind: feature\nname: b\nsource: a@1\nfeatures:\n  x: x\n"),
+    "SPEC701": Example(_model("m", extra='schedule: "0 3 * *"   # four fields\n')),
+    "SPEC702": Example(_model("m", extra="schedule: {cron: \"0 3 * * *\", timezone: "
+                                         "Europe/Berlln}   # typo\n")),
+    "SPEC703": Example(_model("m", extra='schedule: "*/10 * * * *"   # a retrain every '
+                                         '10 minutes\n')),
+    "SPEC704": Example(_model("m", extra="schedule: {cron: \"30 2 * * *\", timezone: "
+                                         "Europe/Berlin}   # 02:30 is skipped in March\n")),
+    "SPEC705": Example(_model("m", extra="monitoring:\n  schedule: \"0 6 * * *\"   # no "
+                                         "serving: nothing is logged\n")),
     "SPEC901": Example('kind: gate\nname: strict\n'
                        'checks: ["roc_auc >= 0.8"]  # specops: ignore[SPEC308] old view\n'),
     "SPEC902": Example('kind: gate\nname: strict\n'

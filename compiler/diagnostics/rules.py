@@ -5,8 +5,8 @@ all read from here, so a code cannot exist without an explanation. Codes are sta
 retired codes are never reused.
 
 Ranges: SPEC0xx files, SPEC1xx YAML, SPEC15x templates, SPEC2xx schema, SPEC3xx references,
-SPEC4xx expressions and types, SPEC5xx governance and policy, SPEC6xx graph, SPEC9xx
-suppressions.
+SPEC4xx expressions and types, SPEC5xx governance and policy, SPEC6xx graph, SPEC7xx
+operations (SPEC70x schedules, SPEC71x rollouts), SPEC9xx suppressions.
 """
 
 from __future__ import annotations
@@ -248,6 +248,34 @@ _TABLE: tuple[Rule, ...] = (
     # graph
     Rule("SPEC601", "cycle", _E, "The specs form a cycle.",
          "A feature view depends (through other views) on itself. The message prints the cycle."),
+    # operations: schedules (located at the `cron`, `timezone` or `schedule` field)
+    Rule("SPEC701", "invalid-cron", _E, "A schedule's cron expression is not portable cron "
+         "or never fires.", "`specops export` hands the cron to Airflow, Dagster, GitHub "
+         "Actions or a crontab, which agree only on five POSIX fields (minute hour "
+         "day-of-month month day-of-week) of numbers, JAN-DEC / SUN-SAT names, `*`, lists, "
+         "ranges and steps, and on the @hourly/@daily/@weekly/@monthly/@yearly macros. "
+         "Seconds fields, `L`, `W`, `#`, `?`, `H`, @reboot, values out of range and dates "
+         "that never come (30 February) are refused where they are written."),
+    Rule("SPEC702", "unknown-timezone", _E, "A schedule's timezone is not an IANA name.",
+         "`timezone` names the zone the cron is read in (UTC, Europe/Berlin, "
+         "America/New_York), checked against the tz database (zoneinfo). Offsets such as "
+         "+02:00 do not follow daylight saving and are refused."),
+    Rule("SPEC703", "schedule-too-frequent", _W, "A schedule fires more often than its job's "
+         "floor.", "A retrain more often than hourly registers versions faster than anyone "
+         "can review them; a monitor more often than every 15 minutes reads windows with "
+         "hardly any new predictions; GitHub Actions runs nothing more often than every 5 "
+         "minutes (the floor for `materialize`). Suppress with a reason when it is meant."),
+    Rule("SPEC704", "schedule-in-dst-change", _W, "A schedule fires inside a daylight-saving "
+         "change of its timezone.", "Local times such as 02:30 in Europe/Berlin do not "
+         "exist on the spring change and happen twice on the autumn one; orchestrators "
+         "differ in whether that run is skipped, moved or doubled. Move the time out of "
+         "the change, or read the cron in UTC."),
+    Rule("SPEC705", "monitor-schedule-without-log", _E, "A scheduled monitor has no "
+         "prediction log to read.", "A monitoring `schedule` runs `specops monitor MODEL "
+         "--from-log`, which compares the logged predictions with the reference profile; "
+         "a model without `serving:` or with `log_predictions: false` logs nothing, so "
+         "every scheduled run would fail. Reported at `monitoring.schedule`, with "
+         "`log_predictions` related when it is written."),
     # suppressions
     Rule("SPEC901", "unused-suppression", _W, "A suppression comment matched nothing.",
          "Remove stale `# specops: ignore[...]` comments so they cannot hide future findings."),

@@ -6,7 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from specops.compiler.kinds.common import ColumnType, Duration, Name, Principal, SpecModel
+from specops.compiler.kinds.common import (
+    ColumnType,
+    Duration,
+    Name,
+    Principal,
+    Schedule,
+    SpecModel,
+)
 
 __all__ = ["Deprecation", "FeatureDef", "FeatureSpec"]
 
@@ -43,4 +50,7 @@ class FeatureSpec(SpecModel):
     deprecated: bool | Deprecation = False
     pii: bool = False
     features: dict[Name, str | FeatureDef]
+    schedule: Schedule | None = Field(
+        None, description="when an orchestrator runs `specops materialize` for this view "
+                          "(specops export)")
     tags: list[str] = Field(default_factory=list)

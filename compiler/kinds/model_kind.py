@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from specops.compiler.kinds.common import Delay, Duration, Name, Principal, SpecModel
+from specops.compiler.kinds.common import Delay, Duration, Name, Principal, Schedule, SpecModel
 
 __all__ = ["DRIFT_MAXIMUM", "Estimator", "Fairness", "ModelSpec", "Monitoring", "Serving",
            "Training"]
@@ -137,6 +137,9 @@ class Monitoring(SpecModel):
     cooldown: Duration = "7d"
     performance: dict[str, float] = Field(default_factory=dict)
     webhook: str | None = None
+    schedule: Schedule | None = Field(
+        None, description="when an orchestrator runs `specops monitor MODEL --from-log` "
+                          "(specops export; the prediction log must be on)")
 
     @field_validator("webhook")
     @classmethod
@@ -169,6 +172,9 @@ class ModelSpec(SpecModel):
     approval: Name | None = None
     serving: Serving | None = None
     monitoring: Monitoring | None = None
+    schedule: Schedule | None = Field(
+        None, description="when an orchestrator retrains: runs the model's pipeline "
+                          "(specops export --target airflow|dagster|github-actions|cron)")
     review_cadence: Duration | None = None
     validator: Principal | None = None
     authors: list[Principal] = Field(default_factory=list)
