@@ -110,4 +110,9 @@ class ProjectSpec(SpecModel):
                           "given: a service account listed under `people` (e.g. the CI "
                           "pipeline); unset means the operating-system user")
     review_cadence: Duration | None = None
+    lineage: str | None = Field(
+        None, pattern=r"^(file:.+|https?://.+)$",
+        description="where `specops run` sends OpenLineage run events: `file:PATH` (JSON "
+                    "lines, inside the project) or an http(s):// endpoint; `--lineage` "
+                    "overrides (docs/runtime.md)")
     extra: dict[str, Any] = Field(default_factory=dict, description="free-form metadata")
