@@ -85,6 +85,7 @@ class Service:
         self.revoked: str | None = None     # why admission no longer holds (then 503)
         self.on_close: list[Callable[[], None]] = []
         self._meta = _dumps(metadata(model.name, model.version, model.inputs, model.outputs))
+        self.features: Any = None   # online mode (runtime/serve/features): raw requests
         self._model_ready = _dumps({"name": model.name, "ready": True})
 
     async def _score(self, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
@@ -94,6 +95,12 @@ class Service:
         else:
             out = await asyncio.to_thread(self.model.run, feeds)
         return out
+
+    def set_features(self, features: Any, meta: dict[str, Any]) -> None:
+        """Online mode: `features.parse` turns raw requests into the model's inputs and
+        the metadata shows the raw signature (runtime/serve/features/online_mode.py)."""
+        self.features = features
+        self._meta = _dumps(meta)
 
     def revoke(self, reason: str) -> None:
         """Stop answering (503 with `reason`): the version is no longer admitted, e.g. its
@@ -157,6 +164,9 @@ class Service:
 
     async def _parse(self, action: str, body: bytes, headers: dict[bytes, bytes]) -> Request:
         m = self.model
+        if self.features is not None:
+            req: Request = await self.features.parse(action, body, headers)
+            return req
         header_len = headers.get(_HEADER_LEN)
 
         def parse() -> Request:
@@ -209,6 +219,10 @@ class Service:
                                                "model_configuration",
                                                "model_repository(index)"]}), _JSON, \
                 "server", 0
+        if parts[1:2] == ["features"] and len(parts) == 4 and parts[3] == "push" \
+                and self.features is not None:
+            _allow(method, "POST")
+            return 200, _dumps(await self.features.push(parts[2], body)), _JSON, "push", 0
         if parts[1:2] == ["health"] and len(parts) == 3 and parts[2] in ("live", "ready"):
             _allow(method, "GET")
             ok = parts[2] == "live" or self.ready
@@ -248,7 +262,7 @@ class Service:
         """Append one answered request to the prediction log (HTTP and gRPC alike)."""
         if self.log is not None:
             self.log.append(req.id, time.time(), (time.perf_counter() - start) * 1000,
-                            req.feeds, result, req.rows)
+                            req.feeds, result, req.rows, req.log_extra)
 
 
 def _allow(method: str, allowed: str) -> None:

@@ -5,7 +5,9 @@ Layout: `<project>/.specops/predictions/model=<name>/date=YYYY-MM-DD/part-<ts>-<
 monitoring jobs read it directly). Columns: `request_id`, `row` (index within the
 request), `time` (UTC), `model`, `version`, `digest`, `latency_ms` (the request's), one
 column per model input (as the model saw it: FP32 or string), then the outputs (`label`
-and `probabilities` as a list, or `prediction`).
+and `probabilities` as a list, or `prediction`). A server in online mode adds the raw
+request fields (`raw.<field>`) and `features_at` (the request time the features were
+computed at), from which `specops monitor --skew` recomputes the features offline.
 
 Why a buffer and a writer thread: writing a parquet file per request would cost more than
 scoring it; requests append small column chunks under a lock (microseconds) and a writer
@@ -55,12 +57,15 @@ class PredictionLog:
         self._thread.start()
 
     def append(self, request_id: str | None, at: float, latency_ms: float,
-               feeds: dict[str, np.ndarray], outputs: dict[str, np.ndarray], rows: int) -> None:
+               feeds: dict[str, np.ndarray], outputs: dict[str, np.ndarray], rows: int,
+               extra: dict[str, list[Any]] | None = None) -> None:
         """Queue one request's rows (blocks while `max_rows` are already waiting).
 
         Columns are accumulated as Python lists here, a few `extend` calls per request, so
         that the writer thread only hands finished lists to polars: a writer that rebuilt
         thousands of small arrays would hold the GIL long enough to show in tail latency.
+        `extra` (online mode): more columns, one value per row (the raw request fields,
+        `raw.<name>`, and `features_at`, the request time the features were read at).
         """
         rid = request_id or uuid.uuid4().hex
         with self._cond:
@@ -72,12 +77,15 @@ class PredictionLog:
                 cols.update({k: [] for k in ("request_id", "row", "time", "latency_ms")})
                 cols.update({f"in:{k}": [] for k in feeds})
                 cols.update({f"out:{k}": [] for k in outputs})
+                cols.update({f"extra:{k}": [] for k in extra or ()})
             cols["request_id"].extend([rid] * rows)
             cols["row"].extend(range(rows))
             cols["time"].extend([int(at * 1e6)] * rows)
             cols["latency_ms"].extend([latency_ms] * rows)
             for k, arr in feeds.items():
                 cols[f"in:{k}"].extend(arr.reshape(-1).tolist())
+            for k, values in (extra or {}).items():
+                cols[f"extra:{k}"].extend(values)
             for k, arr in outputs.items():
                 a = np.asarray(arr)
                 cols[f"out:{k}"].extend(a.tolist() if a.ndim == 2 and a.shape[1] > 1
@@ -119,6 +127,11 @@ class PredictionLog:
         for key, values in cols.items():
             if key.startswith("in:"):
                 data[key[3:]] = pl.Series(values, strict=False)
+            elif key == "extra:features_at":
+                data[key[6:]] = pl.Series(values, dtype=pl.Int64).cast(
+                    pl.Datetime("us", "UTC"))
+            elif key.startswith("extra:"):
+                data[key[6:]] = pl.Series(values, strict=False)
             elif key.startswith("out:"):
                 dtype = pl.List(pl.Float32) if values and isinstance(values[0], list) else None
                 data[key[4:]] = pl.Series(values, dtype=dtype, strict=False)

@@ -61,6 +61,7 @@ class Request:
     id: str | None = None
     outputs: list[str] | None = None
     binary: frozenset[str] = frozenset()    # outputs to answer as binary tensor data
+    log_extra: dict[str, list[Any]] | None = None   # online mode: raw fields, request time
 
 
 def metadata(name: str, version: int, inputs: list[dict[str, Any]],
