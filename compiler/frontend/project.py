@@ -33,7 +33,8 @@ from specops.compiler.frontend.validate_specs import (
 )
 from specops.compiler.kinds import KINDS, ProjectSpec
 
-__all__ = ["CONFIG_NAME", "Project", "SourceFile", "find_root", "load_project"]
+__all__ = ["CONFIG_NAME", "Loaded", "Project", "RawFile", "Scan", "SourceFile", "add_documents",
+           "add_file", "find_root", "load_project", "read_raw", "scan_project", "start_load"]
 
 CONFIG_NAME = "specops.yaml"
 
@@ -129,28 +130,7 @@ def _display(path: Path, base: Path) -> str:
 def _read(path: Path, shown: str, rel: str, diags: list[Diagnostic],
           root: Path) -> SourceFile | None:
     """Load one file that must lie inside `root` (see confine.py for why and how)."""
-    try:
-        raw = read_inside(path, root, MAX_FILE_BYTES)
-    except OSError as exc:
-        diags.append(Diagnostic("SPEC001", f"cannot read file: {exc.strerror or exc}", shown,
-                                Span.point(1, 1)))
-        return None
-    if isinstance(raw, Refusal):
-        diags.append(Diagnostic(raw.code, raw.message, shown, Span.point(1, 1)))
-        return None
-    if isinstance(raw, int):  # refused before reading: a 10 GB file must not be loaded
-        diags.append(Diagnostic("SPEC003", f"file is {raw:,} bytes; the limit is "
-                                f"{MAX_FILE_BYTES:,}", shown, Span.point(1, 1)))
-        return SourceFile(shown, rel, path, "")
-    docs, problems = load_text(shown, raw)
-    diags.extend(problems)
-    text = raw.decode("utf-8", errors="replace") if b"\x00" not in raw else ""
-    source = SourceFile(shown, rel, path, text, docs)
-    if text:
-        sups, sup_diags = parse_suppressions(shown, text)
-        source.suppressions = sups
-        diags.extend(sup_diags)
-    return source
+    return _source_of(shown, rel, path, read_raw(path, root), diags)
 
 
 _DEFAULT_SPECS = ["specs/**/*.yaml", "specs/**/*.yml"]
@@ -254,8 +234,35 @@ def load_project(paths: list[Path], variables: dict[str, str] | None = None,
             gc.enable()
 
 
-def _load_project(paths: list[Path], variables: dict[str, str] | None,
-                  base: Path | None) -> Project:
+@dataclass(slots=True)
+class Scan:
+    """What a load finds before it parses any spec file: the root, specops.yaml (loaded:
+    its vars drive every template), the spec files with the folder each must stay inside,
+    and the diagnostics so far. `specops lint`'s cache (passes/lint_incremental.py) hashes
+    the files of a scan and parses only what changed; `load_project` parses them all."""
+
+    root: Path | None
+    base: Path
+    config: ProjectSpec | None
+    config_file: SourceFile | None
+    files: dict[str, SourceFile]
+    diagnostics: list[Diagnostic]
+    env_vars: dict[str, Any]
+    selected: set[str] | None
+    spec_paths: list[tuple[Path, Path]]    # (file, the folder it must stay inside), sorted
+    config_broken: bool
+
+    def shown(self, path: Path) -> tuple[str, str]:
+        """(path as diagnostics show it, path relative to the root as plans use it)."""
+        root = self.root
+        rel = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else \
+            path.name
+        return _display(path, self.base), rel
+
+
+def scan_project(paths: list[Path], variables: dict[str, str] | None = None,
+                 base: Path | None = None) -> Scan:
+    """Find the root, load specops.yaml and list the spec files (none of them is read)."""
     base = (base or Path.cwd()).resolve()
     diags: list[Diagnostic] = []
     targets, refused = command_line_targets(paths or [Path.cwd()])
@@ -325,32 +332,109 @@ def _load_project(paths: list[Path], variables: dict[str, str] | None,
 
     env_vars: dict[str, Any] = dict(config.vars) if config else {}
     env_vars.update(cli_vars)
-    env = make_environment()
-    specs: list[LoadedSpec] = []
-    broken: set[tuple[str, str]] = set()
     config_broken = config_file is not None and config is None and any(
         d.file == config_file.path and d.severity == Severity.ERROR for d in diags)
-    for path, fence in sorted(spec_paths.items()):
-        rel = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else \
-            path.name
-        before = len(diags)
-        source = _read(path, _display(path, base), rel, diags, fence)
-        if source is None:
-            continue
-        files[source.path] = source
-        if any(d.code in _LOST_DOCUMENTS for d in diags[before:]):
-            broken |= _names_in_text(source.text)
-        templated = _may_template(source.text)
-        for doc in source.documents:
-            template_diags = render_document(doc, env_vars, env) if templated else []
-            if config_broken:  # its vars are unknown; undefined names are not news
-                template_diags = [d for d in template_diags if d.code != "SPEC152"]
-            diags.extend(template_diags)
-            loaded, problems = validate_document(doc)
-            diags.extend(problems)
-            if loaded is not None:
-                specs.append(loaded)
-            elif (name := _broken_name(doc.data)) is not None:
-                broken.add(name)
-    return Project(root, config, config_file, files, specs, diags, env_vars, selected,
-                   broken)
+    return Scan(root, base, config, config_file, files, diags, env_vars, selected,
+                sorted(spec_paths.items()), config_broken)
+
+
+RawFile = bytes | Refusal | int | OSError
+"""A spec file as read: its bytes, a refusal (confine.py), its size when over the limit,
+or the error that kept it from being read."""
+
+
+def read_raw(path: Path, fence: Path) -> RawFile:
+    """The bytes of one spec file that must lie inside `fence` (see confine.py)."""
+    try:
+        return read_inside(path, fence, MAX_FILE_BYTES)
+    except OSError as exc:
+        return exc
+
+
+def _source_of(shown: str, rel: str, path: Path, raw: RawFile,
+               diags: list[Diagnostic]) -> SourceFile | None:
+    """`_read` for bytes already read."""
+    if isinstance(raw, OSError):
+        diags.append(Diagnostic("SPEC001", f"cannot read file: {raw.strerror or raw}", shown,
+                                Span.point(1, 1)))
+        return None
+    if isinstance(raw, Refusal):
+        diags.append(Diagnostic(raw.code, raw.message, shown, Span.point(1, 1)))
+        return None
+    if isinstance(raw, int):  # refused before reading: a 10 GB file must not be loaded
+        diags.append(Diagnostic("SPEC003", f"file is {raw:,} bytes; the limit is "
+                                f"{MAX_FILE_BYTES:,}", shown, Span.point(1, 1)))
+        return SourceFile(shown, rel, path, "")
+    docs, problems = load_text(shown, raw)
+    diags.extend(problems)
+    text = raw.decode("utf-8", errors="replace") if b"\x00" not in raw else ""
+    source = SourceFile(shown, rel, path, text, docs)
+    if text:
+        sups, sup_diags = parse_suppressions(shown, text)
+        source.suppressions = sups
+        diags.extend(sup_diags)
+    return source
+
+
+@dataclass(slots=True)
+class Loaded:
+    """Files parsed into a project under construction (see `add_file`)."""
+
+    scan: Scan
+    files: dict[str, SourceFile]
+    specs: list[LoadedSpec]
+    diagnostics: list[Diagnostic]
+    broken: set[tuple[str, str]]
+    env: Any
+
+    def project(self) -> Project:
+        s = self.scan
+        return Project(s.root, s.config, s.config_file, self.files, self.specs,
+                       self.diagnostics, s.env_vars, s.selected, self.broken)
+
+
+def start_load(scan: Scan) -> Loaded:
+    return Loaded(scan, dict(scan.files), [], list(scan.diagnostics), set(),
+                  make_environment())
+
+
+def add_documents(loaded: Loaded, source: SourceFile, documents: list[Document]) -> None:
+    """Render and validate `documents` of `source` into the project."""
+    templated = _may_template(source.text)
+    diags = loaded.diagnostics
+    for doc in documents:
+        template_diags = render_document(doc, loaded.scan.env_vars, loaded.env) \
+            if templated else []
+        if loaded.scan.config_broken:  # its vars are unknown; undefined names are not news
+            template_diags = [d for d in template_diags if d.code != "SPEC152"]
+        diags.extend(template_diags)
+        spec, problems = validate_document(doc)
+        diags.extend(problems)
+        if spec is not None:
+            loaded.specs.append(spec)
+        elif (name := _broken_name(doc.data)) is not None:
+            loaded.broken.add(name)
+
+
+def add_file(loaded: Loaded, path: Path, raw: RawFile) -> SourceFile | None:
+    """Parse one whole spec file into the project."""
+    shown, rel = loaded.scan.shown(path)
+    diags = loaded.diagnostics
+    before = len(diags)
+    source = _source_of(shown, rel, path, raw, diags)
+    if source is None:
+        return None
+    loaded.files[source.path] = source
+    if any(d.code in _LOST_DOCUMENTS for d in diags[before:]):
+        loaded.broken |= _names_in_text(source.text)
+    add_documents(loaded, source, source.documents)
+    return source
+
+
+def _load_project(paths: list[Path], variables: dict[str, str] | None,
+                  base: Path | None) -> Project:
+    scan = scan_project(paths, variables, base)
+    loaded = start_load(scan)
+    for path, fence in scan.spec_paths:
+        add_file(loaded, path, read_raw(path, fence))
+    return loaded.project()
