@@ -81,6 +81,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                "wait_ms": args.batch_wait_ms}
     log = serving.get("log_predictions", True) and not args.no_log
     server = args.server or ("ray" if args.address else "lean")
+    if args.features == "online" and server != "lean":
+        raise fail("--features online is served by the lean server only (drop --server ray)")
     if args.grpc_port is not None:
         _require_grpc(server)
     print(f"specops: serving {source.model}@{source.version} ({server}) on "
@@ -93,8 +95,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     from specops.runtime.serve.lean import build_service, serve_lean
 
-    serve_lean(build_service(source, log=log), args.host, args.port, args.grpc_port)
+    service = _with_features(build_service(source, log=log), args, root, plan)
+    serve_lean(service, args.host, args.port, args.grpc_port)
     return 0
+
+
+def _with_features(service: Any, args: argparse.Namespace, root: Path, plan: Any) -> Any:
+    """`--features online`: raw fields + entity keys in, features computed by the server
+    (runtime/serve/features); refused in one line when the plan cannot derive them."""
+    if args.features != "online":
+        return service
+    from specops.runtime.serve.features import RawSignatureError, enable_online
+    from specops.runtime.store.online import OnlineStoreError, resolve_online_url
+
+    url = resolve_online_url(args.online_store, root)
+    try:
+        online = enable_online(service, plan, root, url)
+    except (RawSignatureError, OnlineStoreError) as exc:
+        service.close()
+        raise fail(f"--features online: {exc}") from None
+    empty = [v.key for v in online.vector.sig.entity_views
+             if online.vector.store.watermark(v.key) is None]
+    if empty:
+        print(f"specops: warning: nothing materialized yet for {', '.join(empty)} in "
+              f"{url or 'the embedded online store'}: their features are null until "
+              "`specops materialize` or `specops push`", file=sys.stderr)
+    return service
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -188,6 +214,13 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     p.add_argument("--threads", type=int, default=1,
                    help="CPUs per replica = onnxruntime intra-op threads (default 1)")
     p.add_argument("--no-log", action="store_true", help="do not write the prediction log")
+    p.add_argument("--features", choices=["derived", "online"], default="derived",
+                   help="derived: requests carry the model's inputs (default); online: raw "
+                   "fields + entity keys, features computed by the server from the specs "
+                   "and the online store")
+    p.add_argument("--online-store", metavar="URL", help="online store for --features "
+                   "online (default: $SPECOPS_ONLINE_STORE, specops.yaml online_store, "
+                   "else the embedded SQLite)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("predict", help="batch-score a parquet/csv file with a registry "
