@@ -10,17 +10,26 @@ real test rows. Latency is measured per request from send to the last byte recei
 
 Servers:
 - `lean`: `specops serve --server lean` (uvicorn + onnxruntime, prediction log on);
-- `ray`: `specops serve --server ray` (Ray Serve, local Ray, one replica; `--ray-variants`
-  adds `throughput` = RAY_SERVE_THROUGHPUT_OPTIMIZED=1 and `batch` = @serve.batch 16/2 ms);
+- `ray_<variant>`: `specops serve --server ray` on a local Ray, one entry per
+  `--ray-variants` item (default `direct1,direct2,serve1,serve2`): `directN` = N replicas
+  answering HTTP themselves on the shared port (`--ray-ingress direct`, the default),
+  `serveN` = N Ray Serve replicas behind Serve's proxy (`--ray-ingress serve`); also
+  `haproxy1` (Serve with RAY_SERVE_ENABLE_HA_PROXY=1: HAProxy in front of Serve's direct
+  ingress), `throughput1` (RAY_SERVE_THROUGHPUT_OPTIMIZED=1) and `batch1` (@serve.batch
+  16/2 ms); `ray_scaling` = direct2 / direct1 requests per second;
 - each specops server's line has `cpu_cores`: cores used during the load per process
   group (loadgen, server, proxy, replica, controller, ray_system), read from /proc, to
-  show where the time goes;
+  show where the time goes, and `cpu_ms_per_request` per group;
 - baseline: `mlflow models serve --env-manager local` with the same fitted scikit-learn
-  pipeline, from its own virtualenv `bench/.venvs/mlflow` (never a project dependency:
-  `uv venv bench/.venvs/mlflow && VIRTUAL_ENV=bench/.venvs/mlflow uv pip install mlflow
-  scikit-learn`); `/invocations` with `dataframe_split`. Missing: `baseline_error`.
+  pipeline, from its own virtualenv `bench/.venvs/mlflow` (never a project dependency),
+  which the bench makes when it is missing (`uv venv` + `uv pip install mlflow
+  scikit-learn`, a few minutes once); `/invocations` with `dataframe_split`. A failure is
+  reported as `baseline_error`.
+- `metrics_update_us`: the per-request metric updates of one request (in-flight up and
+  down, request counter and histogram, model histogram, rows), timed in this process.
 
-Protocols (`--protocol`, the lean server; Ray Serve takes json and binary):
+Protocols (`--protocol`; Ray Serve's proxy takes json and binary, the lean server and
+direct Ray replicas all three):
 - `json`: OIP JSON tensors (the default);
 - `binary`: the binary tensor data extension, as the Triton/KServe clients send by default
   (`Inference-Header-Content-Length`, raw FP32 and length-prefixed BYTES, outputs asked
@@ -53,7 +62,8 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-MLFLOW_PY = HERE / ".venvs" / "mlflow" / "bin" / "python"
+MLFLOW_VENV = HERE / ".venvs" / "mlflow"
+MLFLOW_PY = MLFLOW_VENV / "bin" / "python"
 LOOPBACK = "127.0.0.1"
 
 
@@ -311,7 +321,7 @@ def run_load(port: int, reqs: list[bytes], clients: int, seconds: float,
 
 
 # -- where the CPU goes ----------------------------------------------------------------
-_GROUPS = (("proxy", "ProxyActor"), ("replica", "ServeReplica"),
+_GROUPS = (("proxy", ("ProxyActor", "haproxy")), ("replica", ("ServeReplica", "LeanReplica")),
            ("controller", "ServeController"),
            ("ray_system", ("raylet", "gcs_server", "log_monitor", "dashboard", "monitor.py",
                            "runtime_env")))
@@ -409,18 +419,40 @@ def measure_specops(project: Path, rows: Any, args: argparse.Namespace, server: 
                 make = binary_requests if protocol == "binary" else oip_requests
                 result = run_load(port, make(rows, port), args.clients, args.seconds,
                                   args.max_requests)
-            result["cpu_cores"] = cpu_share(before, _cpu_snapshot(proc.pid),
-                                            time.monotonic() - t1)
+            result["cpu_cores"] = cores = cpu_share(before, _cpu_snapshot(proc.pid),
+                                                    time.monotonic() - t1)
+            if result["rps"]:
+                result["cpu_ms_per_request"] = {k: round(v / result["rps"] * 1000, 3)
+                                                for k, v in cores.items()}
             result["start_s"] = round(started, 1)
             return result
         finally:
             _stop(proc)
 
 
+def ensure_mlflow() -> str | None:
+    """Make `bench/.venvs/mlflow` when it is missing (as bench/pit_join.py does for Feast);
+    returns why it could not, or None."""
+    if MLFLOW_PY.exists():
+        return None
+    try:
+        MLFLOW_VENV.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["uv", "venv", "--python", sys.executable, str(MLFLOW_VENV)],
+                       check=True, capture_output=True, text=True, timeout=600)
+        subprocess.run(["uv", "pip", "install", "--python", str(MLFLOW_PY), "mlflow",
+                        "scikit-learn"], check=True, capture_output=True, text=True,
+                       timeout=1800)
+    except (subprocess.SubprocessError, OSError) as exc:
+        err = getattr(exc, "stderr", None) or str(exc)
+        return f"making {MLFLOW_VENV} failed: " + str(err).strip()[-300:]
+    return None
+
+
 def measure_mlflow(joblib_path: Path, rows: Any, args: argparse.Namespace,
                    tmp: Path) -> dict[str, Any]:
-    if not MLFLOW_PY.exists():
-        return {"baseline_error": f"{MLFLOW_PY} not found (see the module docstring)"}
+    made = ensure_mlflow()
+    if made is not None:
+        return {"baseline_error": made}
     model_dir = tmp / "mlflow_model"
     # skops (MLflow 3's default format) refuses HistGradientBoosting's TreePredictor unless
     # it is trusted explicitly; this is our own freshly trained model, so trust its types.
@@ -456,6 +488,60 @@ def measure_mlflow(joblib_path: Path, rows: Any, args: argparse.Namespace,
             proc.wait(30)
 
 
+_RAY_VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
+    "direct1": ({}, ["--ray-ingress", "direct", "--replicas", "1"]),
+    "direct2": ({}, ["--ray-ingress", "direct", "--replicas", "2"]),
+    "serve1": ({}, ["--ray-ingress", "serve", "--replicas", "1"]),
+    "serve2": ({}, ["--ray-ingress", "serve", "--replicas", "2"]),
+    "haproxy1": ({"RAY_SERVE_ENABLE_HA_PROXY": "1"},
+                 ["--ray-ingress", "serve", "--replicas", "1"]),
+    "throughput1": ({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"},
+                    ["--ray-ingress", "serve", "--replicas", "1"]),
+    "batch1": ({}, ["--ray-ingress", "serve", "--replicas", "1", "--max-batch-size", "16",
+                    "--batch-wait-ms", "2"]),
+}
+
+
+def measure_ray(built: dict[str, Any], args: argparse.Namespace, tmp: Path
+                ) -> dict[str, Any]:
+    """Each `--ray-variants` item as `ray_<variant>_*` keys, and the 2-replica scaling."""
+    out: dict[str, Any] = {}
+    for name in args.ray_variants.split(","):
+        env, extra = _RAY_VARIANTS[name]
+        key = f"ray_{name}"
+        if args.protocol == "grpc" and "serve" in extra:
+            out[f"{key}_error"] = "Ray Serve's proxy is measured over HTTP (json, binary)"
+            continue
+        try:
+            r = measure_specops(built["project"], built["rows"], args, "ray", env, extra,
+                                log=tmp / f"{key}.log")
+        except RuntimeError as exc:
+            r = {"error": str(exc)}
+        out.update({f"{key}_{k}": v for k, v in r.items()})
+    for kind in ("direct", "serve"):
+        one, two = out.get(f"ray_{kind}1_rps"), out.get(f"ray_{kind}2_rps")
+        if one and two:
+            out[f"ray_{kind}_scaling"] = round(two / one, 2)
+    return out
+
+
+def metrics_update_us(n: int = 100_000) -> float:
+    """Microseconds of one request's metric updates (the lean server's hot path)."""
+    from specops.runtime.serve.prometheus import Metrics
+
+    m = Metrics("credit", 1, "sha256:" + "0" * 64)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            m.in_flight(1)
+            m.observe_model(0.0001)
+            m.observe("infer", 200, 0.001, 1)
+            m.in_flight(-1)
+        best = min(best, (time.perf_counter() - t0) / n * 1e6)
+    return round(best, 3)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -464,13 +550,14 @@ def main() -> None:
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--protocol", choices=["json", "binary", "grpc"], default="json",
-                    help="request encoding (grpc: the lean server only)")
-    ap.add_argument("--ray-variants", default="default",
-                    help="comma-separated: default, throughput, batch")
+                    help="request encoding (grpc: lean and direct Ray replicas)")
+    ap.add_argument("--ray-variants", default="direct1,direct2,serve1,serve2",
+                    help="comma-separated: " + ", ".join(_RAY_VARIANTS))
     args = ap.parse_args()
     report: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds,
                               "protocol": args.protocol,
-                              "cpus": os.cpu_count(), "model": "HistGradientBoosting(100)"}
+                              "cpus": os.cpu_count(), "model": "HistGradientBoosting(100)",
+                              "metrics_update_us": metrics_update_us()}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         built = build_model(tmp)
@@ -484,21 +571,8 @@ def main() -> None:
             logged = pl.scan_parquet(str(built["project"] / ".specops" / "predictions" /
                                          "**" / "*.parquet")).select(pl.len()).collect().item()
         report["logged_rows"] = logged
-        if not args.skip_ray and args.protocol == "grpc":
-            report["ray_error"] = "Ray Serve is measured over HTTP (json or binary)"
-        elif not args.skip_ray:
-            variants = {"default": ({}, []),
-                        "throughput": ({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}, []),
-                        "batch": ({}, ["--max-batch-size", "16", "--batch-wait-ms", "2"])}
-            for name in args.ray_variants.split(","):
-                env, extra = variants[name]
-                key = "ray" if name == "default" else f"ray_{name}"
-                try:
-                    r = measure_specops(built["project"], built["rows"], args, "ray", env,
-                                        extra, log=tmp / f"{key}.log")
-                except RuntimeError as exc:
-                    r = {"error": str(exc)}
-                report.update({f"{key}_{k}": v for k, v in r.items()})
+        if not args.skip_ray:
+            report.update(measure_ray(built, args, tmp))
         if not args.skip_baseline:
             base = measure_mlflow(built["joblib"], built["rows"], args, tmp)
             if "baseline_error" in base:

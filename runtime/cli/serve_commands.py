@@ -83,19 +83,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = args.server or ("ray" if args.address else "lean")
     if args.features == "online" and server != "lean":
         raise fail("--features online is served by the lean server only (drop --server ray)")
-    if args.grpc_port is not None:
-        _require_grpc(server)
+    if args.grpc_port is not None:     # direct Ray replicas run the lean server's gRPC too
+        _require_grpc(server if args.ray_ingress == "serve" else "lean")
     print(f"specops: serving {source.model}@{source.version} ({server}) on "
           f"http://{args.host}:{args.port}/v2/models/{source.model}"
           + ("" if log else " (prediction log off)"), file=sys.stderr)
     if server == "ray":
         from specops.runtime.serve.ray_serve import run_ray_serve
 
-        run_ray_serve(source, serving, args.host, args.port, args.address, log)
+        run_ray_serve(source, serving, args.host, args.port, args.address, log,
+                      ingress=args.ray_ingress, grpc_port=args.grpc_port)
         return 0
-    from specops.runtime.serve.lean import build_service, serve_lean
+    from specops.runtime.serve.lean import serve_lean
+    from specops.runtime.serve.traffic import build_routed_service  # canary / shadow
 
-    service = _with_features(build_service(source, log=log), args, root, plan)
+    service = _with_features(build_routed_service(source, log=log), args, root, plan)
     serve_lean(service, args.host, args.port, args.grpc_port)
     return 0
 
@@ -170,7 +172,8 @@ def _require_grpc(server: str) -> None:
     """Fail in one line, before anything starts, when `--grpc-port` cannot be honoured:
     the KServe stubs come from tritonclient (see runtime/serve/wire/grpc_server.py)."""
     if server != "lean":
-        raise fail("--grpc-port is served by the lean server only (drop --server ray)")
+        raise fail("--grpc-port is not served through Ray Serve's proxy: the lean server "
+                   "only, or --server ray --ray-ingress direct")
     if _no_module("grpc") or _no_module("tritonclient.grpc"):
         raise fail("--grpc-port needs grpcio and the KServe stubs of tritonclient: "
                    "pip install 'tritonclient[grpc]'")
@@ -208,7 +211,10 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     p.add_argument("--server", choices=["lean", "ray"],
                    help="lean: one uvicorn process (default); ray: Ray Serve replicas "
                    "(default with --address)")
-    p.add_argument("--replicas", type=int, help="Ray Serve replicas (default: the spec's)")
+    p.add_argument("--replicas", type=int, help="Ray replicas (default: the spec's)")
+    p.add_argument("--ray-ingress", choices=["direct", "serve"], default="direct",
+                   help="direct: each replica answers HTTP on the port itself (default, "
+                   "fastest); serve: Ray Serve's proxy and deployment")
     p.add_argument("--max-batch-size", type=int, help="@serve.batch size (default: spec's)")
     p.add_argument("--batch-wait-ms", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=1,

@@ -29,7 +29,7 @@ from specops.runtime.serve.prediction_log import PredictionLog
 from specops.runtime.serve.recheck import Recheck, interval_from_env
 from specops.runtime.serve.served_model import ModelSource, load_model, open_governance
 
-__all__ = ["LeanServer", "build_service", "free_port", "serve_lean"]
+__all__ = ["LeanServer", "build_service", "free_port", "listen_socket", "serve_lean"]
 
 
 def build_service(source: ModelSource, log: bool = True, log_batch_rows: int = 5000,
@@ -93,14 +93,34 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def listen_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A bound TCP socket for uvicorn. With `reuse_port` (SO_REUSEPORT), several processes
+    of one user listen on the same port and the kernel spreads new connections over them:
+    the Ray replicas of one node share the serving port that way (ray_serve.py)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
 class LeanServer:
     """The lean server in a background thread (tests, staging checks): `with` starts and
     stops it; `url` is where it listens."""
 
-    def __init__(self, service: Service, host: str = "127.0.0.1", port: int | None = None):
+    def __init__(self, service: Service, host: str = "127.0.0.1", port: int | None = None,
+                 sockets: list[socket.socket] | None = None):
+        """`sockets`: listen on these bound sockets (the first one names `url`) instead of
+        binding `host:port`."""
         import uvicorn
 
         self.service = service
+        self.sockets = sockets
+        if sockets:
+            host, port = sockets[0].getsockname()[:2]
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(_config(service, self.host, self.port))
         self._thread = threading.Thread(target=self._run, name="lean-server", daemon=True)
@@ -110,7 +130,9 @@ class LeanServer:
         return f"http://{self.host}:{self.port}"
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        # the configured loop (uvloop when installed), as `uvicorn.Server.run` would use
+        with asyncio.Runner(loop_factory=self.server.config.get_loop_factory()) as runner:
+            runner.run(self.server.serve(sockets=self.sockets))
 
     def start(self, timeout: float = 20.0) -> LeanServer:
         self._thread.start()
