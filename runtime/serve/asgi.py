@@ -84,6 +84,7 @@ class Service:
         self.ready = True
         self.revoked: str | None = None     # why admission no longer holds (then 503)
         self.on_close: list[Callable[[], None]] = []
+        self.traffic: Any = None    # a running canary/shadow routes (runtime/serve/traffic)
         self._meta = _dumps(metadata(model.name, model.version, model.inputs, model.outputs))
         self.features: Any = None   # online mode (runtime/serve/features): raw requests
         self._model_ready = _dumps({"name": model.name, "ready": True})
@@ -250,6 +251,8 @@ class Service:
             raise ProtocolError(503, f"{self.model.ref} no longer may serve: {self.revoked}")
         m = self.model
         req = await self._parse(action, body, headers)
+        if self.traffic is not None:
+            return await self.traffic.answer(self, action, req, start)
         result = await self.run_model(req)
         doc = (infer_response(m.name, m.version, result, req) if action == "infer"
                else predict_response(m.name, m.version, result, m.classes))

@@ -4,7 +4,8 @@ Layout: `<project>/.specops/predictions/model=<name>/date=YYYY-MM-DD/part-<ts>-<
 .parquet` (hive partitioning: `pl.scan_parquet(..., hive_partitioning=True)` and the
 monitoring jobs read it directly). Columns: `request_id`, `row` (index within the
 request), `time` (UTC), `model`, `version`, `digest`, `latency_ms` (the request's), one
-column per model input (as the model saw it: FP32 or string), then the outputs (`label`
+column per model input (as the model saw it: FP32 or string), `arm` (champion, or during a
+rollout challenger / shadow: runtime/serve/traffic), then the outputs (`label`
 and `probabilities` as a list, or `prediction`). A server in online mode adds the raw
 request fields (`raw.<field>`) and `features_at` (the request time the features were
 computed at), from which `specops monitor --skew` recomputes the features offline.
@@ -41,9 +42,11 @@ def log_dir(project_root: Path, model: str) -> Path:
 
 class PredictionLog:
     def __init__(self, root: Path, model: str, version: int, digest: str,
-                 batch_rows: int = 5000, flush_s: float = 5.0, max_rows: int = 200_000) -> None:
+                 batch_rows: int = 5000, flush_s: float = 5.0, max_rows: int = 200_000,
+                 arm: str = "champion") -> None:
         self.dir = log_dir(root, model)
         self.model, self.version, self.digest = model, version, digest
+        self.arm = arm   # champion | challenger | shadow (runtime/serve/traffic)
         self.batch_rows, self.flush_s, self.max_rows = batch_rows, flush_s, max_rows
         self._cols: dict[str, list[Any]] = {}
         self._rows = 0
@@ -123,6 +126,7 @@ class PredictionLog:
             "model": pl.repeat(self.model, n, eager=True),
             "version": pl.repeat(self.version, n, dtype=pl.Int32, eager=True),
             "digest": pl.repeat(self.digest, n, eager=True),
+            "arm": pl.repeat(self.arm, n, eager=True),
             "latency_ms": pl.Series(cols["latency_ms"], dtype=pl.Float64)}
         for key, values in cols.items():
             if key.startswith("in:"):
@@ -146,7 +150,7 @@ class PredictionLog:
             target.mkdir(parents=True, exist_ok=True)
             self._seq += 1
             stamp = datetime.now(UTC).strftime("%H%M%S%f")
-            path = target / f"part-{stamp}-{os.getpid()}-{self._seq:06d}.parquet"
+            path = target / f"part-{stamp}-{os.getpid()}-{self.arm}-{self._seq:06d}.parquet"
             tmp = path.with_suffix(".tmp")
             part.drop("__date").write_parquet(tmp)
             tmp.rename(path)

@@ -56,6 +56,9 @@ class Recheck:
         self.open_governance = open_governance
         self.interval_s = interval_s
         self.rounds = 0
+        # run first in each round with its governance context, e.g. the rollout follower
+        # (serve/traffic): a promotion swaps the model before the champion is checked
+        self.before: list[Callable[[Any], None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="specops-recheck",
                                         daemon=True)
@@ -72,6 +75,9 @@ class Recheck:
         try:
             gov = self.open_governance()
             try:
+                for hook in self.before:
+                    hook(gov)
+                m = self.service.model
                 check_deployment(gov, m.name, m.version, m.model_digest, env)
             finally:
                 gov.close()
