@@ -66,10 +66,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"specops: {exc}", file=sys.stderr)
             return 1
         mode = "json" if args.json else "quiet" if args.quiet else "rich"
-        result = execute_plan(
-            plan, root, executor=args.executor, address=args.address, select=args.select,
-            store_url=store_url(args, root, plan.project.store),
-            progress=make_progress(mode))
+        from specops.runtime.engine.lineage_events import lineage_progress
+
+        lineage = args.lineage or config.get("lineage")   # docs/runtime.md, "Lineage"
+        with lineage_progress(make_progress(mode), plan, root, lineage,
+                              from_config=not args.lineage) as progress:
+            result = execute_plan(
+                plan, root, executor=args.executor, address=args.address,
+                select=args.select, store_url=store_url(args, root, plan.project.store),
+                progress=progress)
     except (PlanError, StoreError, ExecutorError, ValueError) as exc:
         raise fail(str(exc)) from None
     if not args.json:
@@ -199,6 +204,9 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
                    "sqlite:///.specops/store.db)")
     p.add_argument("--as", dest="actor", help="who triggers the run (default: SPECOPS_USER, "
                    "else the OS user); recorded with registrations and approvals")
+    p.add_argument("--lineage", metavar="file:PATH|URL",
+                   help="send OpenLineage run events to a JSON-lines file or an HTTP "
+                   "endpoint (default: `lineage:` in specops.yaml)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--quiet", "-q", action="store_true",
                      help="print only failures and the summary")
