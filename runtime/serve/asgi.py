@@ -252,7 +252,9 @@ class Service:
         m = self.model
         req = await self._parse(action, body, headers)
         if self.traffic is not None:
-            return await self.traffic.answer(self, action, req, start)
+            routed: tuple[int, Any, bytes, str, int] = await self.traffic.answer(
+                self, action, req, start)
+            return routed
         result = await self.run_model(req)
         doc = (infer_response(m.name, m.version, result, req) if action == "infer"
                else predict_response(m.name, m.version, result, m.classes))
