@@ -170,7 +170,8 @@ def latest_values(df: pl.DataFrame, view: OnlineView, until_us: int,
     df = df.filter(visible & pl.col(view.entity).is_not_null())
     if since_us is not None:
         changed = df.filter((pl.col(_EV) > since_us) | (pl.col(_CR) > since_us))
-        df = df.filter(pl.col(view.entity).is_in(changed.get_column(view.entity).unique()))
+        df = df.join(changed.select(view.entity).unique(), on=view.entity, how="semi",
+                     maintain_order="left")
     if df.height == 0:
         return []
     keys = df.get_column(view.entity).unique(maintain_order=True)

@@ -28,12 +28,13 @@ def make_credit_project(root: Path, n_apps: int = 3000, *, cutoff: bool = False)
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(EXAMPLE / "specs", root / "specs")
     shutil.copy(EXAMPLE / "specops.yaml", root / "specops.yaml")
-    if cutoff:
-        model = root / "specs" / "model.yaml"
-        text = model.read_text(encoding="utf-8")
-        model.write_text(text.replace("  spine: applications\n",
-                                      "  spine: applications\n  created_time_cutoff: true\n"),
-                         encoding="utf-8")
+    if cutoff:   # a second model on the bureau view alone, trained "as known at t"
+        text = (root / "specs" / "model.yaml").read_text(encoding="utf-8")
+        text = text.replace("name: credit_default\n", "name: credit_default_known\n") \
+            .replace("  spine: applications\n",
+                     "  spine: applications\n  created_time_cutoff: true\n") \
+            .replace("    - application_features@1\n", "")
+        (root / "specs" / "model_known.yaml").write_text(text, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("gen_credit", EXAMPLE / "generate_data.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
