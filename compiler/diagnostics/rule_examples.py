@@ -229,6 +229,14 @@ EXAMPLES: dict[str, Example] = {
                                          "Europe/Berlin}   # 02:30 is skipped in March\n")),
     "SPEC705": Example(_model("m", extra="monitoring:\n  schedule: \"0 6 * * *\"   # no "
                                          "serving: nothing is logged\n")),
+    "SPEC711": Example(_model("m", extra="rollout:\n  rollback_when:\n    - {metric: "
+                                         "p99_latency_ms, above: 50, below: 10}   # which?\n")),
+    "SPEC712": Example(_model("m", extra="rollout:\n  rollback_when:\n    - {metric: "
+                                         "p99_latncy_ms, above: 50}   # typo\n")),
+    "SPEC713": Example(_model("m", extra="rollout: {min_requests: 500}   # and then?\n")),
+    "SPEC714": Example(_model("m", extra="serving: {log_predictions: false}\nrollout:\n"
+                                         "  rollback_when: [{metric: error_rate, "
+                                         "above_champion_by: 0.01}]\n")),
     "SPEC901": Example('kind: gate\nname: strict\n'
                        'checks: ["roc_auc >= 0.8"]  # specops: ignore[SPEC308] old view\n'),
     "SPEC902": Example('kind: gate\nname: strict\n'

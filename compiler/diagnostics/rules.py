@@ -276,6 +276,27 @@ _TABLE: tuple[Rule, ...] = (
          "a model without `serving:` or with `log_predictions: false` logs nothing, so "
          "every scheduled run would fail. Reported at `monitoring.schedule`, with "
          "`log_predictions` related when it is written."),
+    # operations: rollout rules (located at the rule or field)
+    Rule("SPEC711", "malformed-rollout-rule", _E, "A rollout rule does not say exactly one "
+         "thing.", "Each rule of `promote_when` / `rollback_when` is either a metric with "
+         "exactly one bound (`above`, `below`, `above_champion_by`, `below_champion_by`) or "
+         "a declared test (`ks` on the score distributions, `errors`: Fisher's exact test "
+         "on the error rates) with exactly one of `p_below` / `p_above`. A rule with two "
+         "bounds, or a test with a bound, would be read one way by its author and another "
+         "by `specops rollout evaluate`."),
+    Rule("SPEC712", "unknown-rollout-metric", _E, "A rollout rule names a metric the "
+         "runtime does not measure.", "The arms are compared on requests, error_rate, "
+         "p50_latency_ms, p99_latency_ms and mean_score (from the prediction and outcome "
+         "logs) and, once labels arrive, on the realised metrics of evaluation (roc_auc, "
+         "brier, rmse, ...). A misspelt metric would never hold, so a rollback it guards "
+         "would never fire."),
+    Rule("SPEC713", "rollout-without-rules", _W, "A `rollout:` block has no rules.",
+         "Without `promote_when` or `rollback_when` the rules can never decide; a canary "
+         "then stays until someone promotes or aborts it by hand."),
+    Rule("SPEC714", "rollout-without-log", _E, "Rollout rules on a model whose predictions "
+         "are not logged.", "`specops rollout status/evaluate` compares champion and "
+         "challenger from the prediction log; with `serving.log_predictions: false` there "
+         "is nothing to compare. Reported at `rollout`, with `log_predictions` related."),
     # suppressions
     Rule("SPEC901", "unused-suppression", _W, "A suppression comment matched nothing.",
          "Remove stale `# specops: ignore[...]` comments so they cannot hide future findings."),

@@ -11,8 +11,8 @@ from pydantic_core import PydanticCustomError
 
 from specops.compiler.kinds.common import Delay, Duration, Name, Principal, Schedule, SpecModel
 
-__all__ = ["DRIFT_MAXIMUM", "Estimator", "Fairness", "ModelSpec", "Monitoring", "Serving",
-           "Training"]
+__all__ = ["DRIFT_MAXIMUM", "Estimator", "Fairness", "ModelSpec", "Monitoring", "Rollout",
+           "RolloutCondition", "Serving", "Training"]
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 
@@ -140,6 +140,10 @@ class Monitoring(SpecModel):
     schedule: Schedule | None = Field(
         None, description="when an orchestrator runs `specops monitor MODEL --from-log` "
                           "(specops export; the prediction log must be on)")
+    on_breach: Literal["rollback"] | None = Field(
+        None, description="rollback: a signal in breach (after hygiene) on the production "
+                          "version returns production to the previous approved version, "
+                          "signed by the pipeline and audited (docs/rollout.md)")
 
     @field_validator("webhook")
     @classmethod
@@ -152,6 +156,37 @@ class Monitoring(SpecModel):
             raise PydanticCustomError("webhook_url", "`webhook` must be an http(s) URL "
                                       "such as https://hooks.example.com/specops")
         return v
+
+
+class RolloutCondition(SpecModel):
+    """One rule of `rollout:` (docs/rollout.md): a challenger metric against a bound or
+    against the champion, or a declared test's p-value. Which fields combine is checked by
+    lint (SPEC711), where the message can name the field."""
+
+    metric: str | None = Field(None, description="requests, error_rate, p50_latency_ms, "
+                               "p99_latency_ms, mean_score, or a realised metric (roc_auc, ...)")
+    test: Literal["ks", "errors"] | None = Field(
+        None, description="ks: two-sample Kolmogorov-Smirnov on the scores; errors: "
+                          "Fisher's exact test, challenger error rate above the champion's")
+    above: float | None = None
+    below: float | None = None
+    above_champion_by: float | None = None
+    below_champion_by: float | None = None
+    p_below: float | None = Field(None, gt=0, lt=1)
+    p_above: float | None = Field(None, gt=0, lt=1)
+
+
+class Rollout(SpecModel):
+    """Automatic promotion and rollback of a canary or shadow (`specops rollout
+    evaluate`): any `rollback_when` rule that holds rolls back once `min_requests` reached
+    the challenger; all `promote_when` rules must hold, after `min_duration` too."""
+
+    promote_when: list[RolloutCondition] = Field(default_factory=list)
+    rollback_when: list[RolloutCondition] = Field(default_factory=list)
+    min_requests: int = Field(100, ge=1)
+    min_duration: Duration = "1h"
+    window: Duration = Field("1h", description="compare the arms on this much recent "
+                                                "traffic (since the rollout started)")
 
 
 class ModelSpec(SpecModel):
@@ -172,6 +207,7 @@ class ModelSpec(SpecModel):
     approval: Name | None = None
     serving: Serving | None = None
     monitoring: Monitoring | None = None
+    rollout: Rollout | None = None
     schedule: Schedule | None = Field(
         None, description="when an orchestrator retrains: runs the model's pipeline "
                           "(specops export --target airflow|dagster|github-actions|cron)")

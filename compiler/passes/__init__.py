@@ -18,6 +18,7 @@ from specops.compiler.passes.governance_checks.check_policies import check_polic
 from specops.compiler.passes.governance_checks.check_trust import check_trust
 from specops.compiler.passes.model_checks.check_estimator import check_estimator
 from specops.compiler.passes.model_checks.check_gates import check_gates
+from specops.compiler.passes.operations_checks.check_rollout import check_rollout
 from specops.compiler.passes.operations_checks.check_schedules import check_schedules
 from specops.compiler.passes.references.check_cycles import check_cycles
 from specops.compiler.passes.references.index_specs import index_specs
@@ -44,6 +45,7 @@ LINT_PASSES: tuple[Pass, ...] = (
     check_policies,
     check_trust,
     check_schedules,
+    check_rollout,
 )
 
 

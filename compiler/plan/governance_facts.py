@@ -167,5 +167,23 @@ def models_table(ctx: Context, model_nodes: Mapping[str, list[str]],
             "policies": sorted(ctx.policy_results.get(f"model:{name}", []),
                                key=lambda r: (str(r.get("policy")), str(r.get("rule")))),
         }
+        _add_rollout(out[name], model)
     return out
+
+
+def _add_rollout(facts: dict[str, Any], model: ModelSpec) -> None:
+    """`rollout:` rules and `monitoring.on_breach`, only where the spec sets them (plans of
+    specs without them are unchanged): runtime/monitor/rollout_compare.py reads them."""
+    mon = model.monitoring
+    if mon is not None and mon.on_breach and facts.get("monitoring") is not None:
+        facts["monitoring"]["on_breach"] = mon.on_breach
+    r = model.rollout
+    if r is None:
+        return
+    facts["rollout"] = {
+        "promote_when": [c.model_dump(exclude_none=True) for c in r.promote_when],
+        "rollback_when": [c.model_dump(exclude_none=True) for c in r.rollback_when],
+        "min_requests": r.min_requests,
+        "min_duration_s": duration_seconds(r.min_duration),
+        "window_s": duration_seconds(r.window)}
 
