@@ -46,6 +46,7 @@ from specops.runtime.evaluation.banding import (
     describe,
     favourable,
 )
+from specops.runtime.evaluation.soundness import soundness
 from specops.runtime.training.preprocess import Feature, prepare_frame, read_schema
 
 __all__ = ["evaluate"]
@@ -196,6 +197,11 @@ def evaluate(ctx: OpContext) -> OpResult:
     doc["fairness"], doc["fairness_settings"] = _fairness(
         p, raw, test_path.parent / "train.parquet", protected, y, y_pred,
         doc.get("classes") or [], proba if classification else None, min_group)
+
+    # benchmark model, permutation importance, sensitivity (runtime/evaluation/soundness.py)
+    doc["soundness"] = soundness(pipe, test_path.parent / "train.parquet", raw, features,
+                                 label, doc.get("classes") or [], classification,
+                                 int(trained.get("seed") or 0))
 
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     (ctx.out_dir / "evaluation.json").write_text(

@@ -59,6 +59,7 @@ class Page:
     """What the parsed DOM holds that the tests ask about."""
 
     texts: list[str] = field(default_factory=list)          # visible text runs, in order
+    values: list[str] = field(default_factory=list)         # the same, less <code> literals
     sections: list[str] = field(default_factory=list)       # ids of <section> elements
     headings: list[str] = field(default_factory=list)       # h1/h2 text
     charts: dict[str, dict[str, str | bool]] = field(default_factory=dict)
@@ -122,6 +123,9 @@ class _Reader(HTMLParser):
         text = " ".join(data.split())
         if text:
             self.page.texts.append(text)
+            # a <code> run is a literal (a check expression, a path), not a value
+            if not any(tag == "code" for tag, _ in self.stack):
+                self.page.values.append(text)
 
 
 def parse_page(html: str) -> Page:
@@ -133,7 +137,8 @@ def parse_page(html: str) -> Page:
 
 def find_placeholders(texts: list[str] | str) -> list[str]:
     """Visible text runs where a placeholder stands in for a value, each with its
-    neighbours for context. Empty when the page is clean."""
+    neighbours for context. Empty when the page is clean. Pass `Page.values` (text outside
+    `<code>`, where an expression like `a - 0.01` is literal)."""
     runs = [texts] if isinstance(texts, str) else texts
     found = []
     for i, run in enumerate(runs):
