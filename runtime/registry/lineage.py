@@ -31,9 +31,17 @@ def git_state(root: Path) -> dict[str, Any] | None:
     return {"commit": commit, "dirty": bool(dirty)} if commit else None
 
 
-def build_lineage(ctx: OpContext, trained: dict[str, Any] | None) -> dict[str, Any]:
-    from specops import runtime
+def _specops_version() -> str | None:
+    """The installed distribution's version (the runtime package sets no __version__)."""
+    from importlib import metadata
 
+    try:
+        return metadata.version("specops")
+    except metadata.PackageNotFoundError:   # pragma: no cover - running from a bare checkout
+        return None
+
+
+def build_lineage(ctx: OpContext, trained: dict[str, Any] | None) -> dict[str, Any]:
     trained = trained or {}
     return {
         "run_id": ctx.run_id,
@@ -49,5 +57,5 @@ def build_lineage(ctx: OpContext, trained: dict[str, Any] | None) -> dict[str, A
                        if k in trained},
         "train_op_params": trained.get("op_params"),
         "fit_digest": trained.get("fit_digest"),
-        "specops_version": getattr(runtime, "__version__", None),
+        "specops_version": _specops_version(),
     }
