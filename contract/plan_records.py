@@ -24,8 +24,8 @@ from specops.contract.canonical import canonical_json
 from specops.contract.op_catalog import params_record
 from specops.contract.op_params import OpParams, Record
 
-__all__ = ["FORMAT_VERSION", "Plan", "PlanNode", "Project", "Resources", "Retry", "SpecRef",
-           "parse_params"]
+__all__ = ["FORMAT_VERSION", "Plan", "PlanNode", "Project", "Resources", "Retry", "Schedule",
+           "SpecRef", "parse_params"]
 
 FORMAT_VERSION = 2
 """The plan format this specops writes. Older formats are upgraded on read
@@ -93,6 +93,25 @@ class PlanNode(Record):
         return parse_params(op, value)
 
 
+class Schedule(Record):
+    """A job an orchestrator runs on a cron (`specops export`, docs/orchestration.md).
+
+    Why in the plan and not only in the specs: export reads what the compiler decided (a
+    macro as its five fields, the nodes a retrain selects), from a plan.json as from a
+    project. Not fingerprinted: moving a retrain from 03:00 to 04:00 changes no result.
+    Why the patterns: the values are written into generated Python, YAML and shell, so a
+    hand-edited plan cannot carry quotes or expressions into them."""
+
+    id: str = Field(pattern=r"^(train|monitor|materialize):[A-Za-z_][A-Za-z0-9_]*(@[0-9]+)?$")
+    job: Literal["train", "monitor", "materialize"]
+    spec: SpecRef
+    cron: str = Field(pattern=r"^[0-9A-Za-z*,/-]+( [0-9A-Za-z*,/-]+){4}$")
+    timezone: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+    select: tuple[str, ...] = Field(description="plan node ids the job runs (train: the "
+                                                "model's automatic nodes; materialize: the "
+                                                "view's node; monitor: none)")
+
+
 class Plan(Record):
     format_version: Literal[2]
     specops_version: str
@@ -100,6 +119,8 @@ class Plan(Record):
     spec_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
     models: dict[str, dict[str, Any]]
     nodes: tuple[PlanNode, ...]
+    # added within format 2: a plan written before schedules existed has none
+    schedules: tuple[Schedule, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, exactly as docs/plan.md spells it (`class`, `in`: aliases)."""

@@ -25,6 +25,7 @@ import networkx as nx
 from specops.compiler.diagnostics.diagnostic import Diagnostic
 from specops.compiler.passes.context import Context
 from specops.compiler.plan.governance_facts import models_table
+from specops.compiler.plan.job_schedules import NOT_IN_SPEC_HASH, plan_schedules
 from specops.compiler.plan.params import Dep, ParamBuilder
 from specops.contract.canonical import canonical_json, sha256_of
 from specops.contract.op_catalog import OPS
@@ -65,7 +66,8 @@ def fingerprint(op: str, params: Any, input_fingerprints: list[str]) -> str:
 
 def spec_hash(ctx: Context) -> str:
     """A hash over every spec document (and specops.yaml), independent of file layout."""
-    docs = [sha256_of(ls.spec.model_dump(mode="json", by_alias=True))
+    docs = [sha256_of(ls.spec.model_dump(mode="json", by_alias=True,
+                                         exclude=NOT_IN_SPEC_HASH.get(ls.kind)))
             for ls in ctx.project.specs]
     if ctx.config is not None:
         docs.append(sha256_of(ctx.config.model_dump(mode="json", by_alias=True)))
@@ -117,6 +119,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
         "spec_hash": spec_hash(ctx),
         "models": models_table(ctx, model_nodes, builder.condition),
         "nodes": nodes,
+        "schedules": plan_schedules(ctx, model_nodes, nodes),
     }
     if not builder.problems:   # with problems, compile refuses to write the plan anyway
         # the envelope too; params are records already (validated once, not twice)
