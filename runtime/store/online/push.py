@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from specops.runtime.data.compute_features import compute_frame
-from specops.runtime.data.load_source import cast_column
 from specops.runtime.store.online import OnlineStore, OnlineValue
 from specops.runtime.store.online.materialize import (
     OnlineView,
@@ -134,36 +134,56 @@ def push_rows(store: OnlineStore, plan: Any, view: str,
         if missing:
             raise PushError(f"{target.name}: row {i}: missing column(s) {', '.join(missing)}")
     cols = [c for c in declared if c in needed or any(c in r for r in rows)]
-    data = {}
+    data = []
     for c in cols:
-        values = [r.get(c) for r in rows]
-        try:
-            data[c] = pl.Series(c, values, strict=False)
-        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
-            data[c] = pl.Series(c, [None if v is None else str(v) for v in values])
-    raw = pl.DataFrame(data)
-    exprs = []
-    for c in cols:
-        t = (declared.get(c) or {}).get("type")
-        if t == "datetime" and raw.schema[c].is_integer():
-            exprs.append(pl.col(c).cast(pl.Datetime("us", "UTC")).alias(c))
-        elif t in _DECLARED:
-            src = raw.schema[c]
-            if src == pl.Null:
-                exprs.append(pl.col(c).cast(_DECLARED[t]).alias(c))
-            else:
-                exprs.append(cast_column(c, src, t).alias(c))
-        else:
-            exprs.append(pl.col(c))
-    df = raw.select(exprs)
-    for c in cols:
-        bad = raw.get_column(c).is_not_null() & df.get_column(c).is_null()
-        if bad.any():
-            i = int(bad.arg_true()[0])
-            raise PushError(f"{target.name}: row {i}: column {c} "
-                            f"({(declared.get(c) or {}).get('type')}): "
-                            f"{rows[i].get(c)!r} cannot be read")
-    return push_frame(store, plan, target.name, df)
+        t = (declared.get(c) or {}).get("type") or "string"
+        values = []
+        for i, row in enumerate(rows):
+            try:
+                values.append(_value(row.get(c), t))
+            except (TypeError, ValueError, OverflowError):
+                raise PushError(f"{target.name}: row {i}: column {c} ({t}): "
+                                f"{row.get(c)!r} cannot be read as {t}") from None
+        data.append(pl.Series(c, values, dtype=_DECLARED.get(t, pl.String())))
+    return push_frame(store, plan, target.name, pl.DataFrame(data))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _value(v: Any, declared: str) -> Any:
+    """One JSON value as its declared type; TypeError/ValueError when it is not one.
+
+    JSON has no dates, so times are ISO-8601 strings (naive means UTC, as in sources) or
+    integer UTC microseconds; numbers must be numbers (a whole float is an int)."""
+    if v is None:
+        return None
+    if declared in ("int64", "int32"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+            raise TypeError
+        return int(v)
+    if declared in ("float64", "float32"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError
+        return float(v)
+    if declared == "bool":
+        if not isinstance(v, bool):
+            raise TypeError
+        return v
+    if declared == "datetime":
+        if isinstance(v, int) and not isinstance(v, bool):
+            return _EPOCH + timedelta(microseconds=v)
+        if not isinstance(v, str):
+            raise TypeError
+        dt = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    if declared == "date":
+        if not isinstance(v, str):
+            raise TypeError
+        return date.fromisoformat(v.strip())
+    if not isinstance(v, str):
+        raise TypeError
+    return v
 
 
 def push_file(store: OnlineStore, plan: Any, view: str, file: Path, root: Path) -> int:
@@ -193,6 +213,6 @@ def push_file(store: OnlineStore, plan: Any, view: str, file: Path, root: Path) 
         except OpError as exc:
             msg = str(exc).replace(f"{ctx.node_id}: ", "", 1).replace(str(file.resolve()),
                                                                        str(file))
-            raise PushError(f"{file}: {msg}") from None
+            raise PushError(msg if msg.startswith(str(file)) else f"{file}: {msg}") from None
         df = pl.read_parquet(Path(tmp) / DATA_FILE)
     return push_frame(store, plan, target.name, df)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 import struct
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from online_helpers import redis_url_or_skip
 
+from specops.compiler.cli.main import main
 from specops.runtime.store.online import (
     OnlineStoreError,
     OnlineValue,
@@ -138,13 +137,12 @@ def test_redis_down_is_one_line_naming_the_url(tmp_path: Path) -> None:
     assert "\n" not in msg and "redis://:***@127.0.0.1:1/0" in msg and "secret" not in msg
 
 
-def test_cli_with_redis_down_exits_with_one_line(tmp_path: Path) -> None:
+def test_cli_with_redis_down_exits_with_one_line(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "specops.yaml").write_text("name: p\nonline_store: redis://127.0.0.1:1/0\n")
-    proc = subprocess.run([sys.executable, "-m", "specops.compiler.cli.main", "materialize",
-                           str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "redis://127.0.0.1:1/0" in lines[0], proc.stderr
+    assert main(["materialize", str(tmp_path)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "redis://127.0.0.1:1/0" in lines[0], lines
 
 
 def test_bad_url_is_refused(tmp_path: Path) -> None:
