@@ -193,6 +193,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                               webhook_timeout_s=args.webhook_timeout,
                               webhook_retries=args.webhook_retries)
     code = 0
+    on_breach = (facts.get("monitoring") or {}).get("on_breach")
+    if on_breach == "rollback" and doc.get("in_breach"):   # self-healing (docs/rollout.md)
+        from specops.runtime.cli.rollout_commands import heal
+
+        doc["self_healing"] = heal(root, model, doc["in_breach"], info.ref, store=url,
+                                   artifacts=plan.project.artifacts)
     if args.retrain:
         from specops.runtime.engine.progress import make_progress
         from specops.runtime.monitor.retrain import retrain
@@ -240,6 +246,9 @@ def _summary(doc: dict[str, Any], paths: dict[str, Path]) -> None:
     fired = doc.get("alerts") or []
     out.write(f"{len(fired)} alert(s) fired" + (": " + ", ".join(
         f"{a['signal']} ({a['level']})" for a in fired) if fired else "") + "\n")
+    heal = doc.get("self_healing")
+    if heal:
+        out.write(f"self-healing: {heal['status']} — {heal['reason']}\n")
     rt = doc.get("retrain")
     if rt:
         out.write(f"retrain: {rt['status']} — {rt['reason']}\n")

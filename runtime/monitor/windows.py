@@ -83,6 +83,8 @@ def read_prediction_log(project_root: Path, model: str, log_dir: Path | None = N
         return pl.DataFrame()
     frames = [pl.read_parquet(f, hive_partitioning=False) for f in files]
     df = pl.concat(frames, how="diagonal_relaxed")
+    if "arm" in df.columns:   # a shadow re-scores requests the champion answered: not traffic
+        df = df.filter(pl.col("arm").is_null() | (pl.col("arm") != "shadow"))
     return df
 
 

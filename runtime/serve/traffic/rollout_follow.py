@@ -57,6 +57,7 @@ class RolloutFollower:
         self.log_predictions = log_predictions
         self.log_batch_rows = log_batch_rows
         self.router: TrafficRouter | None = None
+        self.recheck: Recheck | None = None     # the re-check loop whose round runs sync
         self.status = "no rollout"
         self._lock = threading.Lock()
 
@@ -176,7 +177,7 @@ def build_routed_service(source: ModelSource, log: bool = True, log_batch_rows: 
     if interval > 0:
         guard = Recheck(service, lambda: open_governance(source), interval)
         guard.before.append(follower.sync)
-        guard.start()
+        follower.recheck = guard.start()
         service.on_close.append(guard.stop)
     service.on_close.append(follower.close)
     service.rollout = follower      # type: ignore[attr-defined]
