@@ -47,7 +47,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or directory: {p}")
-    result = lint_paths(paths, parse_vars(args.var))
+    result = lint_paths(paths, parse_vars(args.var), cache=not args.no_cache,
+                        cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     diags = result.diagnostics
     if args.select:
         wanted = tuple(c.strip().upper() for c in args.select.split(","))
@@ -145,6 +146,9 @@ def _core_parser() -> _Commands:
     p.add_argument("--select", help="only these codes or prefixes (comma-separated)")
     p.add_argument("--ignore", help="drop these codes or prefixes (comma-separated)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    p.add_argument("--no-cache", action="store_true", help="lint every file afresh; read and "
+                   "write no cache (default: <project>/.specops/cache/lint, docs/lint.md)")
+    p.add_argument("--cache-dir", metavar="DIR", help="keep the lint cache in DIR")
     _add_common(p)
     p.set_defaults(func=cmd_lint)
 
