@@ -348,15 +348,25 @@ def _people_changes(current: Any, working: Any) -> list[str]:
 
 @_guarded
 def cmd_report(args: argparse.Namespace) -> int:
-    from specops.runtime.reports.model_report import render_report
+    from specops.runtime.reports.model_report import render_pdf, render_report
 
     model, version = _ref(args.ref)
     assert version is not None
+    pdf = args.pdf or (args.output if args.format == "pdf" else None)
+    if args.format == "pdf" and pdf is None:
+        pdf = f"{model}-{version}.report.pdf"
+    for target in (pdf, args.output):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise _fail(f"cannot write {target}: no such folder")
     with _governance(args) as gov:
-        html = render_report(gov, model, version)
-    out = Path(args.output or f"{model}-{version}.report.html")
-    out.write_text(html, encoding="utf-8")
-    print(f"wrote {out}", file=sys.stderr)
+        if pdf is not None:
+            pages = render_pdf(gov, model, version, Path(pdf))
+            print(f"wrote {pdf} ({pages} pages)", file=sys.stderr)
+        if args.format == "html" and (args.output or not args.pdf):
+            html = render_report(gov, model, version)
+            out = Path(args.output or f"{model}-{version}.report.html")
+            out.write_text(html, encoding="utf-8")
+            print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
@@ -441,8 +451,13 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     _common(q, actor=False)
     q.set_defaults(func=cmd_policy_status)
 
-    p = sub.add_parser("report", help="SR 11-7 style model documentation (HTML)")
+    p = sub.add_parser("report", help="SR 11-7 / EU AI Act Annex IV model documentation "
+                                      "(HTML, PDF)")
     p.add_argument("ref", metavar="MODEL@VERSION")
-    p.add_argument("--output", "-o", help="HTML file (default: MODEL-VERSION.report.html)")
+    p.add_argument("--output", "-o", help="output file (default: MODEL-VERSION.report.html, "
+                                         "or .pdf with --format pdf)")
+    p.add_argument("--format", choices=("html", "pdf"), default="html",
+                   help="html (interactive, self-contained) or pdf (print layout)")
+    p.add_argument("--pdf", metavar="FILE", help="also write the PDF to FILE")
     _common(p, actor=False)
     p.set_defaults(func=cmd_report)

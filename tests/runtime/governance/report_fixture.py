@@ -1,18 +1,23 @@
 """A realistic registered version for report tests and docs/screenshot_report.py.
 
-Evaluation data comes from the runtime's own metric functions on a synthetic scored test
-set, so the report is fed exactly the structures `evaluate`, `gate`, `export_onnx` and
-`benchmark` write; the version is registered and signed by the real registry, its approval
+Evaluation data comes from a real gradient-boosting pipeline fitted on synthetic applicants
+and the runtime's own metric, fairness (banded age, declared favourable outcome) and
+soundness functions, so the report is fed exactly the structures `evaluate`, `gate`,
+`export_onnx` and `benchmark` write (the ONNX file itself is a stand-in); the version is
+registered and signed by the real registry, its approval
 request is opened by the real `request_approval` op, then approved and deployed.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from specops.runtime.evaluation import (
     calibration_curve_data,
@@ -42,7 +47,7 @@ MODEL_FACTS: dict[str, Any] = {
     "limitations": "Trained on synthetic applicants; not validated for small-business "
                    "lending.",
     "assumptions": "Bureau data is available at application time for most applicants.",
-    "gates": ["quality", "fair_lending"], "protected": ["applications.sex"],
+    "gates": ["quality", "fair_lending"], "protected": ["applications.sex", "applications.age"],
     "review_cadence_s": 31449600,
     "monitoring": {"drift": {"method": "psi", "warn": 0.1, "alert": 0.25, "bins": 10,
                              "binning": "quantile"},
@@ -61,37 +66,91 @@ def _dump(path: Path, doc: Any) -> Path:
     return path
 
 
-def evaluation(n: int = 3000, seed: int = 7) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    sex = rng.choice(["F", "M"], n)
+FEATURES = [{"name": "income", "type": "float64", "role": "numeric"},
+            {"name": "debt_ratio", "type": "float64", "role": "numeric"},
+            {"name": "n_late_payments_90d", "type": "int64", "role": "numeric"},
+            {"name": "region", "type": "string", "role": "categorical"}]
+
+
+def _applicants(n: int, rng: np.random.Generator) -> pl.DataFrame:
     region = rng.choice(["north", "south", "east", "west"], n)
-    z = rng.normal(0, 1.3, n) - 1.0 + (region == "south") * 0.3
-    p_true = 1 / (1 + np.exp(-z))
-    y = (rng.random(n) < p_true).astype(np.int64)
-    p = np.clip(p_true + rng.normal(0, 0.05, n) + (sex == "M") * 0.03, 0.001, 0.999)
-    proba = np.column_stack([1 - p, p])
-    y_pred = (p >= 0.5).astype(np.int64)
+    income = rng.lognormal(10.5, 0.5, n)
+    debt = rng.beta(2, 5, n)
+    late = rng.poisson(0.4, n)
+    z = -2.0 + 3.0 * debt + 0.8 * late - 0.6 * (np.log(income) - 10.5) \
+        + 0.3 * (region == "south")
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int64)
+    return pl.DataFrame({"income": income, "debt_ratio": debt, "n_late_payments_90d": late,
+                         "region": region, "age": rng.integers(18, 80, n),
+                         "sex": rng.choice(["F", "M"], n), "defaulted": y})
+
+
+@functools.cache
+def evaluation(n: int = 3000, seed: int = 7) -> dict[str, Any]:
+    """What `evaluate` writes, for a real gradient-boosting pipeline fitted on synthetic
+    applicants: metrics, plots, slices, banded fairness with a declared favourable outcome
+    (no default), and the soundness block (benchmark, importance, sensitivity) from the
+    runtime's own functions. Cached: several tests build the same project."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from specops.runtime.evaluation.banding import (
+        FairnessSettings,
+        band_edges,
+        band_groups,
+        band_names,
+        describe,
+        favourable,
+    )
+    from specops.runtime.evaluation.soundness import soundness
+    from specops.runtime.training.preprocess import Feature, build_pipeline, prepare_frame
+
+    rng = np.random.default_rng(seed)
+    train, test = _applicants(4 * n, rng), _applicants(n, rng)
+    features = [Feature(**f) for f in FEATURES]
+    pipe = build_pipeline(features, HistGradientBoostingClassifier(
+        max_depth=3, max_iter=60, random_state=0), tree=True)
+    pipe.fit(prepare_frame(train, features), train.get_column("defaulted").to_numpy())
+    x = prepare_frame(test, features)
+    y = test.get_column("defaulted").to_numpy()
+    proba = pipe.predict_proba(x)
+    y_pred = pipe.predict(x)
+    p = proba[:, 1]
+    region = test.get_column("region").to_numpy()
 
     def compute(mask: np.ndarray) -> dict[str, float]:
         return classification_metrics(y[mask], y_pred[mask], proba[mask], [0, 1])
 
+    settings = FairnessSettings(0, 0.5, {"age": band_edges(
+        train.get_column("age").to_numpy(), {"quantiles": 4})})
+    truth, decision = favourable(settings, [0, 1], y, proba, y_pred)
+    assert truth is not None and decision is not None
+    fairness = {}
+    for col in ("age", "sex"):
+        groups = band_groups(test.get_column(col).to_numpy(), settings.bands.get(col))
+        fairness[col] = fairness_report(truth, decision, groups, 30)
+        if col in settings.bands:
+            fairness[col]["bands"] = band_names(settings.bands[col])
+    with tempfile.TemporaryDirectory() as tmp:
+        train_path = Path(tmp) / "train.parquet"
+        train.write_parquet(train_path)
+        sound = soundness(pipe, train_path, test, features, "defaulted", [0, 1], True, seed)
     return {"task": "binary_classification", "n": n, "label": "defaulted",
             "classes": [0, 1], "min_group_size": 30,
             "metrics": compute(np.ones(n, dtype=bool)),
             "plots": {**curve_data(y, p), "calibration": calibration_curve_data(y, p)},
             "slices": {"region": slice_metrics(region, compute, 30)},
-            "fairness": {"sex": fairness_report(y, y_pred, sex, 30)}}
+            "fairness": fairness,
+            "fairness_settings": {**settings.to_json(), "favorable_label": 0,
+                                  "threshold": 0.5, "description": describe(settings, [0, 1])},
+            "soundness": sound}
 
 
 def artifact_files(d: Path) -> dict[str, Path]:
     d.mkdir(parents=True, exist_ok=True)
-    ev = evaluation()
+    ev = json.loads(json.dumps(evaluation()))   # a copy: evaluation() is cached
     auc = ev["metrics"]["roc_auc"]
     di = ev["fairness"]["sex"]["disparate_impact"]
-    features = [{"name": "income", "type": "float64", "role": "numeric"},
-                {"name": "debt_ratio", "type": "float64", "role": "numeric"},
-                {"name": "n_late_payments_90d", "type": "int64", "role": "numeric"},
-                {"name": "region", "type": "string", "role": "categorical"}]
+    features = FEATURES
     (d / "model.onnx").write_bytes(b"\x08\x07fake-onnx-graph-for-report-tests")
     return {
         "model.onnx": d / "model.onnx",
