@@ -16,7 +16,15 @@ start cold, as they do in a pre-commit hook:
 - `lint_cpu_s`, `parse_cpu_s`, `cli_cpu_s`: the same runs in CPU seconds, steadier than wall time
   when other processes share the cores (compare these when the machine is busy).
 
-Prints one JSON line. Usage: `uv run python bench/lint_scale.py [--repeat 3] [--keep DIR]`.
+With `--incremental`, the lint cache instead (docs/lint.md), each step a fresh process
+as a pre-commit hook would be: `cold_s` (no cache: lint everything and write it), `warm_s`
+(nothing changed: replayed), `one_file_change_s` (one feature-view file edited so a view
+changes: the views of that file and the models that use them re-checked), with
+`uncached_s` (the same edited project linted without cache) side by side, `how` (what the
+cache did at each step) and `equal` (the cached and uncached diagnostics are identical).
+
+Prints one JSON line. Usage: `uv run python bench/lint_scale.py [--repeat 3] [--keep DIR]
+[--incremental]`.
 """
 
 from __future__ import annotations
@@ -275,6 +283,63 @@ def _cli(root: Path) -> tuple[float, float]:
     return wall, cpu
 
 
+_CACHED_CHILD = """
+import json, sys, time
+from pathlib import Path
+from specops.compiler.passes.lint import lint_paths
+root, cache = Path(sys.argv[1]), sys.argv[2] == "cache"
+t, c = time.perf_counter(), time.process_time()
+result = lint_paths([root], base=root, cache=cache)
+elapsed, cpu = time.perf_counter() - t, time.process_time() - c
+print(json.dumps({"s": elapsed, "cpu": cpu, "how": result.how,
+                  "diagnostics": [f"{d.location()} {d.code} {d.message}"
+                                  for d in result.diagnostics]}))
+"""
+
+
+def _edit_one_view(root: Path, round_: int) -> None:
+    """Change one feature of the first view of one file (a real semantic change)."""
+    path = root / "specs" / "features" / "views_007.yaml"
+    text = path.read_text(encoding="utf-8")
+    old, new = ("0, 100)", f"0, {101 + round_})") if round_ == 0 else \
+        (f"0, {100 + round_})", f"0, {101 + round_})")
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def measure_incremental(root: Path, repeat: int) -> dict[str, Any]:
+    """Cold, warm and one-file-change lint with the cache (fresh processes)."""
+    def run(mode: str) -> dict[str, Any]:
+        out = subprocess.run([sys.executable, "-c", _CACHED_CHILD, str(root), mode],
+                             check=True, capture_output=True, text=True)
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
+
+    colds, warms, changes, plains = [], [], [], []
+    equal = True
+    for r in range(repeat):
+        shutil.rmtree(root / ".specops", ignore_errors=True)
+        colds.append(run("cache"))
+        warms.append(run("cache"))
+        _edit_one_view(root, r)
+        changes.append(run("cache"))
+        plains.append(run("nocache"))
+        equal = equal and changes[-1]["diagnostics"] == plains[-1]["diagnostics"]
+    return {
+        "cold_s": round(min(x["s"] for x in colds), 3),
+        "warm_s": round(min(x["s"] for x in warms), 3),
+        "one_file_change_s": round(min(x["s"] for x in changes), 3),
+        "uncached_s": round(min(x["s"] for x in plains), 3),
+        "cold_cpu_s": round(min(x["cpu"] for x in colds), 3),
+        "warm_cpu_s": round(min(x["cpu"] for x in warms), 3),
+        "one_file_change_cpu_s": round(min(x["cpu"] for x in changes), 3),
+        "uncached_cpu_s": round(min(x["cpu"] for x in plains), 3),
+        "how": [colds[0]["how"], warms[0]["how"], changes[0]["how"]],
+        "equal": equal,
+        "diagnostics": len(plains[0]["diagnostics"]),
+        "target_one_file_change_s": 0.2,
+    }
+
+
 def measure(root: Path, repeat: int) -> dict[str, Any]:
     lints = [_child(_LINT_CHILD, root) for _ in range(repeat)]
     parses = [_child(_PARSE_CHILD, root) for _ in range(repeat)]
@@ -322,10 +387,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best)")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
+    parser.add_argument("--incremental", action="store_true",
+                        help="measure the lint cache: cold, warm, one file changed")
     args = parser.parse_args(argv)
     with scale_project(args.keep, "specops-lint-scale-") as root:
         shape = generate(root)
-        result = {**measure(root, max(args.repeat, 1)), **shape,
+        how = measure_incremental if args.incremental else measure
+        result = {**how(root, max(args.repeat, 1)), **shape,
                   "cpus": os.cpu_count(), "python": sys.version.split()[0]}
         print(json.dumps(result))
     return 0
