@@ -65,7 +65,7 @@ def _reads_no_log(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
         return
     ctx.error("SPEC714", f"`{model.name}` has rollout rules but `serving.log_predictions` "
               "is false: the rules compare the arms from the prediction log", loaded,
-              "rollout", related=[ctx.related("the prediction log is turned off here",
+              "rollout", key=True, related=[ctx.related("the prediction log is turned off here",
                                               loaded, "serving", "log_predictions")],
               help="turn the prediction log on, or drop `rollout:` and promote by hand")
 
@@ -81,7 +81,7 @@ def check_rollout(ctx: Context) -> None:
         if not r.promote_when and not r.rollback_when:
             ctx.error("SPEC713", f"`{model.name}`'s rollout has no promote_when or "
                       "rollback_when rules: `specops rollout evaluate` can never decide",
-                      loaded, "rollout", severity=Severity.WARNING,
+                      loaded, "rollout", key=True, severity=Severity.WARNING,
                       help="add e.g. rollback_when: [{metric: error_rate, "
                            "above_champion_by: 0.01}]")
         _reads_no_log(ctx, loaded, model)

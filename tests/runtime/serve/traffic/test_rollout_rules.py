@@ -172,7 +172,7 @@ def test_promotion_refused_when_the_approval_is_invalid(served_project: dict[str
         r = running_rollout(gov, "credit", "production")
         assert r is not None
         assert "not approved" in str(rollout_problem(gov, r))
-        with pytest.raises(GovernanceError, match="cannot promote: .*not approved"):
+        with pytest.raises(GovernanceError, match=r"cannot promote: .*not approved"):
             promote_rollout(gov, "credit", "production", "rules held")
         assert current(gov, "credit", "production") == 1
     finally:
