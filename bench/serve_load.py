@@ -40,8 +40,11 @@ direct Ray replicas all three):
 Prints one JSON line: `rps`, `p50_ms`, `p99_ms`, `errors` (lean server, the OIP
 endpoint), `baseline_rps`, `ratio`, and `ray_*` / `<server>_*` for each server measured.
 
+`--compare-ref REF` also runs the lean server from git ref REF, alternating with the current
+one (`before_*` / `after_*`): a before/after of a change measured under the same load.
+
     uv run python bench/serve_load.py [--seconds 20] [--clients 32] [--skip-ray]
-        [--protocol json|binary|grpc]
+        [--protocol json|binary|grpc] [--ray-variants direct1,...] [--compare-ref REF]
 """
 
 from __future__ import annotations
@@ -525,6 +528,33 @@ def measure_ray(built: dict[str, Any], args: argparse.Namespace, tmp: Path
     return out
 
 
+def compare_lean(built: dict[str, Any], args: argparse.Namespace, tmp: Path
+                 ) -> dict[str, Any]:
+    """The lean server at git ref `--compare-ref` and as checked out, alternately (two
+    rounds each, same model, same load), so a before/after comes from one run on the same
+    machine load: `before_rps` / `after_rps` are the rounds' means."""
+    tree = tmp / "before"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", args.compare_ref,
+                              "src", "compiler", "contract", "runtime", "specs", "schemas"],
+                             check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    old = {"PYTHONPATH": str(tree / "src")}     # first on sys.path: the old package
+    rounds: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    for _ in range(2):
+        for name, env in (("before", old), ("after", {})):
+            rounds[name].append(measure_specops(built["project"], built["rows"], args,
+                                                "lean", env, log=tmp / f"{name}.log"))
+    out: dict[str, Any] = {"before_ref": args.compare_ref}
+    for name, runs in rounds.items():
+        out[f"{name}_rps"] = round(sum(r["rps"] for r in runs) / len(runs), 1)
+        out[f"{name}_p99_ms"] = round(sum(r["p99_ms"] for r in runs) / len(runs), 3)
+        out[f"{name}_rounds_rps"] = [r["rps"] for r in runs]
+        out[f"{name}_server_cpu_ms"] = [r.get("cpu_ms_per_request", {}).get("server")
+                                        for r in runs]
+    return out
+
+
 def metrics_update_us(n: int = 100_000) -> float:
     """Microseconds of one request's metric updates (the lean server's hot path)."""
     from specops.runtime.serve.prometheus import Metrics
@@ -551,6 +581,8 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--protocol", choices=["json", "binary", "grpc"], default="json",
                     help="request encoding (grpc: lean and direct Ray replicas)")
+    ap.add_argument("--compare-ref", help="also run the lean server at this git ref, "
+                    "alternating with the current one (before/after in one run)")
     ap.add_argument("--ray-variants", default="direct1,direct2,serve1,serve2",
                     help="comma-separated: " + ", ".join(_RAY_VARIANTS))
     args = ap.parse_args()
@@ -561,6 +593,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         built = build_model(tmp)
+        if args.compare_ref:
+            report.update(compare_lean(built, args, tmp))
         lean = measure_specops(built["project"], built["rows"], args, "lean",
                                log=tmp / "lean.log")
         report.update(lean)
@@ -568,8 +602,8 @@ def main() -> None:
         with contextlib.suppress(Exception):
             import polars as pl
 
-            logged = pl.scan_parquet(str(built["project"] / ".specops" / "predictions" /
-                                         "**" / "*.parquet")).select(pl.len()).collect().item()
+            logged = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in
+                         (built["project"] / ".specops" / "predictions").rglob("*.parquet"))
         report["logged_rows"] = logged
         if not args.skip_ray:
             report.update(measure_ray(built, args, tmp))

@@ -62,9 +62,12 @@ def _config(service: Service, host: str, port: int) -> Any:
         http = LimitedHttpTools     # header deadline and size cap (http_limits.py)
     except ImportError:
         http = "h11"                # h11 caps headers itself (h11_max_incomplete_event_size)
+    # no proxy-headers middleware (nothing here reads the client address) and no `server`
+    # header: per-request work the service does not need (profiled, docs/serving.md)
     return uvicorn.Config(make_app(service), host=host, port=port, loop=loop, http=http,
                           lifespan="on", access_log=False, log_level="warning",
-                          backlog=2048, timeout_keep_alive=5)
+                          backlog=2048, timeout_keep_alive=5, proxy_headers=False,
+                          server_header=False)
 
 
 def serve_lean(service: Service, host: str = "127.0.0.1", port: int = 8000,

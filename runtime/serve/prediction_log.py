@@ -22,6 +22,7 @@ reader never sees half a file.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -53,6 +54,10 @@ class PredictionLog:
         self._cond = threading.Condition()
         self._closed = False
         self._seq = 0
+        # ids for requests that bring none: a random per-log prefix and a counter, unique
+        # like uuid4 but without its urandom syscall per request (3 % of a request's CPU)
+        self._ids = itertools.count()
+        self._id_prefix = uuid.uuid4().hex[:20]
         self.files: list[Path] = []
         self.written_rows = 0
         self.error: str | None = None
@@ -70,7 +75,7 @@ class PredictionLog:
         `extra` (online mode): more columns, one value per row (the raw request fields,
         `raw.<name>`, and `features_at`, the request time the features were read at).
         """
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id or f"{self._id_prefix}{next(self._ids):012x}"
         with self._cond:
             while self._rows >= self.max_rows and not self._closed:
                 self._cond.notify_all()
