@@ -26,8 +26,9 @@ from specops.runtime.trust.trust_store import accept
 
 __all__ = ["Signed", "signed_project"]
 
-ROLES = {"alice": "ml_engineer", "bob": "model_risk_officer", "erin": "model_risk_officer",
-         "frank": "platform_engineer"}
+ROLES = {"alice": ["ml_engineer"], "bob": ["model_risk_officer"],
+         "erin": ["model_risk_officer"], "frank": ["platform_engineer"],
+         "ivy": ["model_risk_officer", "platform_engineer"]}   # may approve and deploy
 
 
 def facts(expires_s: float | None = None) -> dict[str, Any]:
@@ -89,9 +90,9 @@ def signed_project(project: dict[str, Any], dest: Path, challenger: str | None =
     root = copy_project(project, dest)
     keys = {name: create_keypair(root / ".keys", name) for name in ROLES}
     shutil.copyfile(os.environ["SPECOPS_REGISTRY_PUBKEYS"], root / ".keys" / "pipeline.pub")
-    people: dict[str, Any] = {name: {"roles": [role], "teams": ["t"],
+    people: dict[str, Any] = {name: {"roles": roles, "teams": ["t"],
                                      "keys": [f".keys/{name}.pub"]}
-                              for name, role in ROLES.items()}
+                              for name, roles in ROLES.items()}
     people["pipeline"] = {"roles": ["ml_engineer"], "teams": ["ml_platform"],
                           "keys": [".keys/pipeline.pub"]}
     config = {"name": "serve_test", "people": people,

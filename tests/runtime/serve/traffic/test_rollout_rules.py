@@ -25,7 +25,7 @@ from serve_helpers import oip_body
 
 from specops.runtime.cli.rollout_commands import evaluate_rollout, heal
 from specops.runtime.governance import GovernanceError
-from specops.runtime.governance.approvals import reject
+from specops.runtime.governance.approvals import approve, reject
 from specops.runtime.governance.deploy import (
     promote_rollout,
     rollout_problem,
@@ -182,6 +182,33 @@ def test_promotion_refused_when_the_approval_is_invalid(served_project: dict[str
     doc = evaluate_rollout(s.root, "credit", "production", rules)
     assert doc["decision"]["decision"] == "rollback"        # it may not route: removed
     assert "may not route" in doc["decision"]["reason"]
+
+
+def test_a_rollout_follows_the_deploy_rules(served_project: dict[str, Any],
+                                            tmp_path: Path) -> None:
+    """Never around the approvals: an unapproved challenger, its own approver as the
+    deployer, a person who may not deploy, or no champion are each refused."""
+    s, _ = signed_project(served_project, tmp_path / "proj", challenger=None)
+    v = s.add("same", approved=False)
+    s.register(v)
+    with pytest.raises(GovernanceError, match="not approved for production"):
+        s.act("frank", start_rollout, "credit", v, "production", share=10)
+    s.act("ivy", approve, "credit", v, "model_risk_officer", "ok")
+    with pytest.raises(GovernanceError, match="separation of duties: ivy approved"):
+        s.act("ivy", start_rollout, "credit", v, "production", shadow=True)
+    with pytest.raises(GovernanceError, match="bob may not deploy"):
+        s.act("bob", start_rollout, "credit", v, "production", share=10)
+    with pytest.raises(GovernanceError, match="needs a champion"):
+        s.act("frank", start_rollout, "credit", v, "staging", share=10)
+    r = s.act("frank", start_rollout, "credit", v, "production", share=10)
+    gov = s.gov()
+    try:
+        act = verified(gov, r.envelope)
+        assert (act.person, act.action, act.subject) == ("frank", "rollout", f"credit@{v}")
+        assert act.predicate["share"] == 10.0 and act.predicate["champion"] == 1
+        assert rollout_problem(gov, r) is None
+    finally:
+        gov.close()
 
 
 def test_only_the_pipeline_key_executes_rules(served_project: dict[str, Any],
