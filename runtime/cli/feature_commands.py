@@ -102,6 +102,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
                            "watermark_us": r.watermark_us, "skipped": r.skipped or None}
                           for r in reports], indent=2))
         return 0
+    if not reports:
+        print("no entity views to materialize (views on a model's spine are computed from "
+              "the request at serving time)")
     for r in reports:
         if r.skipped:
             print(f"{r.view}: skipped ({r.skipped})")
