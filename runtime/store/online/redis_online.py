@@ -139,8 +139,14 @@ class RedisOnlineStore:
         """Delete every key under this store's prefix (tests; `--full` rebuilds)."""
         n = 0
         try:
-            for batch in self._r.scan_iter(match=f"{self.prefix}*", count=1000):
-                n += int(self._r.delete(batch))
+            batch: list[Any] = []
+            for key in self._r.scan_iter(match=f"{self.prefix}*", count=1000):
+                batch.append(key)
+                if len(batch) == 500:
+                    n += int(self._r.delete(*batch))
+                    batch.clear()
+            if batch:
+                n += int(self._r.delete(*batch))
         except self._redis_mod.RedisError as exc:
             raise self._error(exc) from None
         return n
