@@ -161,6 +161,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         info = load_model_info(version)
     except LookupError as exc:
         raise fail(str(exc)) from None
+    if args.skew:
+        return _skew(args, plan, root, model, info, url)
     frame, source, time_col = _current(args, plan, root, model, info, url)
     ev = plan.by_id.get(f"evaluate:{model}")
     protected = list((ev.params.get("protected") if ev else None) or [])
@@ -225,6 +227,38 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if code == 0 and args.fail_on_alert and fired:
         code = 1
     return code
+
+
+def _skew(args: argparse.Namespace, plan: Any, root: Path, model: str, info: Any,
+          url: str) -> int:
+    """`--skew`: served vs offline feature vectors of the online-mode predictions in the
+    log (runtime/monitor/skew.py); exit 1 when a feature's mismatch share is above
+    `--skew-threshold`."""
+    from specops.runtime.monitor.skew import SkewError, skew_report
+    from specops.runtime.monitor.windows import read_prediction_log
+    from specops.runtime.training.preprocess import Feature
+
+    if not args.from_log:
+        raise fail("--skew compares the prediction log: use it with --from-log")
+    frame = read_prediction_log(root, model, Path(args.log_dir) if args.log_dir else None)
+    features = [Feature(name, role) for name, role in info.inputs]
+    try:
+        doc = skew_report(plan, root, model, features, frame, args.skew_threshold, url)
+    except SkewError as exc:
+        raise fail(str(exc)) from None
+    if args.json:
+        print(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        out = sys.stdout
+        out.write(f"{info.ref}: online/offline skew over {doc['rows']} logged predictions "
+                  f"({doc['from']} .. {doc['to']}), threshold {doc['threshold']}\n")
+        for f in doc["features"]:
+            diff = "" if f["max_abs_diff"] is None else f"  max abs diff {f['max_abs_diff']:.6g}"
+            flag = "  BREACH" if f["feature"] in doc["in_breach"] else ""
+            out.write(f"  {f['feature']:<22} mismatch {f['mismatch_share']:.4f} "
+                      f"({f['mismatches']}){diff}{flag}\n")
+        out.write(f"{len(doc['in_breach'])} feature(s) above the threshold\n")
+    return 1 if doc["in_breach"] else 0
 
 
 def _summary(doc: dict[str, Any], paths: dict[str, Path]) -> None:
@@ -313,6 +347,11 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
                    "with their model inputs to this parquet file (e.g. to replay as traffic)")
     p.add_argument("--store", help="store URL (default: the project's)")
     p.add_argument("--fail-on-alert", action="store_true", help="exit 1 when an alert fired")
+    p.add_argument("--skew", action="store_true", help="with --from-log: online/offline "
+                   "skew per feature of the online-mode predictions (served vector vs the "
+                   "offline point-in-time recomputation); exit 1 above --skew-threshold")
+    p.add_argument("--skew-threshold", type=float, default=0.01, help="largest mismatch "
+                   "share a feature may have (default 0.01)")
     p.add_argument("--json", action="store_true", help="print the report document as JSON")
     add_common(p)
     p.set_defaults(func=cmd_monitor)

@@ -71,7 +71,8 @@ def _checker(f: RawField) -> Callable[[Any, str], Any]:
                              f"{type(v).__name__} {v!r:.40}")
 
     def check(v: Any, where: str) -> Any:
-        if v is None:
+        if v is None or (type(v) is float and v != v):     # NaN (binary/gRPC data): null
+            v = None
             if not nullable:
                 raise ProtocolError(400, f"{where}field {name!r} may not be null")
             return None

@@ -125,7 +125,8 @@ class _Servicer:
         return self.pb.ModelMetadataResponse(
             name=m.name, versions=[str(m.version)], platform="onnxruntime_onnx",
             inputs=[tensor(name=t["name"], datatype=t["datatype"], shape=t["shape"])
-                    for t in m.inputs],
+                    for t in (m.inputs if self.service.features is None   # online: raw
+                              else self.service.features.metadata["inputs"])],
             outputs=[tensor(name=t["name"], datatype=t["datatype"], shape=t["shape"])
                      for t in m.outputs])
 
@@ -139,7 +140,10 @@ class _Servicer:
                                     f"{service.revoked}")
             m = service.model
             size = request.ByteSize()
-            if size > THREAD_PARSE_BYTES:
+            if service.features is not None:    # online mode: raw fields + entity keys
+                req = await service.features.vector.request(_doc(request), "infer",
+                                                            m.outputs)
+            elif size > THREAD_PARSE_BYTES:
                 req = await asyncio.to_thread(
                     lambda: parse_infer(_doc(request), m.inputs, m.outputs))
             else:
