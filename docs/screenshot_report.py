@@ -2,24 +2,26 @@
 
 Why: the report must be readable as delivered, a self-contained HTML file opened offline;
 rendering it in a real browser with the network disabled and looking at the PNG is the
-check that the inline SVG plots (ROC, calibration, group rates) actually show.
+check that the inlined chart library draws every chart.
 
     uv run python docs/screenshot_report.py --out report.png
-    uv run python docs/screenshot_report.py --out plots.png --sections validation,fairness \
+    uv run python docs/screenshot_report.py --out fairness.png --sections fairness \
         --height 1900
+    uv run python docs/screenshot_report.py --project examples/credit-risk \
+        --ref credit_default@1 --out docs/images/x.png --pdf report.pdf
 
-Builds a throwaway project (a registered, signed, approved and deployed version; see
-tests/runtime/governance/report_fixture.py), writes `report.html` into the workdir, and
-runs `chromium --headless --screenshot` with every proxy pointed at a dead port, so
-anything the page tried to fetch would be missing from the picture. Exit 2 when Chromium is missing
-(`apt-get install -y chromium`).
+Without `--project` it builds a throwaway project (a registered, signed, approved and
+deployed version; see tests/runtime/governance/report_fixture.py); with it, it reports on
+a version that project's pipeline registered. It writes `report.html` into the workdir and
+renders it with tests/runtime/reports/browser_helpers.py (Debian's chromium, every proxy
+pointed at a dead port, so anything the page tried to fetch would be missing from the
+picture). `--pdf` also prints the PDF (WeasyPrint) and reports its page count. Exit 2 when
+Chromium is missing (`apt-get install -y chromium`).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,46 +33,63 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="report.png", help="PNG to write")
     ap.add_argument("--html", help="also keep the HTML here")
-    ap.add_argument("--workdir", help="project folder to build in (default: a temp dir)")
-    ap.add_argument("--height", type=int, default=5200, help="window height in pixels")
+    ap.add_argument("--pdf", help="also write the PDF here (prints its page count)")
+    ap.add_argument("--workdir", help="folder to build in (default: a temp dir)")
+    ap.add_argument("--project", help="report on this project's registry instead of a "
+                    "throwaway fixture project")
+    ap.add_argument("--ref", default="credit_default@1", help="MODEL@VERSION (--project)")
+    ap.add_argument("--height", type=int, default=9000, help="window height in pixels")
+    ap.add_argument("--width", type=int, default=1280, help="window width in pixels")
     ap.add_argument("--sections", help="photograph only these report sections, e.g. "
-                    "validation,fairness (the plots); default: the whole document")
+                    "soundness,performance; default: the whole document")
     args = ap.parse_args(argv)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser") \
-        or shutil.which("google-chrome")
-    if chromium is None:
+    sys.path.insert(0, str(ROOT / "tests" / "runtime" / "reports"))
+    sys.path.insert(0, str(ROOT / "tests" / "runtime" / "governance"))
+    from browser_helpers import chromium_path, render
+
+    if chromium_path() is None:
         print("chromium is not installed (apt-get install -y chromium)", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(ROOT / "tests" / "runtime" / "governance"))
-    from report_fixture import build
-
-    from specops.runtime.reports.model_report import render_report
+    from specops.runtime.reports.model_report import render_pdf, render_report
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specops-report-"))
-    gov, model, version = build(work / "project")
+    work.mkdir(parents=True, exist_ok=True)
+    if args.project:
+        from specops.runtime.governance import Governance
+
+        gov = Governance.open(Path(args.project))
+        model, _, v = args.ref.partition("@")
+        version = int(v)
+    else:
+        from report_fixture import build
+
+        gov, model, version = build(work / "project")
     html = render_report(gov, model, version)
+    if args.pdf:
+        pages = render_pdf(gov, model, version, Path(args.pdf))
+        print(f"wrote {args.pdf} ({pages} pages)")
     gov.close()
     if args.html:
         Path(args.html).write_text(html, encoding="utf-8")
     if args.sections:
         keep = "".join(f":not(#{s.strip()})" for s in args.sections.split(",") if s.strip())
-        html = html.replace("</head>", f"<style>header, section{keep} {{display: none}}"
-                            "</style></head>", 1)
+        html = html.replace("</head>", f"<style>header, footer, section{keep} "
+                            "{display: none}</style></head>", 1)
     page = work / "report.html"
     page.write_text(html, encoding="utf-8")
     out = Path(args.out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           "--disable-background-networking", "--no-first-run",
-           "--proxy-server=http://0.0.0.0:9", "--proxy-bypass-list=<-loopback>",
-           f"--user-data-dir={work / 'chromium-profile'}",
-           f"--window-size=1200,{args.height}", f"--screenshot={out}", page.as_uri()]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0 or not out.is_file():
-        print(f"chromium failed ({proc.returncode}): {proc.stderr.strip()[-500:]}",
-              file=sys.stderr)
+    try:
+        rendered = render(page, screenshot=out, width=args.width, height=args.height)
+    except RuntimeError as exc:
+        print(str(exc), file=sys.stderr)
         return 1
-    print(f"wrote {out} ({out.stat().st_size} bytes) from {page}")
+    failed = [c for c, s in rendered.page.charts.items()
+              if not s["svg"] or s["error"]]
+    if failed:
+        print(f"charts not drawn: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} ({out.stat().st_size} bytes) from {page}; "
+          f"{len(rendered.page.charts)} charts drawn")
     return 0
 
 

@@ -18,7 +18,7 @@ import altair as alt
 from specops.runtime.reports.chart_kit import COLORS, number_format
 
 __all__ = ["calibration_chart", "group_rates_chart", "importance_chart", "roc_chart",
-           "sensitivity_chart"]
+           "sensitivity_charts"]
 
 SQUARE = 300
 
@@ -144,34 +144,36 @@ def importance_chart(importance: Mapping[str, Any] | None) -> Any:
         height=max(120, 26 * len(rows)))
 
 
-def sensitivity_chart(sensitivity: Mapping[str, Any] | None, limit: int = 4
-                      ) -> Any:
+def sensitivity_charts(sensitivity: Mapping[str, Any] | None, limit: int = 4) -> list[Any]:
     """Mean prediction as each of the `limit` most important inputs moves across its
-    test-set range (others held at their values); one small panel per input."""
+    test-set range (others held at their values): one small chart per input, all on the
+    same y scale so the swings compare. (Separate charts, not one concat: the browser
+    bundle drew concatenated views empty while vl-convert drew them.)"""
     feats = [f for f in (sensitivity or {}).get("features") or []][:limit]
     if not feats:
-        return None
+        return []
     target = str((sensitivity or {}).get("prediction") or "mean prediction")
-    panels = []
-    values = [m for f in feats for m in f["mean_prediction"]]
+    values = [float(m) for f in feats for m in f["mean_prediction"]]
     fmt = number_format(values)
+    pad = (max(values) - min(values)) * 0.05 or 0.01
+    domain = [min(values) - pad, max(values) + pad]
+    panels = []
     for f in feats:
         rows = [{"value": v, "prediction": float(m)}
                 for v, m in zip(f["grid"], f["mean_prediction"], strict=False)]
         numeric = f.get("role") != "categorical"
-        mark = alt.Chart(_data(rows)).mark_line(
-            color=COLORS[1], point=alt.OverlayMarkDef(color=COLORS[1])) \
-            if numeric else alt.Chart(_data(rows)).mark_bar(color=COLORS[1])
+        base = alt.Chart(_data(rows))
+        mark = base.mark_line(color=COLORS[1], point=alt.OverlayMarkDef(color=COLORS[1])) \
+            if numeric else base.mark_bar(color=COLORS[1])
         xfmt = number_format([float(v) for v in f["grid"]]) if numeric else ""
         x = alt.X("value:Q", title=f["feature"], scale=alt.Scale(zero=False),
-                  axis=alt.Axis(format=xfmt)) if numeric else \
+                  axis=alt.Axis(format=xfmt, tickCount=5)) if numeric else \
             alt.X("value:N", title=f["feature"], axis=alt.Axis(labelAngle=0))
         panels.append(mark.encode(
-            x=x, y=alt.Y("prediction:Q", title=target, axis=alt.Axis(format=fmt)),
+            x=x, y=alt.Y("prediction:Q", title=target, scale=alt.Scale(domain=domain),
+                         axis=alt.Axis(format=fmt)),
             tooltip=[alt.Tooltip("value:Q", title=f["feature"], format=",.4~g") if numeric
                      else alt.Tooltip("value:N", title=f["feature"]),
                      alt.Tooltip("prediction:Q", title=target, format=".4f")],
-        ).properties(width=220, height=170))
-    return alt.concat(*panels, columns=2).properties(
-        title="Sensitivity: mean prediction as one input moves (others unchanged)"
-    ).resolve_scale(y="shared")
+        ).properties(title=f"Sensitivity to {f['feature']}", width=220, height=170))
+    return panels

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from specops.runtime.governance.approvals import status
 from specops.runtime.governance.ledger import audit
 from specops.runtime.governance.promotion import history
@@ -77,7 +79,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         if v.is_integer() and abs(v) < 1e15:
             return f"{int(v):,}"
-        return f"{v:,.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+        return f"{v:,.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2g}"
     if isinstance(v, dict):
         return ", ".join(f"{k} = {_fmt(x)}" for k, x in sorted(v.items()))
     if isinstance(v, (list, tuple)):
@@ -212,7 +214,7 @@ def gather(gov: Governance, model: str, version: int) -> dict[str, Any]:
         "charts": {"roc": charts.roc_chart(plots.get("roc"), metrics.get("roc_auc")),
                    "calibration": charts.calibration_chart(plots.get("calibration")),
                    "importance": charts.importance_chart(soundness.get("importance")),
-                   "sensitivity": charts.sensitivity_chart(soundness.get("sensitivity"))},
+                   "sensitivity": charts.sensitivity_charts(soundness.get("sensitivity"))},
     }
     ctx["production"] = next((d for d in reversed(deployments)
                               if d["environment"] == "production" and d.get("until") is None),
@@ -238,7 +240,11 @@ def _html(gov: Governance, model: str, version: int, *, static: bool) -> str:
     kit = ChartSet(static=static)
     drawn: dict[str, Any] = {}
     for key, chart in ctx["charts"].items():
-        drawn[key] = kit.add(key, chart) if chart is not None else None
+        if isinstance(chart, list):   # several small charts (sensitivity, one per input)
+            drawn[key] = Markup("").join(kit.add(f"{key}-{i}", c, alt=key)
+                                         for i, c in enumerate(chart)) if chart else None
+        else:
+            drawn[key] = kit.add(key, chart) if chart is not None else None
     for f in ctx["fairness"]:
         f["chart"] = kit.add(f"rates-{f['attribute']}", f["chart"]) \
             if f["chart"] is not None else None

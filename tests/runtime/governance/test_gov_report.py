@@ -26,8 +26,8 @@ def test_report_is_self_contained_and_complete(tmp_path):
                     "9. Approvals and signatures", "10. Deployment history",
                     "11. Audit trail", "12. Where each expectation is answered"):
         assert heading in html
-    # ROC, calibration, importance, sensitivity, rates by age and by sex
-    assert html.count('class="chart" data-chart=') == 6
+    # ROC, calibration, importance, rates by age and by sex, sensitivity to 4 inputs
+    assert html.count('class="chart" data-chart=') == 9
     assert "Rates by sex" in html and "Rates by age" in html
     assert "calibration acceptable" in html and "carol" in html
     assert "Trained on synthetic applicants" in html

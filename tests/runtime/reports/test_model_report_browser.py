@@ -19,7 +19,9 @@ from specops.runtime.reports.model_report import render_pdf, render_report
 
 SECTIONS = ["summary", "purpose", "lineage", "soundness", "performance", "fairness",
             "packaging", "monitoring", "approvals", "deployments", "audit", "references"]
-CHARTS = {"roc", "calibration", "importance", "sensitivity", "rates-age", "rates-sex"}
+# ROC, calibration, importance, group rates per attribute, one sensitivity chart per input
+CHARTS = {"roc", "calibration", "importance", "rates-age", "rates-sex",
+          "sensitivity-0", "sensitivity-1", "sensitivity-2", "sensitivity-3"}
 
 
 @pytest.fixture(scope="module")
