@@ -22,13 +22,15 @@ on a spine of (every entity, T):
   model with `created_time_cutoff: true` is materialized with the cutoff (when models
   disagree, with it: what was known at T).
 
-Incremental: the store keeps a watermark per view (the last `until`). A later run only
+Incremental: the store keeps a watermark per view (the last `until`, W). A later run only
 looks at entities that have a visible row with `event > W` or `created > W` (a late
 arrival), recomputes just those (their full history, so windows stay right) and writes
-them; nothing changed means nothing is written. `full=True` ignores the watermark. An
-`until` before the watermark is refused: the store only keeps newer rows, so an older T
-needs a fresh store. Views without a timestamp (static tables) are rewritten in full each
-time with event time = T.
+them; when nothing arrived, nothing is written. The created time stands for "arrived
+after the last run", which holds when `until` is now; with a backdated `until` and no
+cutoff, rows created after it are visible and count as new on every run (rewriting them
+is harmless). `full=True` ignores the watermark. An `until` before the watermark is
+refused: the store only keeps newer rows, so an older T needs a fresh store. Views
+without a timestamp (static tables) are rewritten in full each time with event time = T.
 
 Which views: every feature view and every non-spine source that a training set joins,
 except *request views*: a feature view on the spine source of a model that uses it is
@@ -254,10 +256,6 @@ def materialize(plan: Any, root: Path, store: OnlineStore, *,
         mark = store.watermark(v.name)
         since = None if (full or not v.timestamp) else mark
         rep = MaterializeReport(v.name, until_us=until, watermark_us=mark)
-        if since is not None and since == until:
-            rep.seconds = time.perf_counter() - started
-            reports.append(rep)
-            continue
         cols = list(dict.fromkeys(c for c in (v.entity, v.timestamp, v.created, *v.features)
                                   if c))
         df = pl.read_parquet(_table(result.nodes[v.node].path), columns=cols)

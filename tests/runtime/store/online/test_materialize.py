@@ -139,10 +139,15 @@ def test_incremental_touches_only_newer_rows(credit_project: Path, tmp_path: Pat
     t1, t2 = us(2025, 1, 1), us(2025, 1, 2)
     first = materialize(plan, root, store, select=[VIEW], until_us=t1)[0]
     assert first.written == first.entities > 1000 and store.watermark(VIEW) == t1
-    again = materialize(plan, root, store, select=[VIEW], until_us=t1)[0]
-    assert (again.entities, again.written) == (0, 0)            # nothing changed: no-op
-    before = {v.event_ts_us for v in store.read_many({VIEW: [(100_000,)]})[VIEW] if v}
     b = bureau(root)
+    everyone = [(k,) for k in sorted(set(b.get_column("applicant_id").to_list()))]
+    snapshot = store.read_many({VIEW: everyone})
+    # backdated T without the cutoff: rows created after T are visible and count as new
+    created_later = b.filter((pl.col("reported_at").dt.epoch("us") <= t1) &
+                             (pl.col("created_at").dt.epoch("us") > t1))
+    again = materialize(plan, root, store, select=[VIEW], until_us=t1)[0]
+    assert again.entities == created_later.get_column("applicant_id").n_unique() > 0
+    assert store.read_many({VIEW: everyone}) == snapshot        # rewritten, unchanged
     last = b.sort("reported_at").group_by("applicant_id").last()
     ids = last.get_column("applicant_id").to_list()[:3]
     a, late_new, late_old = ids
@@ -173,9 +178,13 @@ def test_incremental_touches_only_newer_rows(credit_project: Path, tmp_path: Pat
     got = store.read_many({VIEW: [(a,), (late_new,)]})[VIEW]
     assert got[0] is not None and got[0].values["open_accounts"] == 9
     assert got[1] is not None and got[1].values["open_accounts"] == 8
-    assert materialize(plan, root, store, select=[VIEW], until_us=t2)[0].entities == 0
-    assert before   # entity 100000 was materialized in the first run
     fresh.close()
+    # in normal operation (T after every row arrived) a run with nothing new is a no-op
+    end = int(b2.select(pl.max_horizontal(pl.col("ev").max(), pl.col("cr").max())).item())
+    caught_up = materialize(plan, root, store, select=[VIEW], until_us=end + day)[0]
+    assert caught_up.entities > 0
+    noop = materialize(plan, root, store, select=[VIEW], until_us=end + 2 * day)[0]
+    assert (noop.entities, noop.written) == (0, 0) and store.watermark(VIEW) == end + 2 * day
     with pytest.raises(MaterializeError, match="before the last materialize"):
         materialize(plan, root, store, select=[VIEW], until_us=t1)
     store.close()
@@ -203,7 +212,10 @@ def test_materialize_command(credit_project: Path, tmp_path: Path,
     assert rc == 0
     rows = {r["view"]: r for r in out}
     assert rows[VIEW]["written"] > 1000 and rows[VIEW]["until_us"] == us(2025, 1, 1)
-    rc = main(["materialize", str(credit_project), "--until", "2025-01-01",
+    assert main(["materialize", str(credit_project), "--until", "2027-01-01",
+                 "--select", VIEW, "--online-store", url]) == 0
+    assert f"{VIEW}: 0 entities written" not in capsys.readouterr().out
+    rc = main(["materialize", str(credit_project), "--until", "2027-01-02",
                "--select", f"{VIEW},application_features@1", "--online-store", url])
     text = capsys.readouterr().out
     assert rc == 0
@@ -213,5 +225,5 @@ def test_materialize_command(credit_project: Path, tmp_path: Path,
                  "--online-store", url]) == 2
     store = open_online_store(url, credit_project)
     v = store.read_many({VIEW: [(100_000,)]})[VIEW][0]
-    assert isinstance(v, OnlineValue) and v.event_ts_us <= us(2025, 1, 1)
+    assert isinstance(v, OnlineValue) and us(2025, 1, 1) < v.event_ts_us <= us(2027, 1, 1)
     store.close()
