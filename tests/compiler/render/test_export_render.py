@@ -261,3 +261,18 @@ def test_a_name_that_cannot_be_a_task_id_is_refused(plan: dict[str, Any]) -> Non
     bad["project"]["name"] = "a-b"
     with pytest.raises(ExportError, match="cannot be a task name"):
         render("airflow", bad, ExportOptions(project_dir="p"))
+
+
+def test_a_schedule_changes_neither_fingerprints_nor_the_spec_hash(tmp_path: Path) -> None:
+    """Approvals bind to spec_hash and caches to fingerprints: when a job runs is neither."""
+    from compile_helpers import copy_example, edit
+
+    plain = plan_of(copy_example(tmp_path / "plain"))
+    timed = copy_example(tmp_path / "timed")
+    edit(timed / "specs" / "model.yaml", "review_cadence: 52w\n",
+         "review_cadence: 52w\nschedule: \"0 4 * * *\"\n")
+    scheduled = plan_of(timed)
+    assert [s["id"] for s in scheduled["schedules"]] == ["train:credit_default"]
+    assert scheduled["spec_hash"] == plain["spec_hash"]
+    assert [n["fingerprint"] for n in scheduled["nodes"]] == \
+        [n["fingerprint"] for n in plain["nodes"]]
