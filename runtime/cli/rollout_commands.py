@@ -33,11 +33,14 @@ __all__ = ["evaluate_rollout", "heal", "register"]
 def _open(root: Path, url: str | None, artifacts: str | None, pipeline: bool) -> Any:
     """Governance for the project; `pipeline`: signing as the pipeline (registry key)."""
     from specops.runtime.governance import Governance
+    from specops.runtime.registry import RegistryError
 
     gov = Governance.open(root, url, artifacts=artifacts)
     if pipeline and gov.signed:
-        assert gov.registry is not None
-        gov.signer = gov.registry.signer      # type: ignore[attr-defined]
+        try:   # no key: governance refuses the pipeline's action with the cause
+            gov.signer = gov.registry.signer  # type: ignore[union-attr]
+        except RegistryError:
+            gov.signer = None
     return gov
 
 
