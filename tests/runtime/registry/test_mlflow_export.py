@@ -5,7 +5,8 @@ and signature, aliases; a second export creates nothing.
 The server runs from its own environment, `~/.cache/specops-peers/mlflow-3.17.2`, made
 here with `uv venv` + `uv pip install mlflow==3.17.2` when missing (about 600 MB, seconds
 with a warm uv cache; mlflow is never a specops dependency). Starting the server (its
-SQLite migrations) takes 20-120 s on the shared 2-core machines, hence `slow`.
+SQLite migrations, importing its app) takes 30-110 s on the shared 2-core machines, so
+it boots while the project runs; `slow`.
 """
 
 from __future__ import annotations
@@ -62,13 +63,15 @@ def _mlflow_bin() -> Path:
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh server, or the one at SPECOPS_TEST_MLFLOW_URL (for quicker local runs)."""
+def mlflow_started(tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[tuple[str, subprocess.Popen[bytes] | None, Path]]:
+    """A fresh server, started and not yet waited for (it boots while the project runs),
+    or the one at SPECOPS_TEST_MLFLOW_URL (for quicker local runs)."""
     given = os.environ.get("SPECOPS_TEST_MLFLOW_URL")
     if given:   # registered models are server-wide: drop the one an earlier session made
         httpx.request("DELETE", f"{given}/api/2.0/mlflow/registered-models/delete",
                       json={"name": "income"}, timeout=30)
-        yield given
+        yield given, None, Path()
         return
     exe = _mlflow_bin()
     home = tmp_path_factory.mktemp("mlflow")
@@ -81,20 +84,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
          "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
          "--artifacts-destination", str(home / "artifacts")],
         cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("mlflow server did not start: "
-                            + (home / "server.log").read_text()[-2000:])
-            time.sleep(1)
-        yield url
+        yield f"http://127.0.0.1:{port}", proc, home / "server.log"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)   # the server and the workers it started
         try:
@@ -103,6 +94,23 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(mlflow_started: tuple[str, subprocess.Popen[bytes] | None, Path]) -> str:
+    """The server's URL once it answers /health."""
+    url, proc, log = mlflow_started
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        if (proc is not None and proc.poll() is not None) or time.monotonic() > deadline:
+            pytest.fail("mlflow server did not start: " + (
+                log.read_text()[-2000:] if proc is not None else url))
+        time.sleep(1)
 
 
 def _write_people(path: Path, n: int = 1200) -> None:
@@ -122,7 +130,7 @@ def _specops(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, mlflow_started: Any) -> Path:
     """Two runs: one that registers income@1 (then aliased `staging`), one whose gate is
     out of reach (a failed run and a rejected income@2, which is not exported)."""
     root = tmp_path_factory.mktemp("mlf") / "no_timestamp"
