@@ -7,8 +7,9 @@ against what was signed rather than taken on trust.
   each source, the feature views computed. `linked` says whether the training-set files
   on disk still hash to the signed values.
 - `feature_views`: versions, owners and descriptions of the views the model uses, read
-  from the project's specs only when their spec hash equals the signed one (otherwise the
-  specs on disk are not the ones that were reviewed, and the report says so).
+  from the project's specs; `matches` says whether their spec hash equals the signed one
+  (when it does not, the specs on disk are not the ones that were reviewed, or this
+  specops reads them differently, and the report says so beside the table).
 - `champion`: the version serving production, other than this one, and its signed
   evaluation metrics.
 - `signatures`: for the approval request and each vote, whether its signed statement
@@ -104,7 +105,8 @@ def run_lineage(gov: Governance, lineage: dict[str, Any]) -> dict[str, Any]:
 
 def feature_views(gov: Governance, signed_spec_hash: str | None, model: str
                   ) -> dict[str, Any]:
-    """The feature views `model` uses, from the project's specs, if they are the signed ones."""
+    """The feature views `model` uses, from the project's specs, and whether those are the
+    signed ones."""
     out: dict[str, Any] = {"views": [], "spec_hash": None, "matches": False}
     try:
         from specops.compiler import compile_project
@@ -117,8 +119,6 @@ def feature_views(gov: Governance, signed_spec_hash: str | None, model: str
     plan = result.plan.data
     out["spec_hash"] = plan.get("spec_hash")
     out["matches"] = bool(signed_spec_hash) and out["spec_hash"] == signed_spec_hash
-    if not out["matches"]:
-        return out
     facts = ((plan.get("models") or {}).get(model) or {}).get("facts") or {}
     used = [u for u in facts.get("model.uses_feature") or [] if "@" in u]
     specs = {(s.spec.kind, s.spec.name, getattr(s.spec, "version", None)): s.spec
@@ -137,9 +137,13 @@ def feature_views(gov: Governance, signed_spec_hash: str | None, model: str
             "features": sorted((getattr(spec, "features", None) or {}).keys())
             if isinstance(getattr(spec, "features", None), dict) else [],
             "access": getattr(spec, "access", None)})
+    owners = {s.spec.name: getattr(s.spec, "owner", None) for s in result.lint.project.specs
+              if s.spec.kind == "source"}
     for ref in sorted(u for u in facts.get("model.uses_feature") or []
                       if "." in u and "@" not in u):
-        out["views"].append({"ref": ref, "name": ref, "version": None, "owner": None,
+        src_owner = owners.get(ref.split(".", 1)[0])
+        out["views"].append({"ref": ref, "name": ref, "version": None,
+                             "owner": str(src_owner) if src_owner else None,
                              "description": "column read directly from the source",
                              "source": ref.split(".", 1)[0], "features": [ref.split(".")[1]],
                              "access": None})

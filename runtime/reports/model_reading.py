@@ -237,8 +237,8 @@ def findings(ctx: Mapping[str, Any]) -> list[dict[str, str]]:
             add("medium", "data", f"Validation of source {v['source']} failed "
                 f"{v['failed']} of {v['total']} checks.")
     if not ctx["feature_views"]["matches"]:
-        add("low", "lineage", "The project's specs on disk differ from the signed spec hash; "
-            "feature view owners are not shown.")
+        add("low", "lineage", "The project's specs on disk do not hash to the signed spec "
+            "hash: the feature view owners shown are today's, not verified.")
     if not (ctx["lineage"].get("git") or {}).get("commit"):
         add("low", "lineage", "No git commit was recorded (the project was not a git "
             "checkout when the model was registered).")
