@@ -42,7 +42,7 @@ from specops.compiler.cli.helpers import AddCommon, UsageError, existing, parse_
 __all__ = ["cmd_export", "register"]
 
 _TARGET_HELP = {
-    "airflow": "Airflow DAGs: one per job, one task per plan node (airflow 2.4+ and 3)",
+    "airflow": "Airflow DAGs: one per job, one task per plan node",
     "dagster": "Dagster Definitions: one job per specops job, one op per plan node",
     "github-actions": "GitHub Actions workflows: one per job, UTC crons with a local-time "
                       "guard for other timezones",
