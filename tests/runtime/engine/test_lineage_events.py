@@ -158,6 +158,59 @@ def test_every_event_of_a_real_run_validates(project: tuple[Path, list[dict[str,
     assert plan_run == run_uuid(run_id)
 
 
+def test_schema_urls_are_those_of_the_openlineage_client(
+        project: tuple[Path, list[dict[str, Any]]]) -> None:
+    """Every facet names the schema version openlineage-python's generated class for that
+    facet names (the client's own RunEvent too), so consumers built on the client read
+    them as the same facets."""
+    from openlineage.client import event_v2
+    from openlineage.client.generated import (
+        data_quality_assertions_dataset,
+        data_quality_metrics_input_dataset,
+        dataset_version_dataset,
+        error_message_run,
+        job_type_job,
+        output_statistics_output_dataset,
+        ownership_dataset,
+        ownership_job,
+        parent_run,
+        processing_engine_run,
+        schema_dataset,
+        tags_run,
+    )
+
+    client = {
+        ("run", "parent"): parent_run.ParentRunFacet,
+        ("run", "errorMessage"): error_message_run.ErrorMessageRunFacet,
+        ("run", "processing_engine"): processing_engine_run.ProcessingEngineRunFacet,
+        ("run", "tags"): tags_run.TagsRunFacet,
+        ("job", "jobType"): job_type_job.JobTypeJobFacet,
+        ("job", "ownership"): ownership_job.OwnershipJobFacet,
+        ("dataset", "schema"): schema_dataset.SchemaDatasetFacet,
+        ("dataset", "version"): dataset_version_dataset.DatasetVersionDatasetFacet,
+        ("dataset", "ownership"): ownership_dataset.OwnershipDatasetFacet,
+        ("input", "dataQualityMetrics"):
+            data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet,
+        ("input", "dataQualityAssertions"):
+            data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
+        ("output", "outputStatistics"):
+            output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet,
+    }
+    _root, events = project
+    seen = set()
+    for e in events:
+        assert e["schemaURL"] == event_v2.RunEvent._get_schema()
+        places = [("run", e["run"]["facets"]), ("job", e["job"]["facets"])]
+        for ds in e["inputs"] + e["outputs"]:
+            places += [("dataset", ds.get("facets", {})), ("input", ds.get("inputFacets", {})),
+                       ("output", ds.get("outputFacets", {}))]
+        for where, facets in places:
+            for key, facet in facets.items():
+                assert facet["_schemaURL"] == client[(where, key)]._get_schema(), (where, key)
+                seen.add((where, key))
+    assert seen == set(client) - {("run", "errorMessage")}   # a clean run has no error
+
+
 def test_datasets_carry_declared_schemas_versions_and_owners(
         project: tuple[Path, list[dict[str, Any]]]) -> None:
     root, events = project
