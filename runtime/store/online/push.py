@@ -95,7 +95,12 @@ def push_frame(store: OnlineStore, plan: Any, view: str, df: pl.DataFrame) -> in
         raise PushError(f"{target.name}: a view without a timestamp cannot take pushes "
                         "(nothing says which row is newer)")
     if node.op == "compute_features":
-        frame = compute_frame(df, dict(node.params)).drop("__specops_row", strict=False)
+        from specops.runtime.engine.op_interface import OpError
+
+        try:
+            frame = compute_frame(df, dict(node.params)).drop("__specops_row", strict=False)
+        except OpError as exc:   # e.g. an expression that fails on these values
+            raise PushError(f"{target.name}: {exc}") from None
     else:
         order = [target.entity, target.timestamp, *([target.created] if target.created
                                                     else [])]
