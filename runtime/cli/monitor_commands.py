@@ -179,7 +179,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
             reset_state(engine, model)
         hygiene = Hygiene(engine, model, settings.consecutive_windows, settings.cooldown_s,
-                          clock=lambda: now)
+                          clock=lambda: now, stream="log" if args.from_log else "current")
         doc, fired = run_pass(info, frame, settings, hygiene=hygiene,
                               labels=_labels(plan, root, model, args.labels, protected),
                               protected=protected, time_column=time_col,

@@ -11,6 +11,11 @@ shift would otherwise page every window. Two rules from the spec, per model and 
 
 State lives in the project's store database (table `monitor_state`), and every alert that
 fires is kept in `monitor_alerts`, so a crashed or repeated monitor run resumes correctly.
+The state is kept per *stream*: the serving log (`--from-log`, the plan's monitor node) and
+batches of current rows (`--current`) are different data on different clocks, so a run of
+breaching `--current` windows must not lengthen the log's run (it did: "5 in a row" for a
+log pass of one window). The log's rows keep the plain signal name; another stream's rows
+are stored as `signal@stream`.
 
 Sinks: the terminal, a JSON-lines file, and an HTTP webhook (POST JSON with a timeout and
 a bounded number of retries with backoff on connection errors and 5xx; a 4xx is not
@@ -108,12 +113,18 @@ class Hygiene:
     """Applies `consecutive_windows` and `cooldown` to a model's signals, window by window."""
 
     def __init__(self, engine: sa.Engine, model: str, consecutive_windows: int = 1,
-                 cooldown_s: float = 0.0, clock: Callable[[], float] = time.time) -> None:
+                 cooldown_s: float = 0.0, clock: Callable[[], float] = time.time,
+                 stream: str = "log") -> None:
         self.engine, self.model = engine, model
+        self.stream = stream
         self.n = max(1, int(consecutive_windows))
         self.cooldown_s = float(cooldown_s or 0.0)
         self.clock = clock
         ensure_schema(engine)
+
+    def _key(self, signal: str) -> str:
+        """The state row's signal column: the plain name for the log stream."""
+        return signal if self.stream == "log" else f"{signal}@{self.stream}"
 
     def state(self, signal: str) -> AlertState:
         with self.engine.connect() as c:
@@ -121,18 +132,19 @@ class Hygiene:
 
     def _state(self, conn: sa.Connection, signal: str) -> AlertState:
         row = conn.execute(sa.select(state_table).where(
-            state_table.c.model == self.model, state_table.c.signal == signal)).first()
+            state_table.c.model == self.model,
+            state_table.c.signal == self._key(signal))).first()
         if row is None:
             return AlertState()
         return AlertState(int(row.consecutive), row.last_window_end, row.last_fired_at)
 
     def _save(self, conn: sa.Connection, signal: str, st: AlertState) -> None:
-        key = (state_table.c.model == self.model) & (state_table.c.signal == signal)
+        key = (state_table.c.model == self.model) & (state_table.c.signal == self._key(signal))
         values = {"consecutive": st.consecutive, "last_window_end": st.last_window_end,
                   "last_fired_at": st.last_fired_at, "updated_at": self.clock()}
         if conn.execute(sa.select(state_table.c.model).where(key)).first() is None:
-            conn.execute(state_table.insert().values(model=self.model, signal=signal,
-                                                     **values))
+            conn.execute(state_table.insert().values(model=self.model,
+                                                     signal=self._key(signal), **values))
         else:
             conn.execute(state_table.update().where(key).values(**values))
 
@@ -179,7 +191,9 @@ class Hygiene:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(state_table.c.signal, state_table.c.consecutive)
                              .where(state_table.c.model == self.model)).all()
-        return sorted(r.signal for r in rows if int(r.consecutive) >= self.n)
+        mine = {self._key(s): s for s in SIGNALS}       # this stream's rows only
+        return sorted(mine[r.signal] for r in rows
+                      if r.signal in mine and int(r.consecutive) >= self.n)
 
     def history(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
