@@ -24,12 +24,18 @@ from specops.contract.canonical import canonical_json
 from specops.contract.op_catalog import params_record
 from specops.contract.op_params import OpParams, Record
 
-__all__ = ["FORMAT_VERSION", "Plan", "PlanNode", "Project", "Resources", "Retry", "Schedule",
-           "SpecRef", "parse_params"]
+__all__ = ["FINGERPRINT_VERSION", "FORMAT_VERSION", "Plan", "PlanNode", "Project", "Resources",
+           "Retry", "Schedule", "SpecRef", "parse_params"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The plan format this specops writes. Older formats are upgraded on read
 (`plan_upgrade.upgrade`); a newer one is refused. docs/plan.md has the history."""
+
+FINGERPRINT_VERSION = 2
+"""The `format_version` a node fingerprint covers: the version of what nodes mean (ops,
+params), bumped with FORMAT_VERSION only when that changes. Format 3 changed how a plan
+file is written (shared structures, contract/plan_pack.py), not any node, so results
+cached under format 2 stay valid."""
 
 Fingerprint = str
 
@@ -113,7 +119,7 @@ class Schedule(Record):
 
 
 class Plan(Record):
-    format_version: Literal[2]
+    format_version: Literal[3]
     specops_version: str
     project: Project
     spec_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")

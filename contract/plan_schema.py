@@ -131,7 +131,9 @@ def plan_schema() -> dict[str, Any]:
     defs["expr"] = _expr_schema()
     defs["model_facts"] = _model_facts_schema()
     description = ("The one contract between the specops compiler and runtime "
-                   f"(docs/plan.md), format_version {FORMAT_VERSION}. Generated from the "
+                   f"(docs/plan.md), format_version {FORMAT_VERSION}, as read: a plan file "
+                   "stores repeated structures once under `shared`, and readers resolve "
+                   "them first (contract/plan_pack.py). Generated from the "
                    "records in specops.contract (plan_records.py, op_params.py) by "
                    "`specops schema`; do not edit.")
     return {

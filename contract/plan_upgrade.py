@@ -18,6 +18,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from specops.contract.plan_pack import PlanPackError, unpack
 from specops.contract.plan_records import FORMAT_VERSION
 
 __all__ = ["UPGRADES", "PlanUpgradeError", "upgrade"]
@@ -49,7 +50,14 @@ def _v1_to_v2(plan: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
-UPGRADES: dict[int, Step] = {1: _v1_to_v2}
+def _v2_to_v3(plan: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 may store repeated structures once (`shared`, contract/plan_pack.py); a
+    format-2 plan is a format-3 plan that shares nothing, so only the number changes."""
+    plan["format_version"] = 3
+    return plan
+
+
+UPGRADES: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3}
 """format_version N -> the step that turns an N plan into an N+1 plan."""
 
 
@@ -72,11 +80,14 @@ def _version(plan: Any) -> int:
 
 
 def upgrade(plan: Any) -> dict[str, Any]:
-    """`plan` in the current format: the same object when it already is, else an upgraded
-    copy (the input is never modified)."""
+    """`plan` in the current format with its shared structures resolved: the same object
+    when it already is, else an upgraded or unpacked copy (the input is never modified)."""
     fv = _version(plan)
     if fv == FORMAT_VERSION:
-        return plan  # type: ignore[no-any-return]
+        try:
+            return unpack(plan)
+        except PlanPackError as exc:
+            raise PlanUpgradeError(str(exc)) from None
     out: dict[str, Any] = copy.deepcopy(plan)
     while fv < FORMAT_VERSION:
         out = UPGRADES[fv](out)

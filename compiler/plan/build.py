@@ -27,10 +27,11 @@ from specops.compiler.passes.context import Context
 from specops.compiler.plan.governance_facts import models_table
 from specops.compiler.plan.job_schedules import NOT_IN_SPEC_HASH, plan_schedules
 from specops.compiler.plan.params import Dep, ParamBuilder
-from specops.contract.canonical import canonical_json, sha256_of
+from specops.contract.canonical import compact_json, sha256_of
 from specops.contract.op_catalog import OPS
 from specops.contract.op_params import OpParams
-from specops.contract.plan_records import FORMAT_VERSION, parse_params
+from specops.contract.plan_pack import fingerprint_of, pack, packed_text
+from specops.contract.plan_records import FINGERPRINT_VERSION, FORMAT_VERSION, parse_params
 from specops.contract.plan_records import Plan as PlanRecord
 
 __all__ = ["FORMAT_VERSION", "Plan", "build_plan", "fingerprint", "spec_hash"]
@@ -43,9 +44,11 @@ class Plan:
     data: dict[str, Any]
     deps: dict[str, list[Dep]] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)   # compile refuses if any
+    params_texts: dict[str, str] = field(default_factory=dict)  # node id -> compact params
 
     def text(self) -> str:
-        return canonical_json(self.data)
+        """The plan file: shared structures stored once (contract/plan_pack.py)."""
+        return packed_text(pack(self.data, self.params_texts))
 
     def nodes(self) -> dict[str, dict[str, Any]]:
         return {n["id"]: n for n in self.data["nodes"]}
@@ -59,9 +62,9 @@ def _specops_version() -> str:
 
 
 def fingerprint(op: str, params: Any, input_fingerprints: list[str]) -> str:
-    """sha256 of canonical {op, params, inputs (fingerprints, by sorted input id), version}."""
-    return sha256_of({"op": op, "params": params, "inputs": input_fingerprints,
-                      "format_version": FORMAT_VERSION})
+    """sha256 of canonical {op, params, inputs (fingerprints, by sorted input id), version}
+    (the node format version, FINGERPRINT_VERSION: unchanged by format 3's packing)."""
+    return fingerprint_of(op, compact_json(params), input_fingerprints, FINGERPRINT_VERSION)
 
 
 def spec_hash(ctx: Context) -> str:
@@ -83,6 +86,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
     records: dict[str, OpParams | dict[str, Any]] = {}
     deps: dict[str, list[Dep]] = {}
     model_nodes: dict[str, list[str]] = {}
+    texts: dict[str, str] = {}
     for node_id in nx.topological_sort(graph):  # inputs first; output is sorted by id
         attrs = graph.nodes[node_id]
         op = attrs["op"]
@@ -94,7 +98,8 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
             record.model_dump(mode="json", by_alias=True)
         records[node_id] = record
         inputs = sorted(graph.predecessors(node_id))
-        fp = fingerprint(op, params, [fps[i] for i in inputs])
+        texts[node_id] = text = compact_json(params)
+        fp = fingerprint_of(op, text, [fps[i] for i in inputs], FINGERPRINT_VERSION)
         fps[node_id] = fp
         deps[node_id] = node_deps
         if attrs["model"] is not None:
@@ -125,7 +130,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
         # the envelope too; params are records already (validated once, not twice)
         PlanRecord.model_validate({**data, "nodes": [{**n, "params": records[n["id"]]}
                                                      for n in nodes]})
-    return Plan(data, deps, builder.problems)
+    return Plan(data, deps, builder.problems, texts)
 
 
 def _through_record(node_id: str, op: str, params: dict[str, Any]

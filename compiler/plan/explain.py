@@ -14,9 +14,10 @@ from typing import Any
 import networkx as nx
 
 from specops.compiler.frontend.project import Project
-from specops.compiler.plan import FORMAT_VERSION, Dep, Plan
+from specops.compiler.plan import Dep, Plan
 from specops.compiler.render.tree_text import tree_text
 from specops.contract.op_catalog import OPS
+from specops.contract.plan_records import FINGERPRINT_VERSION
 
 __all__ = ["SIGNATURE_RULE", "describe_dep", "explain_node", "serving_signature",
            "summarize_params"]
@@ -101,7 +102,7 @@ def explain_node(node_id: str, plan: Plan, graph: nx.DiGraph[str], project: Proj
     lines += serving_signature(node, plan)
     lines.append("")
     lines.append("Its fingerprint depends on:")
-    lines.append(f"  - the op `{node['op']}` and plan format_version {FORMAT_VERSION}")
+    lines.append(f"  - the op `{node['op']}` and node format version {FINGERPRINT_VERSION}")
     lines += [f"  - {describe_dep(d, project)}" for d in plan.deps.get(node_id, [])]
     if node["inputs"]:
         lines.append("  - the fingerprints of its inputs: " + ", ".join(node["inputs"]))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specops.compiler.render.tree_text import tree_text
+from specops.contract.plan_pack import PlanPackError, unpack
 
 __all__ = ["IMPACT_LABELS", "NodeChange", "PlanDiff", "PlanDiffError", "diff_plans"]
 
@@ -190,10 +191,19 @@ def _impact(changes: list[NodeChange]) -> dict[str, list[str]]:
 
 
 def diff_plans(old: dict[str, Any], new: dict[str, Any]) -> PlanDiff:
-    """What changed from plan `old` to plan `new` (both decoded plan JSON)."""
+    """What changed from plan `old` to plan `new` (both decoded plan JSON; a packed plan
+    file is read with its shared structures resolved, contract/plan_pack.py)."""
     for side, plan in (("old", old), ("new", new)):
         if not isinstance(plan, dict) or not isinstance(plan.get("nodes"), list):
             raise PlanDiffError(f"the {side} plan is not a specops plan (no `nodes` list)")
+        try:
+            unpacked = unpack(plan)
+        except PlanPackError as exc:
+            raise PlanDiffError(f"the {side} plan: {exc}") from None
+        if side == "old":
+            old = unpacked
+        else:
+            new = unpacked
     if old.get("format_version") != new.get("format_version"):
         raise PlanDiffError(f"cannot compare plan format_version {old.get('format_version')} "
                             f"with {new.get('format_version')}; recompile both with the same "

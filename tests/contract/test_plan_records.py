@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from specops.contract.canonical import sha256_of
 from specops.contract.op_catalog import OPS, params_record
 from specops.contract.op_params import ExportOnnxParams, GateParams, OpParams, TrainParams
-from specops.contract.plan_records import FORMAT_VERSION, Plan, parse_params
+from specops.contract.plan_records import FINGERPRINT_VERSION, FORMAT_VERSION, Plan, parse_params
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = sorted((REPO / "tests" / "fixtures" / "plans").glob("*.plan.json"))
@@ -51,7 +51,7 @@ def test_fingerprints_cover_the_params_the_records_write(path: Path) -> None:
         params = node.params.model_dump(mode="json", by_alias=True)  # type: ignore[union-attr]
         expected = sha256_of({"op": node.op, "params": params,
                               "inputs": [fps[i] for i in node.inputs],
-                              "format_version": FORMAT_VERSION})
+                              "format_version": FINGERPRINT_VERSION})
         assert node.fingerprint == expected, node.id
 
 

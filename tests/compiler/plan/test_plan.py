@@ -16,6 +16,7 @@ from compile_helpers import EXAMPLE, REPO, compiled, copy_example, edit, fingerp
 
 from specops.compiler.plan import canonical_json
 from specops.compiler.plan.dag import build_graph
+from specops.contract.plan_pack import packed_text, unpack
 
 GOLDEN_DIR = REPO / "tests" / "fixtures" / "plans"
 GOLDEN = GOLDEN_DIR / "credit-risk.plan.json"
@@ -33,17 +34,28 @@ GOLDEN_PROJECTS = {"credit-risk": EXAMPLE, "minimal": REPO / "tests" / "fixtures
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_PROJECTS))
 def test_golden_plans(name: str) -> None:
-    """Set SPECOPS_UPDATE_GOLDEN=1 to regenerate, then review the fixture diff."""
+    """Two goldens a project: the plan as read (every shared structure resolved, the form
+    the runtime and the schema see) and the file as written (packed, docs/plan.md).
+    Set SPECOPS_UPDATE_GOLDEN=1 to regenerate, then review the fixture diff."""
     golden_path = GOLDEN_DIR / f"{name}.plan.json"
-    text = compiled(GOLDEN_PROJECTS[name]).plan.text()  # type: ignore[union-attr]
+    packed_path = GOLDEN_DIR / "packed" / f"{name}.plan.json"
+    plan = compiled(GOLDEN_PROJECTS[name]).plan
+    assert plan is not None
+    text, packed = canonical_json(plan.data), plan.text()
     if os.environ.get("SPECOPS_UPDATE_GOLDEN") == "1":
         golden_path.write_text(text, encoding="utf-8")
-    golden = json.loads(golden_path.read_text(encoding="utf-8"))
-    current = json.loads(text)
-    golden["specops_version"] = current["specops_version"]  # a release is not a plan change
-    assert canonical_json(golden) == text, (
-        f"plan differs from tests/fixtures/plans/{name}.plan.json; if intended, rerun with "
-        "SPECOPS_UPDATE_GOLDEN=1 and review the diff")
+        packed_path.parent.mkdir(exist_ok=True)
+        packed_path.write_text(packed, encoding="utf-8")
+    release = json.loads(text)["specops_version"]   # a release is not a plan change
+    for path, current in ((golden_path, text), (packed_path, packed)):
+        golden = json.loads(path.read_text(encoding="utf-8"))
+        golden["specops_version"] = release
+        written = canonical_json(golden) if path == golden_path else packed_text(golden)
+        assert written == current, (
+            f"plan differs from {path.relative_to(REPO)}; if intended, rerun with "
+            "SPECOPS_UPDATE_GOLDEN=1 and review the diff")
+    # the file as written reads back as exactly the plan
+    assert unpack(json.loads(packed)) == json.loads(text)
 
 
 @pytest.mark.parametrize("path", sorted(GOLDEN_DIR.glob("*.json")), ids=lambda p: p.name)
@@ -62,9 +74,17 @@ def test_schema_rejects_a_broken_plan() -> None:
 
 
 def test_plan_text_is_canonical_json() -> None:
-    text = compiled(EXAMPLE).plan.text()  # type: ignore[union-attr]
+    """The file: canonical JSON (sorted keys, UTF-8, trailing newline), one entry of each
+    top-level table a line; the plan as read is the canonical JSON of the plan's data."""
+    plan = compiled(EXAMPLE).plan
+    assert plan is not None
+    text = plan.text()
     data = json.loads(text)
-    assert text == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert text == packed_text(data)
+    assert text.splitlines()[1:3] == ['  "format_version": 3,', '  "models": {']
+    assert unpack(data) == json.loads(canonical_json(plan.data))
+    full = canonical_json(plan.data)
+    assert full == json.dumps(plan.data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert [n["id"] for n in data["nodes"]] == sorted(n["id"] for n in data["nodes"])
     assert str(EXAMPLE) not in text and str(REPO) not in text
 
