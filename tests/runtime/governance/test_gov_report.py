@@ -106,8 +106,10 @@ def test_report_screenshot_in_headless_chromium(tmp_path):
     script = Path(__file__).resolve().parents[3] / "docs" / "screenshot_report.py"
     png = tmp_path / "report.png"
     proc = subprocess.run([sys.executable, str(script), "--out", str(png), "--workdir",
-                           str(tmp_path / "w")], capture_output=True, text=True, timeout=180)
+                           str(tmp_path / "w"), "--height", "1600"],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert "9 charts drawn" in proc.stdout
     assert png.stat().st_size > 20_000
 
 
