@@ -89,10 +89,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"http://{args.host}:{args.port}/v2/models/{source.model}"
           + ("" if log else " (prediction log off)"), file=sys.stderr)
     if server == "ray":
+        from specops.runtime.engine.executors import ExecutorError
         from specops.runtime.serve.ray_serve import run_ray_serve
 
-        run_ray_serve(source, serving, args.host, args.port, args.address, log,
-                      ingress=args.ray_ingress, grpc_port=args.grpc_port)
+        try:
+            run_ray_serve(source, serving, args.host, args.port, args.address, log,
+                          ingress=args.ray_ingress, grpc_port=args.grpc_port)
+        except ExecutorError as exc:     # Ray did not start: one line, exit 2
+            raise fail(str(exc)) from None
         return 0
     from specops.runtime.serve.lean import serve_lean
     from specops.runtime.serve.traffic import build_routed_service  # canary / shadow

@@ -118,9 +118,13 @@ def start_replicas(source: ModelSource, replicas: int, host: str, port: int,
     out = Replicas(actors)
     try:
         out.info = ray.get([a.info.remote() for a in actors], timeout=timeout_s)
-    except Exception:
+    except Exception as exc:   # e.g. the port is taken, or the model is refused in a replica
         out.stop()
-        raise
+        from specops.runtime.engine.executors import ExecutorError
+
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        raise ExecutorError(f"the replicas did not start: "
+                            f"{lines[-1] if lines else type(exc).__name__}") from exc
     return out
 
 
@@ -189,6 +193,29 @@ def build_deployment(source: ModelSource, serving: dict[str, Any] | None = None,
     return deployment.bind(source, log, max_batch, wait_s)
 
 
+def _start_ray(address: str | None, attempts: int = 2) -> None:
+    """`ray.init`, tried again once (a loaded machine sometimes misses Ray's start-up
+    deadlines); a start that still fails is `ExecutorError("could not start Ray: ...")`,
+    one line for the CLI, as for `specops run`."""
+    import ray
+
+    from specops.runtime.engine.executors import ExecutorError
+
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            return
+        except Exception as exc:   # Ray raises many kinds (RuntimeError, ConnectionError)
+            last = exc
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            if attempt + 1 < attempts:
+                time.sleep(2.0)
+    first = (str(last).strip().splitlines() or [type(last).__name__])[0]
+    raise ExecutorError(f"could not start Ray: {first}") from last
+
+
 def run_ray_serve(source: ModelSource, serving: dict[str, Any] | None, host: str, port: int,
                   address: str | None = None, log: bool = True, block: bool = True,
                   ingress: str = "direct", grpc_port: int | None = None) -> Replicas | None:
@@ -199,7 +226,7 @@ def run_ray_serve(source: ModelSource, serving: dict[str, Any] | None, host: str
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        _start_ray(address)
     replicas = int((serving or {}).get("replicas", 1))
     started: Replicas | None = None
     if ingress == "direct":
