@@ -148,17 +148,16 @@ def test_incremental_touches_only_newer_rows(credit_project: Path, tmp_path: Pat
     again = materialize(plan, root, store, select=[VIEW], until_us=t1)[0]
     assert again.entities == created_later.get_column("applicant_id").n_unique() > 0
     assert store.read_many({VIEW: everyone}) == snapshot        # rewritten, unchanged
-    last = b.sort("reported_at").group_by("applicant_id").last()
-    ids = last.get_column("applicant_id").to_list()[:3]
-    a, late_new, late_old = ids
-    ev_of = dict(zip(ids, last.get_column("reported_at").dt.epoch("us").to_list()[:3],
-                     strict=True))
     day = 86_400 * 1_000_000
+    ev_all = pl.col("reported_at").dt.epoch("us")
+    # entities with no record near t1, so the rows added below are their newest at t2
+    busy = set(b.filter((ev_all > t1 - 6 * day) & (ev_all <= t2 + day))
+               .get_column("applicant_id").to_list())
+    a, late_new, late_old = sorted(set(b.get_column("applicant_id").to_list()) - busy)[:3]
     _extra_partition(root, [
         (a, t1 + day // 2, t1 + day // 2, 10.0, 100.0, 1, 9),                # new row
         (late_new, t1 - 5 * day, t1 + day // 4, 20.0, 100.0, 0, 8),          # late, newest
-        (late_old, min(ev_of[late_old], t1) - 30 * day, t1 + day // 3, 5.0,
-         50.0, 4, 7),                                                        # late, older
+        (late_old, t1 - 200 * day, t1 + day // 3, 5.0, 50.0, 4, 7),         # late, older
     ])
     b2 = bureau(root).with_columns(pl.col("reported_at").dt.epoch("us").alias("ev"),
                                    pl.col("created_at").dt.epoch("us").alias("cr"))
