@@ -76,7 +76,7 @@ def test_monitor_breach_rolls_production_back(tmp_path: Path,
         gov.close()
 
     # pd@1 serves now and breaches too: nothing earlier was approved -> refused, reported
-    assert _cli(args + ["--reset-state"]) == 0
+    assert _cli([*args, "--reset-state"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["version"] == "pd@1"
     assert doc["self_healing"]["status"] == "refused"
