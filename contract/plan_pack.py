@@ -28,6 +28,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
+from json.encoder import encode_basestring
 from typing import Any
 
 from specops.contract.plan_records import FINGERPRINT_VERSION
@@ -75,6 +76,7 @@ def _escape(value: Any) -> Any:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_FLAT = frozenset(_SCALARS)
 
 
 class _Packer:
@@ -86,6 +88,7 @@ class _Packer:
         self.counts: Counter[str] = Counter()
         self.texts: dict[int, str] = {}
         self.keep: list[Any] = []       # objects whose id() is a key of `texts`
+        self.ids: dict[str, str] = {}   # text -> its shared id
 
     def text(self, v: Any) -> str:
         t = self.texts.get(id(v))
@@ -95,12 +98,34 @@ class _Packer:
             self.keep.append(v)
         return t
 
+    def assemble(self, params: dict[str, Any]) -> str:
+        """The compact text of a node's params, built from the texts of its values (and of
+        the items of its lists), each serialised once and kept for counting."""
+        parts = []
+        for k in sorted(params):
+            v = params[k]
+            if type(v) is list and v and all(type(x) is dict or type(x) is list for x in v):
+                t = "[" + ",".join(self.text(x) for x in v) + "]"
+                self.texts[id(v)] = t
+                self.keep.append(v)
+            elif type(v) is dict or type(v) is list:
+                t = self.text(v)
+            else:
+                t = _ENCODE(v)
+            parts.append(f"{encode_basestring(k)}:{t}")
+        text = "{" + ",".join(parts) + "}"
+        self.texts[id(params)] = text
+        self.keep.append(params)
+        return text
+
     def sig(self, v: Any) -> Any:
         t = type(v)
         if t is str or t is int or t is bool or t is float or v is None:
             return (t, v)
         if t is dict and len(v) == 1 and REF in v:
             return ("r", v[REF])
+        if t is dict and len(v) <= 4 and all(type(x) in _FLAT for x in v.values()):
+            return ("d", tuple(sorted((k, type(x), x) for k, x in v.items())))
         return ("t", self.text(v))
 
     # -- whole values -----------------------------------------------------------------
@@ -118,7 +143,9 @@ class _Packer:
         text = self.texts.get(id(value))
         if text is None or self.counts.get(text, 0) < 2:
             return value
-        key = _id(text)
+        key = self.ids.get(text)
+        if key is None:
+            key = self.ids[text] = _id(text)
         if self.shared.setdefault(key, value) is not value and \
                 self.text(self.shared[key]) != text:   # a prefix collision: keep it inline
             return value
@@ -187,27 +214,23 @@ def _pack_params(p: _Packer, params: dict[str, Any]) -> Any:
     return out
 
 
-def pack(plan: dict[str, Any], params_texts: dict[str, str] | None = None) -> dict[str, Any]:
+def pack(plan: dict[str, Any]) -> dict[str, Any]:
     """The packed form of a plan as `build_plan` makes it (format 3): shared structures
     stored once, node fingerprints left out (the reader recomputes them from the params,
-    so a plan cannot claim a cached result its params do not produce). `params_texts`
-    (node id -> compact JSON of its params), when the caller has them, saves work."""
+    so a plan cannot claim a cached result its params do not produce)."""
     if "shared" in plan:
         raise PlanPackError("plan is packed already")
     p = _Packer()
     nodes: list[dict[str, Any]] = plan["nodes"]
     models: dict[str, dict[str, Any]] = plan["models"]
-    for n in nodes:
-        known = (params_texts or {}).get(n["id"])
-        if known is not None:
-            p.texts[id(n["params"])] = known
-            p.keep.append(n["params"])
     rest_text = _ENCODE({k: v for k, v in plan.items() if k not in ("nodes", "models")})
-    if '"$' in rest_text or any('"$' in p.text(n["params"]) for n in nodes) or \
-            any('"$' in p.text(m) for m in models.values()):
+    if '"$' in rest_text or any('"$' in p.assemble(n["params"]) for n in nodes) or \
+            any('"$' in _ENCODE(m) for m in models.values()):
         plan = _escape(plan)     # a key (or a value) starting with `$`: escape the keys
         p = _Packer()
         nodes, models = plan["nodes"], plan["models"]
+        for n in nodes:
+            p.assemble(n["params"])
     for n in nodes:
         p.count([n["params"]])
         for v in n["params"].values():

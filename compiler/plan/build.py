@@ -44,11 +44,10 @@ class Plan:
     data: dict[str, Any]
     deps: dict[str, list[Dep]] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)   # compile refuses if any
-    params_texts: dict[str, str] = field(default_factory=dict)  # node id -> compact params
 
     def text(self) -> str:
         """The plan file: shared structures stored once (contract/plan_pack.py)."""
-        return packed_text(pack(self.data, self.params_texts))
+        return packed_text(pack(self.data))
 
     def nodes(self) -> dict[str, dict[str, Any]]:
         return {n["id"]: n for n in self.data["nodes"]}
@@ -86,7 +85,6 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
     records: dict[str, OpParams | dict[str, Any]] = {}
     deps: dict[str, list[Dep]] = {}
     model_nodes: dict[str, list[str]] = {}
-    texts: dict[str, str] = {}
     for node_id in nx.topological_sort(graph):  # inputs first; output is sorted by id
         attrs = graph.nodes[node_id]
         op = attrs["op"]
@@ -98,8 +96,8 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
             record.model_dump(mode="json", by_alias=True)
         records[node_id] = record
         inputs = sorted(graph.predecessors(node_id))
-        texts[node_id] = text = compact_json(params)
-        fp = fingerprint_of(op, text, [fps[i] for i in inputs], FINGERPRINT_VERSION)
+        fp = fingerprint_of(op, compact_json(params), [fps[i] for i in inputs],
+                            FINGERPRINT_VERSION)
         fps[node_id] = fp
         deps[node_id] = node_deps
         if attrs["model"] is not None:
@@ -130,7 +128,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
         # the envelope too; params are records already (validated once, not twice)
         PlanRecord.model_validate({**data, "nodes": [{**n, "params": records[n["id"]]}
                                                      for n in nodes]})
-    return Plan(data, deps, builder.problems, texts)
+    return Plan(data, deps, builder.problems)
 
 
 def _through_record(node_id: str, op: str, params: dict[str, Any]

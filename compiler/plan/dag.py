@@ -150,7 +150,24 @@ def build_graph(ctx: Context) -> nx.DiGraph[str]:
 
 
 def find_cycle(g: nx.DiGraph[str]) -> list[str] | None:
-    """A cycle as a closed path [a, b, ..., a], or None when the graph is a DAG."""
+    """A cycle as a closed path [a, b, ..., a], or None when the graph is a DAG.
+
+    Why Kahn's count first: on a 13,000-node plan networkx's search for a cycle cost more
+    than building the graph; the count proves a DAG in one pass over the edges, and only a
+    graph that has a cycle is searched for its path."""
+    indegree = dict(g.in_degree())
+    ready = [n for n, d in indegree.items() if d == 0]
+    seen = 0
+    succ = g.succ
+    while ready:
+        n = ready.pop()
+        seen += 1
+        for m in succ[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                ready.append(m)
+    if seen == len(indegree):
+        return None
     try:
         edges = nx.find_cycle(g)
     except nx.NetworkXNoCycle:
