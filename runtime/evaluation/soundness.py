@@ -143,7 +143,21 @@ def soundness(pipe: Any, train_path: Any, test: pl.DataFrame, features: list[Fea
               label: str, classes: list[Any], classification: bool, seed: int
               ) -> dict[str, Any]:
     """Everything above for one fitted pipeline; `train_path` may be missing (no
-    benchmark then, with the reason)."""
+    benchmark then, with the reason).
+
+    One BLAS/OpenMP thread: the ~100 small predictions here ran 6x slower with a thread
+    per core on a busy 2-core machine (threads spin waiting for each other), and the
+    evaluate step is scheduled as one CPU anyway."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _soundness(pipe, train_path, test, features, label, classes, classification,
+                          seed)
+
+
+def _soundness(pipe: Any, train_path: Any, test: pl.DataFrame, features: list[Feature],
+               label: str, classes: list[Any], classification: bool, seed: int
+               ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     rows = test if test.height <= MAX_ROWS else test[np.sort(
         rng.choice(test.height, MAX_ROWS, replace=False)).tolist()]
