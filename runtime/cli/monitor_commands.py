@@ -287,13 +287,16 @@ def _summary(doc: dict[str, Any], paths: dict[str, Path]) -> None:
     if rt:
         out.write(f"retrain: {rt['status']} — {rt['reason']}\n")
     out.write(f"report: {paths['html']}\n")
+    if "index" in paths:
+        out.write(f"every pass: {paths['index']}\n")
 
 
 def _write_pass_reports(doc: dict[str, Any], out_dir: Path,
                         write: Callable[..., dict[str, Path]]) -> dict[str, Path]:
     """Each pass keeps its own report (`monitor-<UTC time>.html/.json`, never overwritten:
     last month's evidence must survive this month's pass); `monitor.html/.json` are copies
-    of the latest, for links that should always show the current state."""
+    of the latest, for links that should always show the current state; `index.html`
+    lists every pass."""
     import shutil
 
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -303,7 +306,9 @@ def _write_pass_reports(doc: dict[str, Any], out_dir: Path,
     paths = write(doc, out_dir, stem)
     for kind, path in paths.items():
         shutil.copyfile(path, out_dir / f"monitor.{kind}")
-    return paths
+    from specops.runtime.reports.drift_report import write_index
+
+    return {**paths, "index": write_index(out_dir)}     # every pass, linked
 
 
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:

@@ -248,6 +248,70 @@ def _histograms(profile: ReferenceProfile, cols: Mapping[str, np.ndarray]
     return out
 
 
+def _quality(profile: ReferenceProfile, cols: Mapping[str, np.ndarray], rows: int
+             ) -> list[dict[str, Any]]:
+    """Data quality per model input for the report: missing share against the reference,
+    values outside the reference's observed range (numeric) and categories the reference
+    never had (categorical). Why beside drift: a broken upstream join shows as nulls or
+    an unseen code long before it moves a drift statistic."""
+    out: list[dict[str, Any]] = []
+    for name, fp in profile.features.items():
+        row: dict[str, Any] = {"feature": name, "kind": fp.kind,
+                               "missing_reference": float(fp.null_share)}
+        values = cols.get(name)
+        if values is None:       # the column is not in the current data at all
+            out.append({**row, "absent": True, "missing_current": 1.0 if rows else 0.0})
+            continue
+        if fp.kind == "numeric":
+            arr = np.asarray(values, dtype=np.float64)
+            ok = arr[~np.isnan(arr)]
+            row["missing_current"] = 1.0 - len(ok) / len(arr) if len(arr) else 0.0
+            sample = fp.sorted_sample
+            if sample is not None and len(sample):
+                lo, hi = float(sample[0]), float(sample[-1])
+                below, above = int((ok < lo).sum()), int((ok > hi).sum())
+                row.update(reference_min=lo, reference_max=hi, below=below, above=above,
+                           out_of_range=(below + above) / len(ok) if len(ok) else 0.0)
+        else:
+            items = [str(v) for v in values if v is not None]
+            row["missing_current"] = 1.0 - len(items) / len(values) if len(values) else 0.0
+            tally: dict[str, int] = {}
+            for item in items:
+                tally[item] = tally.get(item, 0) + 1
+            unseen = sorted(((c, n) for c, n in tally.items() if c not in fp.categories),
+                            key=lambda cn: (-cn[1], cn[0]))
+            row["unseen_share"] = sum(n for _, n in unseen) / len(items) if items else 0.0
+            row["unseen"] = [{"category": c, "share": n / len(items)} for c, n in unseen[:10]]
+        out.append(row)
+    return out
+
+
+def _prediction_histogram(profile: ReferenceProfile, sc: np.ndarray | None, bins: int = 20
+                          ) -> dict[str, Any] | None:
+    """Reference (test-set) and current score shares on `bins` equal-width bins: the
+    prediction distribution the report draws. Equal widths over [0, 1] for probabilities
+    (readable edges), else over the range both share; the drift statistic itself keeps
+    the reference quantile bins."""
+    ref = profile.prediction.sorted_sample if profile.prediction is not None else None
+    if sc is None or ref is None or not len(ref):
+        return None
+    cur = np.asarray(sc, dtype=np.float64)
+    cur = cur[np.isfinite(cur)]
+    if not len(cur):
+        return None
+    lo, hi = min(float(ref[0]), float(cur.min())), max(float(ref[-1]), float(cur.max()))
+    if lo >= 0.0 and hi <= 1.0:
+        lo, hi = 0.0, 1.0
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+    r, _ = np.histogram(ref, edges)
+    c, _ = np.histogram(cur, edges)
+    return {"edges": [float(e) for e in edges], "reference": (r / len(ref)).tolist(),
+            "current": (c / len(cur)).tolist(), "n_reference": len(ref),
+            "n_current": len(cur)}
+
+
 def _bands(frame: pl.DataFrame, protected: Sequence[str], settings: FairnessSettings
            ) -> dict[str, np.ndarray]:
     """Group labels per protected attribute, with the version's own band edges (fixed at
@@ -435,5 +499,7 @@ def _one_window(info: ModelInfo, profile: ReferenceProfile, w: Window, cols: Log
             "start": w.start.isoformat() if w.start else None,
             "end": w.end.isoformat() if w.end else None, "rows": f.height,
             "drift": rep.to_json(), "histograms": _histograms(profile, arrays),
+            "prediction_histogram": _prediction_histogram(profile, sc),
+            "quality": _quality(profile, arrays, f.height),
             "performance": perf, "fairness": fairness, "operational": ops,
             "signals": [asdict(s) for s in signals]}

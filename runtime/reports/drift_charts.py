@@ -1,161 +1,206 @@
-"""Inline SVG charts for the drift report (no JavaScript, no network, no matplotlib).
+"""The drift report's charts, as Vega-Lite (altair) specs drawn by chart_kit.py.
 
-Why not reuse governance/plots.py as is: those charts have a fixed 0..1 scale (rates,
-probabilities). Drift values (PSI, KS D, Wasserstein/std), metrics over time and binned
-shares need their own scales and threshold lines; the look (size, margins, palette) is
-kept the same so both reports read alike.
+Why altair instead of the hand-written SVG this module used to hold: the SVG charts
+computed their own ticks and labels and printed ticks like -0.0625 and bin labels on top
+of each other. Vega-Lite picks nice ticks, drops overlapping labels (`labelOverlap`), and
+gives every mark a hover tooltip; the continuous charts zoom and pan (`.interactive()`).
+Number formats come from `chart_kit.number_format`, so a PSI axis reads 0.25, not
+0.2500 or 2.5e-1.
+
+Inputs are the monitoring report document only (binned shares, per-window statistics):
+the report never carries rows. Each function returns None when there is nothing to draw,
+and the report then says why in words.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from html import escape
+from typing import Any
 
-__all__ = ["distribution_chart", "drift_bars", "line_chart"]
+import altair as alt
 
-W, H = 360, 240
-L, R, T, B = 50, 16, 18, 46
-PW, PH = W - L - R, H - T - B
-COLORS = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#2c7a7b")
-STATUS = {"ok": "#2f855a", "warn": "#d69e2e", "alert": "#c53030",
-          "insufficient_data": "#a0aec0", "missing": "#a0aec0"}
+from specops.runtime.reports.chart_kit import COLORS, number_format
 
+__all__ = ["STATUS_COLORS", "distribution_chart", "drift_bars", "missing_chart",
+           "prediction_chart", "series_chart", "trend_chart"]
 
-def _svg(title: str, body: list[str], width: int = W, height: int = H) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
-            'font-family="system-ui, sans-serif" font-size="10">'
-            f'<title>{escape(title)}</title>{"".join(body)}</svg>')
-
-
-def _nice_max(v: float) -> float:
-    if v <= 0 or not math.isfinite(v):
-        return 1.0
-    exp = 10 ** math.floor(math.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
-        if v <= m * exp:
-            return float(m * exp)
-    return float(10 * exp)
+STATUS_COLORS = {"ok": "#2f855a", "warn": "#d69e2e", "alert": "#c53030",
+                 "insufficient data": "#a0aec0", "missing": "#a0aec0"}
+# threshold lines darker than the bars they cross (an alert line over red bars)
+_RULE_COLORS = {"warn": "#975a16", "alert": "#742a2a", "dataset drift": "#742a2a"}
+_TIME = alt.Scale(padding=14, nice=False)
+_SOURCES = alt.Scale(domain=["reference", "current"], range=["#a0aec0", COLORS[0]])
+WIDE = 640
 
 
-def drift_bars(title: str, values: Mapping[str, float | None], statuses: Mapping[str, str],
-               warn: float | None = None, alert: float | None = None) -> str:
-    """Horizontal bars, one per feature, coloured by status, with threshold lines."""
-    items = [(k, v) for k, v in values.items() if v is not None and math.isfinite(v)]
-    if not items:
-        return ""
-    row = 18
-    height = T + row * len(items) + 30
-    left = 130
-    width = W + 80
-    pw = width - left - R
-    top = _nice_max(max([v for _, v in items] + [alert or 0, warn or 0]) * 1.05)
-    body = []
-    for i, (name, v) in enumerate(items):
-        y = T + i * row
-        w = pw * min(v / top, 1.0)
-        color = STATUS.get(statuses.get(name, "ok"), COLORS[0])
-        body.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">'
-                    f'{escape(name[:22])}</text>')
-        body.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 5}" '
-                    f'fill="{color}"><title>{escape(name)}: {v:.4g} '
-                    f'({escape(statuses.get(name, ""))})</title></rect>')
-        body.append(f'<text x="{left + w + 4:.1f}" y="{y + 12}">{v:.3g}</text>')
-    base = T + row * len(items)
-    for level, value in (("warn", warn), ("alert", alert)):
+def _data(rows: list[dict[str, Any]]) -> Any:
+    return alt.Data(values=rows)  # type: ignore[no-untyped-call]
+
+
+def _pct(values: Sequence[float]) -> str:
+    """A percent format whose ticks differ: 0.1% steps need a decimal, 10% steps not."""
+    top = max([abs(v) for v in values] + [0.0])
+    return ".2~%" if top < 0.005 else (".1~%" if top < 0.05 else ".0%")
+
+
+def _rules(levels: Mapping[str, float | None], axis: str = "y") -> list[Any]:
+    """Dashed threshold lines (warn, alert) with a tooltip naming them."""
+    out = []
+    for level, value in levels.items():
         if value is None:
             continue
-        x = left + pw * min(value / top, 1.0)
-        body.append(f'<line x1="{x:.1f}" y1="{T}" x2="{x:.1f}" y2="{base}" '
-                    f'stroke="{STATUS[level]}" stroke-dasharray="4 3"/>'
-                    f'<text x="{x:.1f}" y="{base + 12}" text-anchor="middle" '
-                    f'fill="{STATUS[level]}">{level} {value:g}</text>')
-    body.append(f'<line x1="{left}" y1="{T}" x2="{left}" y2="{base}" stroke="#4a5568"/>')
-    return _svg(title, body, width, height)
+        enc = {axis: alt.X("v:Q") if axis == "x" else alt.Y("v:Q"),
+               "tooltip": [alt.Tooltip("level:N", title="threshold"),
+                           alt.Tooltip("v:Q", title="value", format=",.4~g")]}
+        out.append(alt.Chart(_data([{"v": float(value), "level": level}])).mark_rule(
+            color=_RULE_COLORS.get(level, "#4a5568"), strokeDash=[5, 3],
+            strokeWidth=1.5).encode(**enc))
+    return out
 
 
-def distribution_chart(title: str, labels: Sequence[str], reference: Sequence[float],
-                       current: Sequence[float]) -> str:
-    """Reference vs current share per bin (or category), side by side."""
-    n = len(labels)
-    if n == 0:
-        return ""
-    top = _nice_max(max(list(reference) + list(current) + [0.0]) * 1.05)
-    slot = PW / n
-    bw = max(1.0, slot * 0.38)
-    body = [f'<rect x="{L}" y="{T}" width="{PW}" height="{PH}" fill="none" stroke="#cbd5e0"/>']
-    for i in range(5):
-        v = top * i / 4
-        y = T + PH - PH * i / 4
-        body.append(f'<text x="{L - 4}" y="{y + 3:.1f}" text-anchor="end">{v:.2g}</text>')
-    for i, (lab, r, c) in enumerate(zip(labels, reference, current, strict=True)):
-        x = L + slot * i + slot * 0.1
-        for j, (v, color, who) in enumerate(((r, "#a0aec0", "reference"),
-                                             (c, COLORS[0], "current"))):
-            h = PH * min(v / top, 1.0)
-            body.append(f'<rect x="{x + j * bw:.1f}" y="{T + PH - h:.1f}" width="{bw:.1f}" '
-                        f'height="{h:.1f}" fill="{color}"><title>{escape(lab)} {who}: '
-                        f'{v:.3f}</title></rect>')
-        every = max(1, math.ceil(n / 5))      # at most ~5 labels: they never overlap
-        if i % every == 0:
-            body.append(f'<text x="{x + bw:.1f}" y="{T + PH + 12}" text-anchor="middle">'
-                        f'<title>{escape(lab)}</title>{escape(lab[:12])}</text>')
-    body.append(f'<rect x="{L + PW - 118}" y="{T + 2}" width="8" height="8" fill="#a0aec0"/>'
-                f'<text x="{L + PW - 106}" y="{T + 10}">reference</text>'
-                f'<rect x="{L + PW - 56}" y="{T + 2}" width="8" height="8" fill="{COLORS[0]}"/>'
-                f'<text x="{L + PW - 44}" y="{T + 10}">current</text>')
-    body.append(f'<text x="{L + PW / 2}" y="{H - 8}" text-anchor="middle" font-size="11">'
-                'bins fit on the reference (share of rows)</text>')
-    return _svg(title, body)
+def drift_bars(features: Sequence[Mapping[str, Any]], method: str,
+               thresholds: Mapping[str, float | None]) -> Any:
+    """One horizontal bar per feature (the latest window's statistic), coloured by
+    status, sorted worst first, with the warn/alert thresholds as dashed lines."""
+    rows: list[dict[str, Any]] = [{"feature": str(f["feature"]), "value": float(f["value"]),
+             "status": str(f["status"]).replace("_", " "), "n": int(f.get("count") or 0)}
+            for f in features if f.get("value") is not None]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: -r["value"])
+    fmt = number_format([r["value"] for r in rows]
+                        + [v for v in thresholds.values() if v is not None])
+    bars = alt.Chart(_data(rows)).mark_bar().encode(
+        y=alt.Y("feature:N", sort=[r["feature"] for r in rows], title=None),
+        x=alt.X("value:Q", title=f"{method} (latest window)", axis=alt.Axis(format=fmt)),
+        color=alt.Color("status:N", title="status", scale=alt.Scale(
+            domain=list(STATUS_COLORS)[:4], range=list(STATUS_COLORS.values())[:4])),
+        tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("value:Q", title=method,
+                                                       format=",.4~g"),
+                 alt.Tooltip("status:N"), alt.Tooltip("n:Q", title="values", format=",d")])
+    return alt.layer(bars, *_rules(thresholds, "x")).properties(
+        title=f"Drift per feature ({method})", width=420, height=max(80, 22 * len(rows)))
 
 
-def line_chart(title: str, xlabels: Sequence[str],
-               series: Mapping[str, Sequence[float | None]],
-               baselines: Mapping[str, float] | None = None, ylabel: str = "") -> str:
-    """One line per series across windows; dashed lines for reference values."""
-    vals = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
-    vals += list((baselines or {}).values())
-    n = len(xlabels)
-    if not vals or n == 0:
-        return ""
-    lo, hi = min(vals), max(vals)
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    pad = (hi - lo) * 0.1
-    lo, hi = lo - pad, hi + pad
+def trend_chart(rows: Sequence[Mapping[str, Any]], method: str,
+                thresholds: Mapping[str, float | None], title: str) -> Any:
+    """The drift statistic of each feature per window, with the thresholds: a feature
+    that creeps up shows before it crosses. Click a legend entry to pick out one line;
+    drag to pan, scroll to zoom."""
+    pts = [dict(r) for r in rows if r.get("value") is not None]
+    if not pts:
+        return None
+    fmt = number_format([float(r["value"]) for r in pts]
+                        + [v for v in thresholds.values() if v is not None])
+    pick = alt.selection_point(fields=["feature"], bind="legend")
+    lines = alt.Chart(_data(pts)).mark_line(point=True).encode(
+        x=alt.X("end:T", title="window end", scale=_TIME,
+                axis=alt.Axis(format="%b %d", labelAngle=0)),
+        y=alt.Y("value:Q", title=method, axis=alt.Axis(format=fmt)),
+        color=alt.Color("feature:N", title=None, legend=alt.Legend(columns=4)),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
+        tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("window:N"),
+                 alt.Tooltip("value:Q", title=method, format=",.4~g"),
+                 alt.Tooltip("status:N")]).add_params(pick)
+    return alt.layer(lines, *_rules(thresholds)).properties(
+        title=title, width=WIDE, height=260).interactive(bind_y=False)
 
-    def x(i: int) -> float:
-        return L + (PW * (i + 0.5) / n)
 
-    def y(v: float) -> float:
-        return T + PH * (1 - (v - lo) / (hi - lo))
+def series_chart(title: str, rows: Sequence[Mapping[str, Any]], y_title: str,
+                 thresholds: Mapping[str, float | None] | None = None,
+                 baselines: Mapping[str, float] | None = None, zero: bool = False) -> Any:
+    """Any per-window series (`{"end", "window", "series", "value"}` rows): one line
+    per series, dashed thresholds, and dotted baselines (the test-set value). `zero`:
+    the axis starts at 0 (drift statistics and shares, where 0 means no drift)."""
+    pts = [dict(r) for r in rows if r.get("value") is not None]
+    if not pts:
+        return None
+    fmt = number_format([float(r["value"]) for r in pts]
+                        + [v for v in (thresholds or {}).values() if v is not None]
+                        + list((baselines or {}).values()))
+    lines = alt.Chart(_data(pts)).mark_line(point=True).encode(
+        x=alt.X("end:T", title="window end", scale=_TIME,
+                axis=alt.Axis(format="%b %d", labelAngle=0)),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=zero),
+                axis=alt.Axis(format=fmt)),
+        color=alt.Color("series:N", title=None),
+        tooltip=[alt.Tooltip("series:N", title="measure"), alt.Tooltip("window:N"),
+                 alt.Tooltip("value:Q", format=",.4~g")])
+    layers: list[Any] = [lines, *_rules(thresholds or {})]
+    if baselines:
+        base = [{"series": k, "v": float(v), "what": f"{k} on the test set"}
+                for k, v in baselines.items()]
+        layers.append(alt.Chart(_data(base)).mark_rule(strokeDash=[2, 3]).encode(
+            y="v:Q", color=alt.Color("series:N"),
+            tooltip=[alt.Tooltip("what:N", title="baseline"),
+                     alt.Tooltip("v:Q", title="value", format=",.4~g")]))
+    return alt.layer(*layers).properties(title=title, width=WIDE, height=230
+                                         ).interactive(bind_y=False)
 
-    body = [f'<rect x="{L}" y="{T}" width="{PW}" height="{PH}" fill="none" stroke="#cbd5e0"/>']
-    for i in range(5):
-        v = lo + (hi - lo) * i / 4
-        body.append(f'<text x="{L - 4}" y="{y(v) + 3:.1f}" text-anchor="end">{v:.3g}</text>')
-    step = max(1, math.ceil(n / 6))
-    for i, lab in enumerate(xlabels):
-        if i % step == 0:
-            body.append(f'<text x="{x(i):.1f}" y="{T + PH + 12}" text-anchor="middle">'
-                        f'{escape(lab[:10])}</text>')
-    for k, (name, s) in enumerate(series.items()):
-        color = COLORS[k % len(COLORS)]
-        pts = [(x(i), y(v)) for i, v in enumerate(s) if v is not None and math.isfinite(v)]
-        if len(pts) > 1:
-            body.append('<polyline points="' + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
-                        + f'" fill="none" stroke="{color}" stroke-width="2"/>')
-        for a, b in pts:
-            body.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{color}"/>')
-        body.append(f'<text x="{L + 6}" y="{T + 12 + 12 * k}" fill="{color}">'
-                    f'{escape(name)}</text>')
-        base = (baselines or {}).get(name)
-        if base is not None:
-            body.append(f'<line x1="{L}" y1="{y(base):.1f}" x2="{L + PW}" y2="{y(base):.1f}" '
-                        f'stroke="{color}" stroke-dasharray="4 3"><title>{escape(name)} '
-                        f'reference {base:.4g}</title></line>')
-    if ylabel:
-        body.append(f'<text x="12" y="{T + PH / 2}" font-size="11" text-anchor="middle" '
-                    f'transform="rotate(-90 12 {T + PH / 2})">{escape(ylabel)}</text>')
-    return _svg(title, body)
+
+def distribution_chart(feature: str, labels: Sequence[str], reference: Sequence[float],
+                       current: Sequence[float], status: str) -> Any:
+    """Reference and current share per bin (numeric, reference quantile bins) or per
+    category, side by side, in bin order."""
+    if not labels:
+        return None
+    rows: list[dict[str, Any]] = [{"bin": str(lab), "source": who, "share": float(v)}
+            for lab, r, c in zip(labels, reference, current, strict=True)
+            for who, v in (("reference", r), ("current", c))]
+    order = [str(lab) for lab in labels]
+    return alt.Chart(_data(rows)).mark_bar().encode(
+        x=alt.X("bin:N", sort=order, title=None,
+                axis=alt.Axis(labelAngle=-35, labelLimit=90, labelOverlap="greedy")),
+        xOffset=alt.XOffset("source:N", sort=["reference", "current"]),
+        y=alt.Y("share:Q", title="share of rows",
+                axis=alt.Axis(format=_pct([r["share"] for r in rows]))),
+        color=alt.Color("source:N", title=None, scale=_SOURCES),
+        tooltip=[alt.Tooltip("bin:N", title=feature), alt.Tooltip("source:N"),
+                 alt.Tooltip("share:Q", format=".1%")],
+    ).properties(title=f"{feature} ({status.replace('_', ' ')})", width=300, height=170)
+
+
+def prediction_chart(hist: Mapping[str, Any] | None) -> Any:
+    """The model's score on the test set (reference) and in the latest window, on equal
+    bins, overlaid; zoom with the mouse wheel along the score axis."""
+    if not hist:
+        return None
+    edges = [float(e) for e in hist["edges"]]
+    rows: list[dict[str, Any]] = [{"lo": lo, "hi": hi, "source": who, "share": float(v)}
+            for who in ("reference", "current")
+            for lo, hi, v in zip(edges[:-1], edges[1:], hist[who], strict=True)]
+    fmt = number_format(edges)
+    return alt.Chart(_data(rows)).mark_bar(opacity=0.55, binSpacing=0).encode(
+        x=alt.X("lo:Q", title="predicted score", bin="binned", axis=alt.Axis(format=fmt)),
+        x2="hi:Q",
+        y=alt.Y("share:Q", title="share of predictions", stack=None,
+                axis=alt.Axis(format=_pct([r["share"] for r in rows]))),
+        color=alt.Color("source:N", title=None, scale=_SOURCES),
+        tooltip=[alt.Tooltip("source:N"), alt.Tooltip("lo:Q", title="from", format=",.3~g"),
+                 alt.Tooltip("hi:Q", title="to", format=",.3~g"),
+                 alt.Tooltip("share:Q", format=".1%")],
+    ).properties(title=f"Prediction distribution: {hist['n_reference']:,} test-set scores vs "
+                       f"{hist['n_current']:,} in the latest window",
+                 width=WIDE, height=220).interactive(bind_y=False)
+
+
+def missing_chart(quality: Sequence[Mapping[str, Any]]) -> Any:
+    """Missing-value share per feature, reference against the latest window."""
+    rows: list[dict[str, Any]] = [
+        {"feature": str(q["feature"]), "source": who, "share": float(q[key])}
+            for q in quality
+            for who, key in (("reference", "missing_reference"), ("current", "missing_current"))
+            if q.get(key) is not None]
+    if not rows:
+        return None
+    names = list(dict.fromkeys(r["feature"] for r in rows))
+    return alt.Chart(_data(rows)).mark_bar().encode(
+        y=alt.Y("feature:N", sort=names, title=None),
+        yOffset=alt.YOffset("source:N", sort=["reference", "current"]),
+        x=alt.X("share:Q", title="missing values (share of rows)",
+                axis=alt.Axis(format=_pct([r["share"] for r in rows]))),
+        color=alt.Color("source:N", title=None, scale=_SOURCES),
+        tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("source:N"),
+                 alt.Tooltip("share:Q", title="missing", format=".2%")],
+    ).properties(title="Missing values per feature", width=420,
+                 height=max(80, 30 * len(names)))
