@@ -249,6 +249,9 @@ class _Export:
     # -- registry ------------------------------------------------------------------------
     def export_model(self, model: Mapping[str, Any]) -> None:
         name = str(model["name"])
+        versions = [v for v in self.registry.versions(name) if v.status == "registered"]
+        if not versions:   # only rejected versions: nothing MLflow could load
+            return
         if self.client.call("GET", "/registered-models/get", query={"name": name},
                             missing_ok=True) is None:
             self.client.call("POST", "/registered-models/create", {
@@ -263,9 +266,7 @@ class _Export:
             known[(tags.get("specops.version", ""), tags.get("specops.content_digest", ""))] = \
                 str(mv["version"])
         mapped: dict[int, str] = {}   # specops version -> MLflow version
-        for v in self.registry.versions(name):
-            if v.status != "registered":
-                continue
+        for v in versions:
             # the same number with other content is another project's model of that name
             existing = known.get((str(v.version), v.content_digest))
             if existing is not None:
