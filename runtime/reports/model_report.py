@@ -106,9 +106,12 @@ def _decision(settings: dict[str, Any], label: str | None) -> str:
     return f"Favourable outcome: {settings.get('description') or settings.get('favorable')}."
 
 
-def _fairness(evaluation: dict[str, Any], thresholds: dict[tuple[str, str], Any],
-              label: str | None) -> list[dict[str, Any]]:
+def _fairness(evaluation: dict[str, Any], thresholds: dict[tuple[str, str], Any] | None = None,
+              label: str | None = None) -> list[dict[str, Any]]:
+    """Per protected attribute, as evaluated: groups in band order, the figures read
+    against `thresholds` (from the gate reports), the chart."""
     out = []
+    thresholds = thresholds or {}
     settings = evaluation.get("fairness_settings") or {}
     for attr, rep in sorted((evaluation.get("fairness") or {}).items()):
         groups = rep.get("groups") or {}
@@ -120,6 +123,7 @@ def _fairness(evaluation: dict[str, Any], thresholds: dict[tuple[str, str], Any]
                  and g["name"] not in (rep.get("excluded_groups") or [])]
         out.append({
             "attribute": attr, "note": rep.get("note"),
+            "decision": settings.get("description") or _decision(settings, label),
             "bands": (", ".join(rep.get("bands") or []) + f" (cut at "
                       f"{', '.join(f'{e:g}' for e in edges)})") if edges else None,
             "min_group_size": rep.get("min_group_size") or evaluation.get("min_group_size"),

@@ -222,7 +222,7 @@ def test_report_shows_the_decision_and_bands_in_order(
                                 "bands": {"applicant_age": [30.0, 50.0, 70.0]}}, "rep")
     [age, sex] = _fairness(ev)
     assert [g["name"] for g in age["groups"]] == ["<30", "30-50", "50-70", ">=70"]
-    assert age["bands"] == "banded at 30, 50, 70"
+    assert age["bands"] == "<30, 30-50, 50-70, >=70 (cut at 30, 50, 70)"
     assert sex["decision"] == "favourable decision: P(0) >= 0.5; favourable outcome: label 0"
     assert sex["bands"] is None and sex["min_group_size"] == 5
 
