@@ -164,7 +164,12 @@ def _soundness(pipe: Any, train_path: Any, test: pl.DataFrame, features: list[Fe
     x = prepare_frame(rows, features)
     y = rows.get_column(label).to_numpy()
     predict: Predict = pipe.predict_proba if classification else pipe.predict
-    imp = permutation_importance(predict, x, y, features, classes, classification, seed)
+    try:
+        imp = permutation_importance(predict, x, y, features, classes, classification, seed)
+        if not np.isfinite(imp["baseline_score"]):
+            raise ValueError("the test score is undefined on these rows")
+    except ValueError as exc:   # e.g. one class in the test rows: ROC AUC is undefined
+        imp = {"skipped": f"permutation importance not computed: {exc}", "features": []}
     sample = x.head(SENSITIVITY_ROWS)
     if classification:
         col = len(classes) - 1 if len(classes) == 2 else None
@@ -178,7 +183,8 @@ def _soundness(pipe: Any, train_path: Any, test: pl.DataFrame, features: list[Fe
 
         def mean_pred(frame: pl.DataFrame) -> float:
             return float(np.mean(pipe.predict(frame)))
-    sens = sensitivity(mean_pred, sample, features, [r["feature"] for r in imp["features"]])
+    order = [r["feature"] for r in imp["features"]] or [f.name for f in features]
+    sens = sensitivity(mean_pred, sample, features, order)
     sens["prediction"] = target
     out: dict[str, Any] = {"importance": imp, "sensitivity": sens}
     if train_path is not None and train_path.is_file():
