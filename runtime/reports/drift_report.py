@@ -279,8 +279,9 @@ def render_index(out_dir: Path, pattern: str = "monitor-*.json") -> str:
                      else "one window, no time column"),
             "drift_share": ((windows[-1].get("drift") or {}).get("drift_share")
                             if windows else None),
+            "fired": len(doc.get("alerts") or []),
             "alerts": [f"{_words(a['signal'])} ({a['level']}, {a['consecutive']} in a row)"
-                       for a in doc.get("alerts") or []],
+                       for a in _alert_runs(list(doc.get("alerts") or []))],
             "in_breach": [_words(b) for b in doc.get("in_breach") or []]})
     model = next((str(p["version"]).split("@")[0] for p in passes), out_dir.name)
     return str(_env().get_template(INDEX_TEMPLATE).render(model=model, passes=passes))

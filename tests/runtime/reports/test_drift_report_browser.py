@@ -154,7 +154,7 @@ def test_each_pass_has_its_own_file_and_the_index_links_them(passes: dict[str, A
     assert (passes["out"] / "monitor.html").read_text() == p2["html"].read_text()
     index = p2["index"]
     assert index == passes["out"] / "index.html"
-    r = render(index, screenshot=passes["root"] / "index.png", height=700)
+    r = render(index, screenshot=passes["root"] / "index.png", height=420)
     assert r.page.sections == ["passes"]
     links = re.findall(r'<a href="([^"]+)"', r.dom)
     assert links == [p2["html"].name, p1["html"].name]            # newest first
@@ -162,6 +162,7 @@ def test_each_pass_has_its_own_file_and_the_index_links_them(passes: dict[str, A
     assert "serving log" in text and "current rows" in text
     assert "data drift (alert, 3 in a row)" in text and "data drift (alert, 1 in a row)" in text
     assert find_placeholders(r.page.values) == []
+    _shot(passes["root"] / "index.png", "drift_index.png")
 
 
 def test_current_pass_renders_every_section_and_chart(passes: dict[str, Any]) -> None:
@@ -188,13 +189,15 @@ def test_current_pass_renders_every_section_and_chart(passes: dict[str, Any]) ->
     html = page.read_text()
     assert not re.search(r"(src|href)=\"https?://", html) and "vegaEmbed" in html
     assert render_html(passes["docs"][0]) == html      # re-rendered from the JSON alone
+    specs = html.split('id="vl-specs">', 1)[1].split("</script>", 1)[0]
+    assert len(specs) < 40_000          # binned shares and statistics, never the rows
 
 
 def test_log_pass_renders_with_latency_and_one_window(passes: dict[str, Any]) -> None:
     require_chromium()
     page = passes["paths"][1]["html"]
     shot = passes["root"] / "drift_log.png"
-    r = render(page, screenshot=shot, height=2600)
+    r = render(page, screenshot=shot, height=1400)
     assert r.page.sections == SECTIONS
     _assert_drawn(r, {"prediction", "drift-bars", "missing", "latency"})
     assert "feature-trend" not in r.page.charts       # one window: no trend drawn
