@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from online_helpers import make_credit_project, redis_url_or_skip
+from online_store_helpers import make_credit_project, redis_url_or_skip
 
 from specops.runtime.store.online import open_online_store
 

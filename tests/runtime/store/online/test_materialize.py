@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from online_helpers import bureau, make_credit_project, plan_of, us
+from online_store_helpers import bureau, make_credit_project, plan_of, us
 
 from specops.compiler.cli.main import main
 from specops.runtime.data.compute_features import compute_frame

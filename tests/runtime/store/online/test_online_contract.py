@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from online_helpers import redis_url_or_skip
+from online_store_helpers import redis_url_or_skip
 
 from specops.compiler.cli.main import main
 from specops.runtime.store.online import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from online_helpers import plan_of, us
+from online_store_helpers import plan_of, us
 
 from specops.compiler.cli.main import main
 from specops.runtime.store.online import OnlineValue, open_online_store
