@@ -89,6 +89,8 @@ def permutation_importance(predict: Predict, x: pl.DataFrame, y: np.ndarray,
     """Mean and standard deviation of the score drop per shuffled input."""
     scoring, score = _score_fn(classes, classification)
     base = score(y, predict(x))
+    if not np.isfinite(base):
+        raise ValueError("the test score is undefined on these rows")
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     for f in features:
@@ -166,8 +168,6 @@ def _soundness(pipe: Any, train_path: Any, test: pl.DataFrame, features: list[Fe
     predict: Predict = pipe.predict_proba if classification else pipe.predict
     try:
         imp = permutation_importance(predict, x, y, features, classes, classification, seed)
-        if not np.isfinite(imp["baseline_score"]):
-            raise ValueError("the test score is undefined on these rows")
     except ValueError as exc:   # e.g. one class in the test rows: ROC AUC is undefined
         imp = {"skipped": f"permutation importance not computed: {exc}", "features": []}
     sample = x.head(SENSITIVITY_ROWS)
