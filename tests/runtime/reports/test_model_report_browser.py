@@ -134,3 +134,25 @@ def test_placeholder_scanner_finds_what_a_reader_would_see():
              "sha256:ab-cd", "\u22120.06"]
     assert find_placeholders(clean) == []
     assert find_placeholders(["None of them"]) != []   # strict: write "no ..." instead
+
+
+def test_verification_is_computed_when_rendering(project):
+    """Change a signed file after registration: the same report now says the registry
+    record fails, and leads its findings with it; claimed-identity votes are never shown
+    as verified signatures."""
+    gov, model, version, root = project
+    html = render_report(gov, model, version)
+    assert "claimed identity: the project lists no keys" in html
+    assert "registry signature: verified" in html
+    ev = root / ".specops/artifacts/registry/credit_default/1/evaluation.json"
+    original = ev.read_bytes()
+    ev.chmod(0o644)
+    try:
+        ev.write_bytes(original.replace(b'"n": 3000', b'"n": 3001', 1))
+        html = render_report(gov, model, version)
+        assert "registry signature: FAILED" in html
+        first = re.search(r"<th>finding</th></tr>\s*<tr><td class=\"(\w+)\">\w+</td>"
+                          r"<td>(\w+)</td>", html)
+        assert first is not None and first.groups() == ("high", "integrity")
+    finally:
+        ev.write_bytes(original)
