@@ -268,6 +268,8 @@ def render_pdf(gov: Governance, model: str, version: int, out: Path) -> int:
     import weasyprint  # type: ignore[import-untyped]
 
     html = _html(gov, model, version, static=True)
-    doc = weasyprint.HTML(string=html, base_url=None).render()
+    # the document is self-contained: fetching anything (file:, http:) is refused
+    no_fetch = weasyprint.urls.URLFetcher(allowed_protocols=("data",))
+    doc = weasyprint.HTML(string=html, base_url=None, url_fetcher=no_fetch).render()
     doc.write_pdf(str(out))
     return len(doc.pages)
