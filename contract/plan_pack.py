@@ -24,6 +24,8 @@ Packing is deterministic: the same plan always packs to the same bytes.
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import json
 from collections import Counter
@@ -33,8 +35,8 @@ from typing import Any
 
 from specops.contract.plan_records import FINGERPRINT_VERSION
 
-__all__ = ["BASE", "REF", "PlanPackError", "fingerprint_of", "is_packed", "pack", "packed_text",
-           "unpack"]
+__all__ = ["BASE", "REF", "Packer", "PlanPackError", "fingerprint_of", "is_packed", "pack",
+           "packed_text", "unpack"]
 
 REF = "$ref"
 BASE = "$base"
@@ -75,11 +77,25 @@ def _escape(value: Any) -> Any:
     return value
 
 
+def _scalar(v: Any) -> str:
+    """A JSON scalar's compact text, as the encoder writes it, without its per-call cost."""
+    t = type(v)
+    if t is str:
+        return encode_basestring(v)
+    if t is int:
+        return int.__repr__(v)
+    if v is None:
+        return "null"
+    if t is bool:
+        return "true" if v else "false"
+    return _ENCODE(v)    # floats (NaN refused) and anything unexpected
+
+
 _SCALARS = (str, int, float, bool, type(None))
 _FLAT = frozenset(_SCALARS)
 
 
-class _Packer:
+class Packer:
     """Texts are computed once per object (`text`); equality of values is decided on a
     cheap signature where one exists (`sig`), so packing costs about one serialisation."""
 
@@ -89,6 +105,7 @@ class _Packer:
         self.texts: dict[int, str] = {}
         self.keep: list[Any] = []       # objects whose id() is a key of `texts`
         self.ids: dict[str, str] = {}   # text -> its shared id
+        self.found: dict[int, list[str]] = {}   # id(params) -> texts worth counting
 
     def text(self, v: Any) -> str:
         t = self.texts.get(id(v))
@@ -100,21 +117,30 @@ class _Packer:
 
     def assemble(self, params: dict[str, Any]) -> str:
         """The compact text of a node's params, built from the texts of its values (and of
-        the items of its lists), each serialised once and kept for counting."""
+        the items of its lists), each serialised once; those long enough to share are
+        kept per params for `pack` to count."""
         parts = []
+        found = []
         for k in sorted(params):
             v = params[k]
             if type(v) is list and v and all(type(x) is dict or type(x) is list for x in v):
-                t = "[" + ",".join(self.text(x) for x in v) + "]"
+                items = [self.text(x) for x in v]
+                found.extend(i for i in items if len(i) >= _MIN_SHARED)
+                t = "[" + ",".join(items) + "]"
                 self.texts[id(v)] = t
                 self.keep.append(v)
             elif type(v) is dict or type(v) is list:
                 t = self.text(v)
             else:
-                t = _ENCODE(v)
+                t = _scalar(v)
+            if len(t) >= _MIN_SHARED and (type(v) is dict or type(v) is list):
+                found.append(t)
             parts.append(f"{encode_basestring(k)}:{t}")
         text = "{" + ",".join(parts) + "}"
+        if len(text) >= _MIN_SHARED:
+            found.append(text)
         self.texts[id(params)] = text
+        self.found[id(params)] = found
         self.keep.append(params)
         return text
 
@@ -124,6 +150,8 @@ class _Packer:
             return (t, v)
         if t is dict and len(v) == 1 and REF in v:
             return ("r", v[REF])
+        if t is list and all(type(x) is str for x in v):
+            return ("ls", tuple(v))
         if t is dict and len(v) <= 4 and all(type(x) in _FLAT for x in v.values()):
             return ("d", tuple(sorted((k, type(x), x) for k, x in v.items())))
         return ("t", self.text(v))
@@ -203,7 +231,7 @@ class _Packer:
             lists[li][i] = item
 
 
-def _pack_params(p: _Packer, params: dict[str, Any]) -> Any:
+def _pack_params(p: Packer, params: dict[str, Any]) -> Any:
     whole = p.ref(params)
     if whole is not params:
         return whole
@@ -214,29 +242,51 @@ def _pack_params(p: _Packer, params: dict[str, Any]) -> Any:
     return out
 
 
-def pack(plan: dict[str, Any]) -> dict[str, Any]:
+def _gc_paused(fn: Any) -> Any:
+    """Pause the cyclic collector around `fn`: packing and unpacking a large plan make
+    hundreds of thousands of long-lived containers and no garbage cycles, and every
+    collection meanwhile rescans them all (as in the plan reader and compile)."""
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+    return run
+
+
+@_gc_paused
+def pack(plan: dict[str, Any], packer: Packer | None = None) -> dict[str, Any]:
     """The packed form of a plan as `build_plan` makes it (format 3): shared structures
     stored once, node fingerprints left out (the reader recomputes them from the params,
-    so a plan cannot claim a cached result its params do not produce)."""
+    so a plan cannot claim a cached result its params do not produce). `packer`: the
+    one whose `assemble` gave each node's params text while the plan was built (its
+    fingerprint input), so no params are serialised twice; the plan must not have
+    changed since."""
     if "shared" in plan:
         raise PlanPackError("plan is packed already")
-    p = _Packer()
+    p = packer or Packer()
     nodes: list[dict[str, Any]] = plan["nodes"]
     models: dict[str, dict[str, Any]] = plan["models"]
     rest_text = _ENCODE({k: v for k, v in plan.items() if k not in ("nodes", "models")})
-    if '"$' in rest_text or any('"$' in p.assemble(n["params"]) for n in nodes) or \
+    if '"$' in rest_text or any('"$' in (p.texts.get(id(n["params"])) or
+                                        p.assemble(n["params"])) for n in nodes) or \
             any('"$' in _ENCODE(m) for m in models.values()):
         plan = _escape(plan)     # a key (or a value) starting with `$`: escape the keys
-        p = _Packer()
+        p = Packer()
         nodes, models = plan["nodes"], plan["models"]
         for n in nodes:
             p.assemble(n["params"])
+    p.counts = Counter()
     for n in nodes:
-        p.count([n["params"]])
-        for v in n["params"].values():
-            p.count([v])
-            if isinstance(v, list):
-                p.count(v)
+        found = p.found.get(id(n["params"]))
+        if found is None:
+            p.assemble(n["params"])
+            found = p.found[id(n["params"])]
+        p.counts.update(found)
     for m in models.values():
         p.count(m.values())
         if isinstance(m.get("facts"), dict):
@@ -364,6 +414,7 @@ def _fingerprints(nodes: list[Any], version: int) -> None:
             stack.pop()
 
 
+@_gc_paused
 def unpack(plan: dict[str, Any]) -> dict[str, Any]:
     """The plan with every reference resolved and every node's fingerprint computed
     (`PlanPackError` when a reference does not hold); a plan without `shared` is

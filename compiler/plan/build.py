@@ -30,7 +30,7 @@ from specops.compiler.plan.params import Dep, ParamBuilder
 from specops.contract.canonical import compact_json, sha256_of
 from specops.contract.op_catalog import OPS
 from specops.contract.op_params import OpParams
-from specops.contract.plan_pack import fingerprint_of, pack, packed_text
+from specops.contract.plan_pack import Packer, fingerprint_of, pack, packed_text
 from specops.contract.plan_records import FINGERPRINT_VERSION, FORMAT_VERSION, parse_params
 from specops.contract.plan_records import Plan as PlanRecord
 
@@ -44,10 +44,13 @@ class Plan:
     data: dict[str, Any]
     deps: dict[str, list[Dep]] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)   # compile refuses if any
+    # the params texts the fingerprints were computed from, reused by `text()` (so the
+    # plan's data must not be changed after it is built)
+    packer: Packer = field(default_factory=Packer)
 
     def text(self) -> str:
         """The plan file: shared structures stored once (contract/plan_pack.py)."""
-        return packed_text(pack(self.data))
+        return packed_text(pack(self.data, self.packer))
 
     def nodes(self) -> dict[str, dict[str, Any]]:
         return {n["id"]: n for n in self.data["nodes"]}
@@ -85,6 +88,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
     records: dict[str, OpParams | dict[str, Any]] = {}
     deps: dict[str, list[Dep]] = {}
     model_nodes: dict[str, list[str]] = {}
+    packer = Packer()
     for node_id in nx.topological_sort(graph):  # inputs first; output is sorted by id
         attrs = graph.nodes[node_id]
         op = attrs["op"]
@@ -96,7 +100,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
             record.model_dump(mode="json", by_alias=True)
         records[node_id] = record
         inputs = sorted(graph.predecessors(node_id))
-        fp = fingerprint_of(op, compact_json(params), [fps[i] for i in inputs],
+        fp = fingerprint_of(op, packer.assemble(params), [fps[i] for i in inputs],
                             FINGERPRINT_VERSION)
         fps[node_id] = fp
         deps[node_id] = node_deps
@@ -128,7 +132,7 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
         # the envelope too; params are records already (validated once, not twice)
         PlanRecord.model_validate({**data, "nodes": [{**n, "params": records[n["id"]]}
                                                      for n in nodes]})
-    return Plan(data, deps, builder.problems)
+    return Plan(data, deps, builder.problems, packer)
 
 
 def _through_record(node_id: str, op: str, params: dict[str, Any]
