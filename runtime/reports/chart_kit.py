@@ -48,6 +48,7 @@ THEME: dict[str, Any] = {
 }
 
 _ID = re.compile(r"[^A-Za-z0-9_-]+")
+_SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 
 
 def number_format(values: Iterable[float | int | None]) -> str:
@@ -75,7 +76,9 @@ def spec_of(chart: Any) -> dict[str, Any]:
     spec: dict[str, Any] = chart if isinstance(chart, dict) else chart.to_dict()
     spec = dict(spec)
     spec["config"] = {**THEME, **(spec.get("config") or {})}
-    spec.pop("$schema", None)
+    # keep (or add) $schema: without it vega-embed draws `concat` views empty. It is an
+    # identifier only (vega-embed reads the version from it); nothing is fetched.
+    spec.setdefault("$schema", _SCHEMA)
     return spec
 
 

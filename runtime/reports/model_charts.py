@@ -147,8 +147,8 @@ def importance_chart(importance: Mapping[str, Any] | None) -> Any:
 def sensitivity_charts(sensitivity: Mapping[str, Any] | None, limit: int = 4) -> list[Any]:
     """Mean prediction as each of the `limit` most important inputs moves across its
     test-set range (others held at their values): one small chart per input, all on the
-    same y scale so the swings compare. (Separate charts, not one concat: the browser
-    bundle drew concatenated views empty while vl-convert drew them.)"""
+    same y scale so the swings compare; separate charts so each sits in the page's flow
+    and breaks across PDF pages on its own."""
     feats = [f for f in (sensitivity or {}).get("features") or []][:limit]
     if not feats:
         return []
