@@ -8,7 +8,8 @@ runs in online mode: it parses `infer`/`predict` bodies as raw requests
 
 Modes (docs/serving.md): `derived` (the default: requests carry the model's own inputs,
 the ONNX signature, as every earlier release did, so existing clients keep working) and
-`online` (raw fields + entity keys; the signature derived from the specs).
+`online` (raw fields + entity keys; the signature derived from the specs). Online mode
+also scores the requests of one event-loop pass in one ONNX run (score_batcher.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from specops.runtime.serve.features.online_vector import OnlineVector
 from specops.runtime.serve.features.raw_signature import RawSignatureError, raw_signature
+from specops.runtime.serve.features.score_batcher import ScoreBatcher
 from specops.runtime.serve.wire.binary_tensors import decode_request
 from specops.runtime.serve.wire.protocol import ProtocolError, Request, loads
 
@@ -38,6 +40,7 @@ class OnlineFeatures:
         self.vector = vector
         self.plan = plan
         self.model = model
+        self.scorer: ScoreBatcher | None = None     # one ONNX run per event-loop pass
         self.metadata: dict[str, Any] = {
             "name": model.name, "versions": [str(model.version)],
             "platform": "onnxruntime_onnx", "inputs": vector.sig.inputs,
@@ -74,9 +77,8 @@ class OnlineFeatures:
         if not isinstance(doc, list) or not doc or not all(isinstance(r, dict) for r in doc):
             raise ProtocolError(400, "body must be a non-empty JSON list of source rows "
                                 "(or {\"rows\": [...]})")
-        from specops.runtime.store.online.push import push_rows
-
         from specops.runtime.store.online import OnlineStoreError
+        from specops.runtime.store.online.push import push_rows
 
         if f"features:{view}" not in self.plan.by_id:
             raise ProtocolError(404, f"no feature view {view!r} in the plan (name@version)")
@@ -110,6 +112,9 @@ def enable_online(service: Any, plan: Any, project_root: Path, url: str | None,
     """Switch `service` (an `asgi.Service`) to online mode."""
     online = build_online(plan, service.model, project_root, url, now_us)
     service.set_features(online, online.metadata)
+    if service.score == service._score:     # not a Ray Serve or traffic-routing scorer
+        online.scorer = ScoreBatcher(service.model)
+        service.score = online.scorer.score
     service.on_close.append(online.close)
     return online
 
