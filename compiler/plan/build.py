@@ -69,13 +69,37 @@ def fingerprint(op: str, params: Any, input_fingerprints: list[str]) -> str:
     return fingerprint_of(op, compact_json(params), input_fingerprints, FINGERPRINT_VERSION)
 
 
+# Fields added after plan format 2 that enter the spec hash only when set. Why: approvals
+# bind to the spec hash, so a spec that does not use a newer field must hash exactly as it
+# did before that field existed; upgrading specops then voids no approval. Set, they are
+# part of what was approved (a rollout rule decides what the pipeline may do on its own).
+HASHED_WHEN_SET: dict[str, tuple[tuple[str, ...], ...]] = {
+    "model": (("rollout",), ("monitoring", "on_breach")),
+}
+# specops.yaml settings that say where operational output goes (the online store's URL, the
+# OpenLineage endpoint), not what a model is: never part of what an approver signs.
+CONFIG_NOT_IN_SPEC_HASH = {"online_store", "lineage"}
+
+
+def _drop_unset(doc: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    for path in paths:
+        holder: Any = doc
+        for key in path[:-1]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and holder.get(path[-1], 0) is None:
+            del holder[path[-1]]
+    return doc
+
+
 def spec_hash(ctx: Context) -> str:
     """A hash over every spec document (and specops.yaml), independent of file layout."""
-    docs = [sha256_of(ls.spec.model_dump(mode="json", by_alias=True,
-                                         exclude=NOT_IN_SPEC_HASH.get(ls.kind)))
+    docs = [sha256_of(_drop_unset(ls.spec.model_dump(mode="json", by_alias=True,
+                                                     exclude=NOT_IN_SPEC_HASH.get(ls.kind)),
+                                  HASHED_WHEN_SET.get(ls.kind, ())))
             for ls in ctx.project.specs]
     if ctx.config is not None:
-        docs.append(sha256_of(ctx.config.model_dump(mode="json", by_alias=True)))
+        docs.append(sha256_of(ctx.config.model_dump(mode="json", by_alias=True,
+                                                    exclude=CONFIG_NOT_IN_SPEC_HASH)))
     return sha256_of(sorted(docs))
 
 
