@@ -7,14 +7,20 @@ chi-square test. A feature with fewer than `min_samples` current values is repor
 `insufficient_data`, never as drift-free. The dataset drifts when the share of features in
 `alert` reaches `drift_share`. Columns run in a thread pool: numpy's sort and search
 release the GIL.
+
+Streaming (`DriftStream`, `compute_drift_stream`): a window too large for memory is read
+once in batches; each feature keeps integer counts (per reference bin, and below/at each
+distinct reference value), from which PSI and exact KS follow. The whole-window path is
+the same code fed one batch, so both give the same floats (tests check equality).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,13 +30,16 @@ from specops.runtime.monitor.profile import FeatureProfile, ReferenceProfile, bi
 from specops.runtime.monitor.stats import (
     chi_square,
     js_distance,
+    ks_from_counts,
     ks_pvalue,
-    ks_statistic,
     psi,
+    ref_support,
+    support_counts,
     wasserstein_normed,
 )
 
-__all__ = ["DriftConfig", "DriftReport", "FeatureDrift", "compute_drift"]
+__all__ = ["DriftConfig", "DriftReport", "DriftStream", "FeatureDrift", "compute_drift",
+           "compute_drift_stream", "parquet_batches"]
 
 
 @dataclass(frozen=True)
@@ -76,54 +85,110 @@ def _status(value: float | None, cfg: DriftConfig) -> str:
     return "warn" if value >= cfg.warn else "ok"
 
 
+class _NumericState:
+    """Running counts of one numeric feature: per reference bin, and below/at each distinct
+    reference value (what exact KS needs). Integers only, so any batching gives the same
+    report as the whole window."""
+
+    def __init__(self, ref: FeatureProfile) -> None:
+        self.ref = ref
+        self.edges = np.asarray(ref.edges, dtype=np.float64)
+        self.bins = np.zeros(len(self.edges) + 1, dtype=np.int64)
+        self.total = 0
+        self.m = 0
+        sample = ref.sorted_sample if ref.sorted_sample is not None else np.zeros(0)
+        self.support, self.ref_le = ref_support(np.asarray(sample, dtype=np.float64))
+        self.lt = np.zeros(len(self.support), dtype=np.int64)
+        self.le = np.zeros(len(self.support), dtype=np.int64)
+        self.sorted_all: NDArray[np.float64] | None = None   # whole window (wasserstein)
+
+    def update(self, values: NDArray[Any]) -> None:
+        arr = np.asarray(values, dtype=np.float64)
+        cur = np.sort(arr[~np.isnan(arr)])
+        self.total += len(arr)
+        self.m += len(cur)
+        self.bins += bin_counts(cur, self.edges)
+        lt, le = support_counts(self.support, cur)
+        self.lt += lt
+        self.le += le
+        self.sorted_all = cur
+
+    def result(self, cfg: DriftConfig, whole: bool) -> FeatureDrift:
+        ref = self.ref
+        null_share = 1.0 - self.m / self.total if self.total else 0.0
+        if self.m < cfg.min_samples or ref.sorted_sample is None:
+            return FeatureDrift(ref.name, "numeric", cfg.method, None, "insufficient_data",
+                                self.m, null_share)
+        counts = self.bins
+        shares = np.asarray(ref.shares, dtype=np.float64)
+        stats = {"psi": psi(shares, counts, cfg.epsilon)}
+        n = len(ref.sorted_sample)
+        d = ks_from_counts(self.ref_le, n, self.lt, self.le, self.m)
+        stats["ks"] = d
+        stats["ks_pvalue"] = ks_pvalue(d, n, self.m)
+        if cfg.method == "jensenshannon":
+            stats["jensenshannon"] = js_distance(shares, counts / counts.sum())
+        if cfg.method == "wasserstein":
+            if not whole or self.sorted_all is None:
+                raise ValueError("wasserstein needs the whole window; streaming drift "
+                                 "computes psi, ks and jensenshannon")
+            stats["wasserstein"] = wasserstein_normed(ref.sorted_sample, self.sorted_all,
+                                                      ref.std)
+        method = cfg.method if cfg.method in stats else "psi"
+        value = stats[method]
+        return FeatureDrift(ref.name, "numeric", method, value, _status(value, cfg), self.m,
+                            null_share, stats)
+
+
 def _numeric(ref: FeatureProfile, values: NDArray[Any], cfg: DriftConfig) -> FeatureDrift:
-    arr = np.asarray(values, dtype=np.float64)
-    finite = arr[~np.isnan(arr)]
-    null_share = 1.0 - len(finite) / len(arr) if len(arr) else 0.0
-    if len(finite) < cfg.min_samples or ref.sorted_sample is None:
-        return FeatureDrift(ref.name, "numeric", cfg.method, None, "insufficient_data",
-                            len(finite), null_share)
-    cur = np.sort(finite)
-    edges = np.asarray(ref.edges, dtype=np.float64)
-    counts = bin_counts(cur, edges)
-    shares = np.asarray(ref.shares, dtype=np.float64)
-    stats = {"psi": psi(shares, counts, cfg.epsilon)}
-    d = ks_statistic(ref.sorted_sample, cur)
-    stats["ks"] = d
-    stats["ks_pvalue"] = ks_pvalue(d, len(ref.sorted_sample), len(cur))
-    if cfg.method == "jensenshannon":
-        stats["jensenshannon"] = js_distance(shares, counts / counts.sum())
-    if cfg.method == "wasserstein":
-        stats["wasserstein"] = wasserstein_normed(ref.sorted_sample, cur, ref.std)
-    method = cfg.method if cfg.method in stats else "psi"
-    value = stats[method]
-    return FeatureDrift(ref.name, "numeric", method, value, _status(value, cfg), len(cur),
-                        null_share, stats)
+    state = _NumericState(ref)
+    state.update(values)
+    return state.result(cfg, whole=True)
+
+
+class _CategoricalState:
+    def __init__(self, ref: FeatureProfile) -> None:
+        self.ref = ref
+        self.seen: dict[str, int] = {}
+        self.total = 0
+
+    def update(self, values: NDArray[Any]) -> None:
+        items = [str(v) for v in np.asarray(values).tolist() if v is not None]
+        self.total += len(values)
+        if items:
+            cats, counts = np.unique(np.asarray(items), return_counts=True)
+            for c, k in zip(cats.tolist(), counts.tolist(), strict=True):
+                self.seen[c] = self.seen.get(c, 0) + int(k)
+
+    def result(self, cfg: DriftConfig, whole: bool = True) -> FeatureDrift:
+        ref, seen = self.ref, self.seen
+        count = sum(seen.values())
+        null_share = 1.0 - count / self.total if self.total else 0.0
+        if count < cfg.min_samples:
+            return FeatureDrift(ref.name, "categorical", cfg.method, None,
+                                "insufficient_data", count, null_share)
+        universe = sorted(set(ref.categories) | set(seen))
+        ref_share = np.array([ref.categories.get(c, 0.0) for c in universe])
+        cur_counts = np.array([seen.get(c, 0) for c in universe], dtype=np.float64)
+        stats = {"psi": psi(ref_share, cur_counts, cfg.epsilon)}
+        chi, p = chi_square(ref_share, cur_counts, cfg.epsilon)
+        stats.update({"chisquare": chi, "chisquare_pvalue": p,
+                      "jensenshannon": js_distance(ref_share + 0.0,
+                                                   cur_counts / cur_counts.sum())})
+        method = cfg.method if cfg.method in ("psi", "jensenshannon") else "psi"
+        if cfg.method == "chisquare":
+            status = "alert" if p < 0.01 else ("warn" if p < 0.05 else "ok")
+            return FeatureDrift(ref.name, "categorical", "chisquare", p, status, count,
+                                null_share, stats)
+        value = stats[method]
+        return FeatureDrift(ref.name, "categorical", method, value, _status(value, cfg),
+                            count, null_share, stats)
 
 
 def _categorical(ref: FeatureProfile, values: NDArray[Any], cfg: DriftConfig) -> FeatureDrift:
-    items = [str(v) for v in np.asarray(values).tolist() if v is not None]
-    null_share = 1.0 - len(items) / len(values) if len(values) else 0.0
-    if len(items) < cfg.min_samples:
-        return FeatureDrift(ref.name, "categorical", cfg.method, None, "insufficient_data",
-                            len(items), null_share)
-    cats, counts = np.unique(np.asarray(items), return_counts=True)
-    seen = dict(zip(cats.tolist(), counts.tolist(), strict=True))
-    universe = sorted(set(ref.categories) | set(seen))
-    ref_share = np.array([ref.categories.get(c, 0.0) for c in universe])
-    cur_counts = np.array([seen.get(c, 0) for c in universe], dtype=np.float64)
-    stats = {"psi": psi(ref_share, cur_counts, cfg.epsilon)}
-    chi, p = chi_square(ref_share, cur_counts, cfg.epsilon)
-    stats.update({"chisquare": chi, "chisquare_pvalue": p,
-                  "jensenshannon": js_distance(ref_share + 0.0, cur_counts / cur_counts.sum())})
-    method = cfg.method if cfg.method in ("psi", "jensenshannon") else "psi"
-    if cfg.method == "chisquare":
-        status = "alert" if p < 0.01 else ("warn" if p < 0.05 else "ok")
-        return FeatureDrift(ref.name, "categorical", "chisquare", p, status, len(items),
-                            null_share, stats)
-    value = stats[method]
-    return FeatureDrift(ref.name, "categorical", method, value, _status(value, cfg),
-                        len(items), null_share, stats)
+    state = _CategoricalState(ref)
+    state.update(values)
+    return state.result(cfg)
 
 
 def _one(ref: FeatureProfile, values: NDArray[Any] | None, cfg: DriftConfig) -> FeatureDrift:
@@ -134,6 +199,89 @@ def _one(ref: FeatureProfile, values: NDArray[Any] | None, cfg: DriftConfig) -> 
     return _categorical(ref, values, cfg)
 
 
+def _report(results: list[FeatureDrift], pred: FeatureDrift | None,
+            cfg: DriftConfig) -> DriftReport:
+    decided = [r for r in results if r.status in ("ok", "warn", "alert")]
+    share = (sum(r.status == "alert" for r in decided) / len(decided)) if decided else 0.0
+    return DriftReport(results, share, bool(decided) and share >= cfg.drift_share, pred)
+
+
+class DriftStream:
+    """Drift of a window read in batches: `update` per batch, `report` at the end.
+
+    Memory is the batch plus, per numeric feature, two counters per distinct reference
+    value (at most `profile.MAX_SAMPLE`), whatever the window's size. The report equals
+    `compute_drift` on the whole window: PSI from the same bin counts, KS exact from
+    counts on the reference's support (stats.ks_from_counts), the same null shares.
+    """
+
+    def __init__(self, profile: ReferenceProfile, cfg: DriftConfig | None = None,
+                 threads: int | None = None) -> None:
+        self.cfg = cfg or DriftConfig()
+        self.refs = [profile.features[n] for n in sorted(profile.features)]
+        self.states: dict[str, _NumericState | _CategoricalState] = {
+            r.name: _NumericState(r) if r.kind == "numeric" else _CategoricalState(r)
+            for r in self.refs}
+        self.pred = _NumericState(profile.prediction) if profile.prediction else None
+        self.seen: set[str] = set()
+        self.threads = threads or min(len(self.refs), os.cpu_count() or 1) or 1
+        self._pool = ThreadPoolExecutor(max_workers=self.threads)
+
+    def update(self, batch: Mapping[str, NDArray[Any]],
+               prediction: NDArray[Any] | None = None) -> None:
+        todo = [(self.states[n], v) for n, v in batch.items() if n in self.states]
+        self.seen.update(n for n in batch if n in self.states)
+        list(self._pool.map(lambda sv: sv[0].update(sv[1]), todo))
+        if prediction is not None and self.pred is not None:
+            self.pred.update(prediction)
+
+    def report(self) -> DriftReport:
+        self._pool.shutdown()
+        results = [self.states[r.name].result(self.cfg, whole=False) if r.name in self.seen
+                   else FeatureDrift(r.name, r.kind, self.cfg.method, None, "missing", 0, 1.0)
+                   for r in self.refs]
+        pred = self.pred.result(self.cfg, whole=False) if self.pred and self.pred.total \
+            else None
+        return _report(results, pred, self.cfg)
+
+
+def parquet_batches(path: Path | str, columns: Sequence[str] | None = None,
+                    batch_rows: int = 4_000_000) -> Iterator[dict[str, NDArray[Any]]]:
+    """Columns of a parquet file (or folder of files) as numpy arrays, batch by batch
+    (pyarrow record batches: the file is never read whole). Nulls are NaN / None."""
+    import pyarrow.dataset as ds  # type: ignore[import-untyped]
+
+    for batch in ds.dataset(str(path), format="parquet").to_batches(
+            columns=list(columns) if columns is not None else None, batch_size=batch_rows):
+        out: dict[str, NDArray[Any]] = {}
+        for name, col in zip(batch.schema.names, batch.columns, strict=True):
+            t = col.type
+            if pa_is_numeric(t):
+                out[name] = col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            else:
+                out[name] = np.asarray(col.to_pylist(), dtype=object)
+        yield out
+
+
+def pa_is_numeric(t: Any) -> bool:
+    import pyarrow.types as pt  # type: ignore[import-untyped]
+
+    return bool(pt.is_integer(t) or pt.is_floating(t))
+
+
+def compute_drift_stream(profile: ReferenceProfile,
+                         batches: Iterable[Mapping[str, NDArray[Any]]],
+                         cfg: DriftConfig | None = None, prediction: str | None = None,
+                         threads: int | None = None) -> DriftReport:
+    """`compute_drift` over batches (e.g. `parquet_batches`); `prediction` names the
+    batch column holding the model's score, if any."""
+    stream = DriftStream(profile, cfg, threads)
+    for batch in batches:
+        pred = batch.get(prediction) if prediction else None
+        stream.update({k: v for k, v in batch.items() if k != prediction}, pred)
+    return stream.report()
+
+
 def compute_drift(profile: ReferenceProfile, current: Mapping[str, NDArray[Any]],
                   cfg: DriftConfig | None = None, prediction: NDArray[Any] | None = None,
                   threads: int | None = None) -> DriftReport:
@@ -142,9 +290,7 @@ def compute_drift(profile: ReferenceProfile, current: Mapping[str, NDArray[Any]]
     workers = threads or min(len(refs), os.cpu_count() or 1) or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda r: _one(r, current.get(r.name), cfg), refs))
-    decided = [r for r in results if r.status in ("ok", "warn", "alert")]
-    share = (sum(r.status == "alert" for r in decided) / len(decided)) if decided else 0.0
     pred = None
     if prediction is not None and profile.prediction is not None:
         pred = _numeric(profile.prediction, prediction, cfg)
-    return DriftReport(results, share, bool(decided) and share >= cfg.drift_share, pred)
+    return _report(results, pred, cfg)

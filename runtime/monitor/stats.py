@@ -13,12 +13,16 @@ Conventions (documented in docs/monitoring.md):
   `scipy.spatial.distance.jensenshannon` and Evidently; NannyML uses base 2.
 - Wasserstein is W1 divided by the reference standard deviation (floored at 1e-3), like
   Evidently's normed Wasserstein.
-- KS returns the two-sample statistic D (exact) and the asymptotic two-sided p-value
+- KS returns the two-sample statistic D (exact: computed in integers from the current
+  counts below/at each distinct reference value, so batches of a stream give the same
+  float as the whole window) and the asymptotic two-sided p-value
   (`ks_2samp(method="asymp")`); with large samples the p-value is ~0 for trivial shifts,
   so thresholds on D are usually the better alert.
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,9 +30,12 @@ from numpy.typing import NDArray
 __all__ = [
     "chi_square",
     "js_distance",
+    "ks_from_counts",
     "ks_pvalue",
     "ks_statistic",
     "psi",
+    "ref_support",
+    "support_counts",
     "wasserstein_normed",
 ]
 
@@ -47,39 +54,57 @@ def psi(ref_share: FloatArray, cur_counts: NDArray[np.int64] | FloatArray,
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def ks_statistic(sorted_ref: FloatArray, sorted_cur: FloatArray) -> float:
-    """Two-sample KS statistic D = sup |F_ref - F_cur| for two *sorted* samples.
+def ref_support(sorted_ref: FloatArray) -> tuple[FloatArray, NDArray[np.int64]]:
+    """The reference's distinct values and, for each, how many reference values are <= it.
 
-    Between consecutive current points F_cur is constant and F_ref only grows, so the
-    supremum is reached at a current point (F_ref(c)) or just before the next one
-    (F_ref(c-)); one binary search of the current points into the reference gives both,
-    with a second search only where the reference has values equal to a current point.
+    F_ref only jumps at these values, so the KS statistic needs the current CDF at them
+    (and just before them) and nothing else: that is what makes KS streamable exactly.
     """
+    if len(sorted_ref) == 0:
+        return sorted_ref, np.zeros(0, dtype=np.int64)
+    last = np.flatnonzero(np.append(sorted_ref[1:] != sorted_ref[:-1], True))
+    return sorted_ref[last], (last + 1).astype(np.int64)
+
+
+def support_counts(support: FloatArray, sorted_cur: FloatArray
+                   ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(#cur < u, #cur <= u) for each support value u: one binary search per support value
+    (a second only where a current value equals it). Counts add up over batches."""
+    le = np.searchsorted(sorted_cur, support, side="right").astype(np.int64)
+    lt = le.copy()
+    if len(sorted_cur):
+        tied = (le > 0) & (sorted_cur[np.maximum(le - 1, 0)] == support)
+        if tied.any():
+            lt[tied] = np.searchsorted(sorted_cur, support[tied], side="left")
+    return lt, le
+
+
+def ks_from_counts(ref_le: NDArray[np.int64], n: int, cur_lt: NDArray[np.int64],
+                   cur_le: NDArray[np.int64], m: int) -> float:
+    """Exact two-sample KS statistic from counts on the reference support.
+
+    On [u_i, u_i+1) F_ref is ref_le[i]/n while F_cur rises from cur_le[i]/m to
+    cur_lt[i+1]/m, so the supremum is at one of those ends (before u_0: F_ref = 0). All in
+    integers, D = max|a*m - b*n| / (n*m), rounded once: the same float whatever the batches.
+    """
+    if n == 0 or m == 0 or len(ref_le) == 0:
+        return float("nan")
+    rm = ref_le * np.int64(m)
+    best = int(cur_lt[0]) * n
+    best = max(best, int(np.abs(rm - cur_le * np.int64(n)).max()))
+    if len(ref_le) > 1:
+        best = max(best, int(np.abs(rm[:-1] - cur_lt[1:] * np.int64(n)).max()))
+    return float(Fraction(best, n * m))
+
+
+def ks_statistic(sorted_ref: FloatArray, sorted_cur: FloatArray) -> float:
+    """Two-sample KS statistic D = sup |F_ref - F_cur| for two *sorted* samples (exact)."""
     n, m = len(sorted_ref), len(sorted_cur)
     if n == 0 or m == 0:
         return float("nan")
-    right = np.searchsorted(sorted_ref, sorted_cur, side="right")
-    prev = np.clip(right - 1, 0, n - 1)
-    tied = (right > 0) & (sorted_ref[prev] == sorted_cur)
-    has_ties = bool(tied.any())
-    if not has_ties and not bool(np.any(sorted_cur[1:] == sorted_cur[:-1])):
-        # Fast path (continuous data): F_ref(c-) = F_ref(c), so with r_j = F_ref(c_j) - j/m
-        # D = max_j max(|r_j - 1/m|, |r_j|), reached at the extremes of r.
-        r = right / n - np.arange(m, dtype=np.float64) / m
-        hi, lo = float(r.max()), float(r.min())
-        return max(abs(hi), abs(lo), abs(hi - 1.0 / m), abs(lo - 1.0 / m))
-    left = right.copy()
-    if has_ties:
-        left[tied] = np.searchsorted(sorted_ref, sorted_cur[tied], side="left")
-    # F_cur after the last of a run of equal current values.
-    last = np.append(sorted_cur[1:] != sorted_cur[:-1], True)
-    f_cur_at = np.arange(1, m + 1, dtype=np.float64)[last] / m
-    f_ref_at = right[last] / n
-    f_ref_before = left[np.append(True, last[:-1])] / n      # at each run start
-    f_cur_before = np.append(0.0, f_cur_at[:-1])
-    d_at = np.max(np.abs(f_ref_at - f_cur_at))
-    d_before = np.max(np.abs(f_ref_before - f_cur_before))
-    return float(max(d_at, d_before))
+    support, ref_le = ref_support(sorted_ref)
+    lt, le = support_counts(support, sorted_cur)
+    return ks_from_counts(ref_le, n, lt, le, m)
 
 
 def ks_pvalue(d: float, n: int, m: int) -> float:

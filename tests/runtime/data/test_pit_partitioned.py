@@ -1,0 +1,177 @@
+"""The partitioned (out-of-core, Ray) point-in-time join equals the in-memory one.
+
+Inputs are built to hit every rule of `pit.pit_join`: duplicate (key, ev) rows decided by
+created time (ties and nulls included), a TTL, the created-time cutoff, null keys on both
+sides, string and two-column keys, a view of windowed aggregates, and integer keys of
+different widths on the two sides (they must hash to the same part). Parts run as real Ray
+tasks on the session's cluster; one test adds a second Ray node.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from specops.runtime.data.pit import pit_join
+from specops.runtime.data.pit_partitioned import (
+    ROW,
+    ViewInput,
+    join_files,
+    read_joined,
+)
+
+pytestmark = pytest.mark.ray
+
+T0 = 1_704_067_200_000_000  # 2024-01-01 UTC, microseconds
+MIN = 60_000_000
+TS = pl.Datetime("us", "UTC")
+
+
+def _data(root: Path, n: int = 3000, seed: int = 0) -> tuple[Path, list[ViewInput]]:
+    rng = np.random.default_rng(seed)
+    n_ent = 40
+
+    def keys(size: int, dtype: type) -> pl.Series:
+        k = pl.Series(rng.integers(0, n_ent, size)).cast(pl.Int64)
+        nulls = rng.random(size) < 0.03
+        return pl.select(pl.when(pl.Series(nulls)).then(None).otherwise(k)).to_series() \
+            .cast(pl.Int32 if dtype is np.int32 else pl.Int64)
+
+    def times(size: int) -> pl.Series:
+        # minutes on a coarse grid: many exact (key, ev) and (key, ev, cr) ties
+        return pl.Series(T0 + rng.integers(0, 300, size) * MIN).cast(TS)
+
+    spine = pl.DataFrame({"eid": keys(n, np.int64), "t": times(n),
+                          "grp": rng.choice(["a", "b", "c"], n),
+                          "label": rng.integers(0, 2, n)})
+    spine = spine.with_columns(
+        pl.when(pl.Series(rng.random(n) < 0.02)).then(None).otherwise(pl.col("t")).alias("t"))
+    spine.write_parquet(root / "spine.parquet")
+    views = []
+    # plain view: int32 key (the spine's is int64), created time with ties and nulls
+    m = 4 * n
+    cr = pl.Series(T0 + rng.integers(0, 320, m) * MIN).cast(TS)
+    cr = pl.select(pl.when(pl.Series(rng.random(m) < 0.1)).then(None).otherwise(cr)).to_series()
+    v0 = pl.DataFrame({"eid": keys(m, np.int32), "ev": times(m), "cr": cr,
+                       "x": rng.standard_normal(m), "y": rng.integers(0, 5, m)})
+    v0 = v0.with_columns(pl.when(pl.Series(rng.random(m) < 0.05)).then(None)
+                         .otherwise(pl.col("x")).alias("x"))
+    v0.sort("eid", "ev", "cr", nulls_last=False).write_parquet(root / "v0.parquet")
+    # unsorted copy of the same rows: the parts are re-sorted exactly like memory does
+    v0.write_parquet(root / "v0_unsorted.parquet")
+    views.append(ViewInput(root / "v0.parquet", ["eid"], "ev", ["x", "y"], created="cr",
+                           ttl_s=45 * 60))
+    views.append(ViewInput(root / "v0.parquet", ["eid"], "ev", ["x"], created="cr",
+                           ttl_s=3600, created_cutoff=True))
+    views.append(ViewInput(root / "v0_unsorted.parquet", ["eid"], "ev", ["y"], created="cr"))
+    # windowed aggregates per entity (what compute_features writes for `window:` features)
+    agg = (v0.drop_nulls(["eid"]).sort("eid", "ev")
+           .with_columns(pl.col("y").cast(pl.Float64).rolling_sum_by("ev", "1h").over("eid")
+                         .alias("y_sum_1h"),
+                         pl.col("x").rolling_mean_by("ev", "2h").over("eid").alias("x_mean_2h"))
+           .select("eid", "ev", "y_sum_1h", "x_mean_2h"))
+    agg.write_parquet(root / "agg.parquet")
+    views.append(ViewInput(root / "agg.parquet", ["eid"], "ev", ["y_sum_1h", "x_mean_2h"],
+                           ttl_s=7200))
+    return root / "spine.parquet", views
+
+
+def _memory(spine_path: Path, views: list[ViewInput], keys: list[str], ts: str
+            ) -> pl.DataFrame:
+    """The reference: read everything, `pit_join` each view, hstack (build_training_set)."""
+    spine = pl.read_parquet(spine_path)
+    cols = [spine.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW))]
+    for v in views:
+        cols.append(pit_join(spine, pl.read_parquet(v.path), spine_keys=keys, spine_ts=ts,
+                             view_keys=v.keys, view_ts=v.ts, features=v.features,
+                             view_created=v.created, ttl_s=v.ttl_s,
+                             created_cutoff=v.created_cutoff))
+    return pl.concat(cols, how="horizontal")
+
+
+def _features(views: list[ViewInput]) -> list[str]:
+    return [f for v in views for f in v.features]
+
+
+@pytest.mark.parametrize("parts", [1, 3, 8])
+def test_partitioned_equals_in_memory(ray_local, tmp_path: Path, parts: int) -> None:
+    spine, views = _data(tmp_path)
+    # distinct output names per view (the same column joined twice under other rules)
+    views = [ViewInput(v.path, v.keys, v.ts, v.features, v.created, v.ttl_s,
+                       v.created_cutoff) for v in views]
+    want = _memory(spine, views[:1], ["eid"], "t")
+    res = join_files(spine, views[:1], tmp_path / f"out{parts}", spine_keys=["eid"],
+                     spine_ts="t", mode="partitioned", parts=parts)
+    assert res.mode == "partitioned" and res.parts == parts and len(res.files) == parts
+    got = read_joined(res)
+    assert got.schema == want.schema
+    assert got.equals(want)
+    assert want.get_column("x").is_not_null().sum() > 100     # the join matched rows
+    assert want.get_column("x").is_null().sum() > 100         # and left some unmatched
+
+
+@pytest.mark.parametrize("which", [1, 2, 3])
+def test_each_rule_partitioned_equals_in_memory(ray_local, tmp_path: Path, which: int) -> None:
+    """Created-time cutoff (1), an unsorted view (2), windowed aggregates (3)."""
+    spine, views = _data(tmp_path, seed=which)
+    sel = [views[which]]
+    want = _memory(spine, sel, ["eid"], "t")
+    got = read_joined(join_files(spine, sel, tmp_path / "out", spine_keys=["eid"],
+                                 spine_ts="t", mode="partitioned", parts=5))
+    assert got.equals(want)
+    feats = _features(sel)
+    assert want.select(pl.col(feats).is_not_null().sum()).row(0) > (0,) * len(feats)
+
+
+def test_string_and_two_column_keys(ray_local, tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    n = 2000
+    def strs(choices: list[str | None], size: int) -> pl.Series:
+        return pl.Series([choices[i] for i in rng.integers(0, len(choices), size)],
+                         dtype=pl.String)
+
+    spine = pl.DataFrame({"a": strs(["p", "q", "r", "s", None], n),
+                          "b": rng.integers(0, 4, n),
+                          "t": pl.Series(T0 + rng.integers(0, 100, n) * MIN).cast(TS)})
+    view = pl.DataFrame({"a": strs(["p", "q", "r", "zz", None], 3 * n),
+                         "b": rng.integers(0, 4, 3 * n).astype(np.int16),
+                         "ev": pl.Series(T0 + rng.integers(0, 100, 3 * n) * MIN).cast(TS),
+                         "f": rng.standard_normal(3 * n)})
+    spine.write_parquet(tmp_path / "s.parquet")
+    view.write_parquet(tmp_path / "v.parquet")
+    for keys in (["a"], ["a", "b"]):
+        v = ViewInput(tmp_path / "v.parquet", keys, "ev", ["f"], ttl_s=1800)
+        want = _memory(tmp_path / "s.parquet", [v], keys, "t")
+        got = read_joined(join_files(tmp_path / "s.parquet", [v], tmp_path / "o" / keys[-1],
+                                     spine_keys=keys, spine_ts="t", mode="partitioned",
+                                     parts=4))
+        assert got.equals(want), keys
+        assert 0 < got.get_column("f").null_count() < n
+
+
+def test_auto_mode_picks_memory_for_small_inputs(tmp_path: Path) -> None:
+    spine, views = _data(tmp_path, n=500)
+    res = join_files(spine, views[:1], tmp_path / "out", spine_keys=["eid"], spine_ts="t")
+    assert res.mode == "memory" and res.parts == 1
+    assert read_joined(res).equals(_memory(spine, views[:1], ["eid"], "t"))
+    with pytest.raises(ValueError, match="mode must be"):
+        join_files(spine, views[:1], tmp_path / "x", spine_keys=["eid"], spine_ts="t",
+                   mode="fast")
+
+
+@pytest.mark.slow
+def test_partitioned_join_on_a_two_node_cluster(second_ray_node, tmp_path: Path) -> None:
+    """Parts spread over both nodes of a real two-node cluster (same result)."""
+    import ray
+
+    spine, views = _data(tmp_path, n=4000, seed=11)
+    want = _memory(spine, views[:1], ["eid"], "t")
+    res = join_files(spine, views[:1], tmp_path / "out", spine_keys=["eid"], spine_ts="t",
+                     mode="partitioned", parts=6)
+    assert read_joined(res).equals(want)
+    alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    assert len(alive) == 2
+    assert set(res.nodes) <= alive and len(set(res.nodes)) == 2, res.nodes
