@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -273,15 +273,15 @@ def _quality(profile: ReferenceProfile, cols: Mapping[str, np.ndarray], rows: in
                 row.update(reference_min=lo, reference_max=hi, below=below, above=above,
                            out_of_range=(below + above) / len(ok) if len(ok) else 0.0)
         else:
-            items = [str(v) for v in values if v is not None]
-            row["missing_current"] = 1.0 - len(items) / len(values) if len(values) else 0.0
-            tally: dict[str, int] = {}
-            for item in items:
-                tally[item] = tally.get(item, 0) + 1
-            unseen = sorted(((c, n) for c, n in tally.items() if c not in fp.categories),
-                            key=lambda cn: (-cn[1], cn[0]))
-            row["unseen_share"] = sum(n for _, n in unseen) / len(items) if items else 0.0
-            row["unseen"] = [{"category": c, "share": n / len(items)} for c, n in unseen[:10]]
+            arr = np.asarray(values, dtype=object)
+            items = arr[np.not_equal(arr, cast(Any, None))].astype(str)   # vectorised
+            row["missing_current"] = 1.0 - len(items) / len(arr) if len(arr) else 0.0
+            cats, counts = np.unique(items, return_counts=True)
+            unseen = sorted(((str(c), int(n)) for c, n in zip(cats, counts, strict=True)
+                             if str(c) not in fp.categories), key=lambda cn: (-cn[1], cn[0]))
+            total = max(len(items), 1)
+            row["unseen_share"] = sum(n for _, n in unseen) / total
+            row["unseen"] = [{"category": c, "share": n / total} for c, n in unseen[:10]]
         out.append(row)
     return out
 
