@@ -61,8 +61,16 @@ def main(argv: list[str] | None = None) -> int:
         model, _, v = args.ref.partition("@")
         version = int(v)
     else:
+        import os
+
         from report_fixture import build
 
+        if not os.environ.get("SPECOPS_REGISTRY_KEY"):   # a throwaway signing key
+            from specops.runtime.trust.ssh_keys import create_keypair
+
+            key = create_keypair(work / "keys", "pipeline")
+            os.environ["SPECOPS_REGISTRY_KEY"] = str(key.path)
+            os.environ["SPECOPS_REGISTRY_PUBKEYS"] = str(work / "keys" / "pipeline.pub")
         gov, model, version = build(work / "project")
     html = render_report(gov, model, version)
     if args.pdf:
