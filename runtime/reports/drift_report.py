@@ -198,7 +198,8 @@ def _context(doc: dict[str, Any], kit: ChartSet) -> dict[str, Any]:
     perf = [r for r in perf if r["value"] is not None]
     c["performance"] = add("performance", charts.series_chart(
         "Realised performance per window", perf, "metric",
-        baselines={k: float(ref[k]) for k in {r["series"] for r in perf} if k in ref})) \
+        baselines={k: float(ref[k]) for k in sorted({r["series"] for r in perf}) if k in ref})
+    ) \
         if perf else None
     fair = []
     for attr in sorted({a for w in windows for a in (w.get("fairness") or {})}):
@@ -208,7 +209,7 @@ def _context(doc: dict[str, Any], kit: ChartSet) -> dict[str, Any]:
         rows = [r for r in rows if isinstance(r["value"], (int, float))]
         chart = add(f"fairness-{attr}", charts.series_chart(
             f"Fairness by {attr} per window", rows, "measure",
-            baselines={k: float(ref[f"{k}:{attr}"]) for k in {r["series"] for r in rows}
+            baselines={k: float(ref[f"{k}:{attr}"]) for k in sorted({r["series"] for r in rows})
                        if f"{k}:{attr}" in ref})) if rows else None
         fair.append({"attribute": attr, "chart": chart})
     c["fairness"] = fair

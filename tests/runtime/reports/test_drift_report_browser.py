@@ -205,3 +205,25 @@ def test_log_pass_renders_with_latency_and_one_window(passes: dict[str, Any]) ->
     assert "One window only, so there is no trend yet" in text
     assert "p99 ms" in text and "over the serving log" in text
     _shot(shot, "drift_report_log.png")
+
+
+def test_a_window_without_time_still_reads_without_placeholders(passes: dict[str, Any]
+                                                                 ) -> None:
+    """No time column: one window, no chart over time; the labelled window's realised
+    performance is stated in words, and old documents (no `quality`, no prediction
+    histogram) still render."""
+    from browser_helpers import parse_page
+
+    doc = json.loads(json.dumps(passes["docs"][0]))
+    first = doc["windows"][0]
+    assert first["performance"]["status"] == "labelled"
+    first.update(start=None, end=None, label="current")
+    del first["quality"], first["prediction_histogram"]
+    doc["windows"] = [first]
+    page = parse_page(render_html(doc))
+    assert page.sections == SECTIONS
+    assert "One window only, so there is no trend yet" in page.text
+    assert re.search(r"Realised performance of the window: .*roc auc 0\.\d+", page.text)
+    assert not {"feature-trend", "prediction-trend", "performance", "missing"} \
+        & set(page.charts)
+    assert find_placeholders(page.values) == []
