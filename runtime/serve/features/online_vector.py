@@ -49,7 +49,7 @@ from specops.runtime.training.preprocess import MISSING_CATEGORY, Feature
 
 __all__ = ["POLARS_FROM_ROWS", "RAW_PREFIX", "TIME_COLUMN", "OnlineVector"]
 
-POLARS_FROM_ROWS = 256      # measured crossover (docs/serving.md, bench/online_serve.py)
+POLARS_FROM_ROWS = 1024     # measured crossover (docs/serving.md, bench/online_serve.py)
 RAW_PREFIX = "raw."         # prediction-log columns of the raw request fields
 TIME_COLUMN = "features_at"  # prediction-log column: the request time of the features
 _INT_TYPES = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
@@ -132,6 +132,7 @@ class OnlineVector:
             for name, tree in v.features]
         self._trees = [(name, tree) for v in signature.request_views
                        for name, tree in v.features]
+        self._exprs: list[Any] | None = None      # the polars translation, made once
         self._needs_time = any(signature.timestamp in _columns(tree)
                                for _, tree in self._trees)
         self._entity_views = signature.entity_views
@@ -285,8 +286,10 @@ class OnlineVector:
         schema = {k: DTYPES[f.type] for k, f in self.fields.items()}
         if self._needs_time:
             schema[self.sig.timestamp] = DTYPES["datetime"]
+        if self._exprs is None:
+            self._exprs = [to_polars(tree).alias(name) for name, tree in self._trees]
         frame = pl.DataFrame({k: [r.get(k) for r in rows] for k in schema}, schema=schema)
-        out = frame.select([to_polars(tree).alias(name) for name, tree in self._trees])
+        out = frame.select(self._exprs)
         return {c: out.get_column(c).to_list() for c in out.columns}
 
     async def request(self, doc: Any, action: str, outputs: list[dict[str, Any]]
