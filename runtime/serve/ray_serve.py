@@ -77,8 +77,12 @@ class LeanReplica:
         """Where this replica runs and where its own metrics are."""
         import ray
 
+        url = self.server.url
+        if self.server.host in ("0.0.0.0", "::"):     # bound everywhere: name the node
+            ip = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+            url = f"http://{ip}:{self.server.port}"
         return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                "url": self.server.url}
+                "url": url}
 
     def stop(self) -> None:
         """Stop serving and flush the prediction log (before the actor is killed)."""
