@@ -273,16 +273,27 @@ def rollout_problem(gov: Any, r: Rollout) -> str | None:
     approvals valid now for that environment, none by the deployer."""
     from specops.runtime.governance.approvals import require_approved
     from specops.runtime.governance.errors import GovernanceError, NotFound
+    from specops.runtime.governance.governance_tables import rollouts
     from specops.runtime.governance.ledger import audit
     from specops.runtime.governance.promotion import _approvers
+    from specops.runtime.trust.acting import _payload, earlier_copy
 
     what = f"rollout {r.id} of {r.ref} in {r.environment}"
     try:
         with gov.engine.connect() as conn:
+            # A signed statement starts one rollout: a copy of an ended one's row, with
+            # a fresh audit entry that agrees with it, must not revive its challenger.
+            first = earlier_copy(conn, rollouts, r.id, r.envelope, model=r.model,
+                                 action="rollout")
+            if first is not None:
+                return f"{what} replays the signed statement of rollout {first}"
             mine = None
             for e in audit.entries(conn, target=r.ref):
                 if e.seq == r.audit_seq:
                     mine = e
+                elif (e.action == "rollout" and r.envelope and _payload(r.envelope)
+                      == _payload(json.dumps(e.details.get("envelope")))):
+                    return f"{what} replays the signed statement of audit entry {e.seq}"
                 elif (mine is not None and e.action in ROLLOUT_ENDS
                       and e.details.get("rollout_seq") == r.audit_seq):
                     return f"{what} was ended by audit entry {e.seq} ({e.action})"
@@ -449,13 +460,14 @@ def auto_rollback(gov: Any, model: str, environment: str = "production",
     from specops.runtime.governance.errors import GovernanceError, NotFound
     from specops.runtime.governance.governance_tables import deployments
     from specops.runtime.governance.ledger import audit
-    from specops.runtime.governance.promotion import _check_env, _verified
-    from specops.runtime.trust.acting import sign
+    from specops.runtime.governance.promotion import _check_env, _rows, _stack, _verified
+    from specops.runtime.trust.acting import deploy_problem, sign
 
     _check_env(environment)
     person = _pipeline(gov)
     with gov.engine.connect() as conn:
-        stack = _stack_now(conn, model, environment)
+        rows = _rows(conn, model, environment)
+    stack = _stack(rows)
     if not stack:
         raise NotFound(f"{model} has never been deployed to {environment}")
     current = stack[-1]
@@ -465,6 +477,13 @@ def auto_rollback(gov: Any, model: str, environment: str = "production",
         if candidate == current:
             continue
         try:
+            # Only a version a valid signed row put there (never a row planted in the
+            # history) is a version "that served before".
+            problems = [deploy_problem(gov, row) for row in rows
+                        if row["version"] == candidate]
+            if None not in problems:
+                raise GovernanceError(f"no valid deploy of it in {environment}'s history "
+                                      f"({problems[-1]})")
             v = _verified(gov, model, candidate)
             with gov.engine.connect() as conn:
                 require_approved(conn, gov, model, candidate, environment, v.model_digest)

@@ -142,9 +142,20 @@ def vote_problem(gov: Governance, vote: Any, req: Any) -> str | None:
 
 
 def deploy_problem(gov: Governance, row: Mapping[str, Any]) -> str | None:
-    """Why a deployments row is not a valid signed deploy (None: it is)."""
+    """Why a deployments row is not a valid signed deploy (None: it is). A signed
+    statement counts once, for the first row carrying it: a later row with a copy of an
+    earlier row's envelope (to bring an older version back) is a replay."""
     if not gov.signed:
         return None
+    from specops.runtime.governance.governance_tables import deployments
+
+    with gov.engine.connect() as conn:
+        replayed = earlier_copy(conn, deployments, row.get("id"), row.get("envelope"),
+                                model=row["model"])
+    if replayed is not None:
+        return (f"the {row['action']} of {row['model']}@{row['version']} to "
+                f"{row['environment']} (deployment {row.get('id')}) replays the signed "
+                f"statement of deployment {replayed}: a signed deploy counts once")
     try:
         act = verified(gov, row.get("envelope"))
     except (EnvelopeError, GovernanceError) as exc:
@@ -162,6 +173,22 @@ def deploy_problem(gov: Governance, row: Mapping[str, Any]) -> str | None:
 
         return pipeline_deploy_problem(gov, row, act)
     return _allowed(gov, act.person, str(row["action"]), None)
+
+
+def earlier_copy(conn: sa.Connection, table: sa.Table, row_id: int | None,
+                 envelope: str | None, **where: Any) -> int | None:
+    """The id of an earlier row of `table` (matching `where`) that carries the same signed
+    statement as `envelope`, else None: a statement counts once, for its first row."""
+    mine = _payload(envelope)
+    if mine is None or row_id is None:
+        return None
+    q = sa.select(table.c.id, table.c.envelope).where(table.c.id < row_id)
+    for column, value in where.items():
+        q = q.where(table.c[column] == value)
+    for other in conn.execute(q.order_by(table.c.id)):
+        if _payload(other.envelope) == mine:
+            return int(other.id)
+    return None
 
 
 def _payload(envelope: str | None) -> bytes | None:
