@@ -87,6 +87,28 @@ def _needed(target: OnlineView, node: Any) -> list[str]:
     return list(dict.fromkeys(c for c in cols if c))
 
 
+FUTURE_SKEW = timedelta(minutes=5)   # clock difference tolerated between pusher and store
+
+
+def _refuse_future(target: OnlineView, frame: pl.DataFrame) -> None:
+    """Why: the store keeps a row only when it is newer than what it holds, so a row
+    stamped in the future (by mistake or on purpose) would pin its values against every
+    later push and materialize until that time. Event and created times must not be
+    later than now (plus a few minutes of clock difference)."""
+    limit = datetime.now(UTC) + FUTURE_SKEW
+    for col in (target.timestamp, target.created):
+        if not col or col not in frame.columns:
+            continue
+        times = frame.get_column(col).cast(pl.Datetime("us", "UTC"))
+        latest = times.max()
+        if isinstance(latest, datetime) and latest > limit:
+            i = int((times > limit).arg_true()[0])
+            key = frame.get_column(target.entity)[i]
+            raise PushError(f"{target.name}: {target.entity} {key}: {col} "
+                            f"{times[i].isoformat()} is in the future (a row newer than now "
+                            "would hide every later value)")
+
+
 def push_frame(store: OnlineStore, plan: Any, view: str, df: pl.DataFrame) -> int:
     """Compute `view` on source rows `df` (declared types) and upsert each entity's
     latest row; returns how many keys the store accepted (newer than what it held)."""
@@ -107,6 +129,7 @@ def push_frame(store: OnlineStore, plan: Any, view: str, df: pl.DataFrame) -> in
         frame = df.filter(pl.col(target.entity).is_not_null() &
                           pl.col(target.timestamp).is_not_null()) \
             .with_row_index("__specops_row").sort([*order, "__specops_row"], nulls_last=False)
+    _refuse_future(target, frame)
     last = frame.group_by(target.entity, maintain_order=True).last()
     feats = list(target.features)
     ev = last.get_column(target.timestamp).dt.epoch("us").to_list()
