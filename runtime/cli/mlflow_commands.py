@@ -32,6 +32,7 @@ def cmd_export_mlflow(args: argparse.Namespace) -> int:
         MlflowClient,
         MlflowError,
         export_to_mlflow,
+        shown_uri,
     )
     from specops.runtime.store import Store, StoreError
 
@@ -64,7 +65,7 @@ def cmd_export_mlflow(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
-        print(f"exported to {uri} (experiment {report.experiment_id}): runs "
+        print(f"exported to {shown_uri(uri)} (experiment {report.experiment_id}): runs "
               f"{report.runs_created} new, {report.runs_existing} already there; "
               f"{report.params} params, {report.metrics} metrics; model versions "
               f"{report.versions_created} new, {report.versions_existing} already there; "

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ExportReport", "MlflowClient", "MlflowError", "export_to_mlflow", "mlflow_key"]
+__all__ = ["ExportReport", "MlflowClient", "MlflowError", "export_to_mlflow", "mlflow_key",
+           "shown_uri"]
 
 _API = "/api/2.0/mlflow"
 _ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
@@ -48,6 +49,22 @@ _PARAM_CHARS = 6000        # longest parameter value MLflow keeps
 
 class MlflowError(RuntimeError):
     """The tracking server cannot be used or refused a call: one line, with the call."""
+
+
+def shown_uri(uri: str) -> str:
+    """The tracking URI as messages print it: credentials in it (`https://user:token@host`,
+    which httpx sends as basic auth) replaced by `***`, so an error or the summary line
+    never writes a secret to a terminal or a CI log."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparseable URI>"
+    if "@" not in parts.netloc:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def mlflow_key(text: str) -> str:
@@ -63,7 +80,8 @@ class MlflowClient:
         import httpx
 
         if not tracking_uri.startswith(("http://", "https://")):
-            raise MlflowError(f"--tracking-uri must be an http(s):// URL, not {tracking_uri!r}")
+            raise MlflowError("--tracking-uri must be an http(s):// URL, not "
+                              f"{shown_uri(tracking_uri)!r}")
         self.uri = tracking_uri.rstrip("/")
         headers: dict[str, str] = {}
         auth: tuple[str, str] | None = None
@@ -88,7 +106,8 @@ class MlflowClient:
         try:
             r = self.http.request(method, _API + endpoint, json=body, params=query)
         except httpx.HTTPError as exc:
-            raise MlflowError(f"cannot reach the MLflow tracking server at {self.uri}: "
+            raise MlflowError(f"cannot reach the MLflow tracking server at "
+                              f"{shown_uri(self.uri)}: "
                               f"{type(exc).__name__}: {exc}") from None
         try:
             doc = r.json() if r.content else {}
