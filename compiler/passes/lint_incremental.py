@@ -66,7 +66,7 @@ from specops.compiler.passes.lint_cache import (
     open_store,
 )
 
-__all__ = ["lint_with_cache"]
+__all__ = ["lint_with_cache", "stamped_files"]
 
 # kinds whose every dependency is spelled out by name in the documents that use them
 _NAMED_KINDS = frozenset({"source", "feature", "model", "gate", "approval"})
@@ -152,20 +152,30 @@ def _lint(paths: list[Path], variables: dict[str, str], base: Path | None,
 
 # -- the key -------------------------------------------------------------------------------
 
+def stamped_files() -> tuple[Path, list[Path]]:
+    """The package folder and the files whose change voids every entry: the compiler and
+    contract sources, and the built-in policy packs (`specs/packs/*.yaml`, which lint
+    applies to the project's models like its own policies)."""
+    here = Path(__file__).resolve().parents[2]
+    files = [p for top, pattern in (("compiler", "*.py"), ("contract", "*.py"),
+                                    ("specs", "*.yaml"))
+             for p in sorted((here / top).rglob(pattern))]
+    return here, files
+
+
 @functools.lru_cache(maxsize=1)
 def _code_stamp() -> str:
-    """specops' version and its compiler and contract sources (names, sizes, mtimes): a
-    cache from other code is never replayed, also in a checkout whose version is fixed."""
+    """specops' version and `stamped_files` (names, sizes, mtimes): a cache from other
+    code is never replayed, also in a checkout whose version is fixed."""
     try:
         ver = metadata.version("specops")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
         ver = "0"
     h = hashlib.sha256(ver.encode())
-    here = Path(__file__).resolve().parents[2]
-    for top in ("compiler", "contract"):
-        for p in sorted((here / top).rglob("*.py")):
-            st = p.stat()
-            h.update(f"{p.relative_to(here)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    here, files = stamped_files()
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.relative_to(here)}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()
 
 

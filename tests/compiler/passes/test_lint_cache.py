@@ -158,3 +158,21 @@ def test_a_linked_specops_folder_is_not_written_through(tmp_path: Path) -> None:
     (root / ".specops").symlink_to(outside, target_is_directory=True)
     result = lint_paths([root], {}, base=root, cache=True)
     assert result.how == "off" and list(outside.iterdir()) == []
+
+
+def test_a_changed_policy_pack_voids_every_entry() -> None:
+    """Built-in packs are policies lint applies to every model: an edited pack (an
+    editable install, a patched site-packages) must not replay the old diagnostics, so
+    every pack file is part of the code stamp of each entry's key."""
+    from importlib import resources
+
+    from specops.compiler.frontend.packs import available_packs
+    from specops.compiler.passes.lint_incremental import stamped_files
+
+    _, files = stamped_files()
+    stamped = {p.resolve() for p in files}
+    packs = resources.files("specops.specs").joinpath("packs")
+    names = available_packs()
+    assert names, "no built-in packs found"
+    for name in names:
+        assert Path(str(packs.joinpath(f"{name}.yaml"))).resolve() in stamped, name
