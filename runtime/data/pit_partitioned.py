@@ -9,7 +9,8 @@ parts whose joins, concatenated, are exactly the in-memory join. Each part is jo
 paths cannot drift apart.
 
 How:
-1. one streaming pass per input file (`pyarrow` record batches, never the whole file)
+1. one streaming pass per input file, each a Ray task (`pyarrow` record batches, never
+   the whole file)
    appends each row to the part file of `hash(keys) % parts`; the spine also gets its row
    position (`ROW`), so the in-memory order is recovered by sorting on it;
 2. one Ray task per part reads its spine part and view parts, joins, and writes
@@ -32,10 +33,10 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -48,6 +49,7 @@ ROW = "__spine_row"
 IN_MEMORY_MAX_ROWS = 40_000_000   # spine + view rows: ~10M-row spine with 3 views, ~3 GB
 ROWS_PER_PART = 2_500_000         # spine rows per part: ~0.8 GB per task with 3 views
 _BATCH = 1_000_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -218,50 +220,55 @@ def join_files(spine_path: Path | str, views: Sequence[ViewInput], out_dir: Path
     n_parts = parts or max(1, math.ceil(spine_rows / rows_per_part))
     work = Path(tempfile.mkdtemp(prefix="pit_parts_", dir=work_dir))
     try:
-        spine_parts = partition_file(spine_path, spine_keys, n_parts, work / "spine",
-                                     row_column=ROW)
-        view_parts = []
+        # every input is split by its own Ray task: the spine and the views side by side
+        jobs: list[tuple[Path, Sequence[str], Path, str | None, list[str] | None]] = [
+            (spine_path, spine_keys, work / "spine", ROW, None)]
         for i, v in enumerate(views):
             cols = list(dict.fromkeys([*v.keys, v.ts, *([v.created] if v.created else []),
                                        *v.features]))
-            view_parts.append(partition_file(Path(v.path), v.keys, n_parts,
-                                             work / f"view{i}", columns=cols))
+            jobs.append((Path(v.path), v.keys, work / f"view{i}", None, cols))
+        split = _run_tasks(_split, [(*j, n_parts) for j in jobs], max_in_flight)
+        spine_parts, view_parts = split[0], split[1:]
         files = [out / f"part-{p:05d}.parquet" for p in range(n_parts)]
-        results = _run_parts(spine_parts, view_parts, views, spine_keys, spine_ts, files,
-                             max_in_flight)
+        results = _run_tasks(_join_part, [
+            (spine_parts[p], [vp[p] for vp in view_parts], list(views), list(spine_keys),
+             spine_ts, files[p]) for p in range(n_parts)], max_in_flight)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return JoinResult("partitioned", files, sum(r for r, _ in results), n_parts,
                       [n for _, n in results])
 
 
-def _run_parts(spine_parts: list[Path], view_parts: list[list[Path]],
-               views: Sequence[ViewInput], spine_keys: Sequence[str], spine_ts: str,
-               files: list[Path], max_in_flight: int | None) -> list[tuple[int, str]]:
-    """One Ray task per part, at most `max_in_flight` at once (default: the cluster's CPUs),
-    so memory stays at a few parts whatever the number of parts."""
+def _split(path: Path, keys: Sequence[str], out: Path, row_column: str | None,
+           columns: list[str] | None, parts: int) -> list[Path]:
+    return partition_file(path, keys, parts, out, row_column=row_column, columns=columns)
+
+
+def _run_tasks(fn: Callable[..., T], calls: list[tuple[Any, ...]],
+               max_in_flight: int | None) -> list[T]:
+    """`fn(*call)` for every call as Ray tasks, at most `max_in_flight` at once (default:
+    the cluster's CPUs), so memory stays at a few parts whatever their number. Results in
+    call order."""
     import ray
 
     if not ray.is_initialized():
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
                  log_to_driver=False, configure_logging=False,
                  object_store_memory=100_000_000)
-    task = ray.remote(num_cpus=1, max_retries=2)(_join_part)
+    task = ray.remote(num_cpus=1, max_retries=2)(fn)
     cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
     limit = max_in_flight or max(1, int(cpus))
-    results: dict[int, tuple[int, str]] = {}
+    results: dict[int, T] = {}
     pending: dict[Any, int] = {}
-    for p in range(len(spine_parts)):
+    for i, call in enumerate(calls):
         if len(pending) >= limit:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 results[pending.pop(ref)] = ray.get(ref)
-        ref = task.remote(spine_parts[p], [vp[p] for vp in view_parts], list(views),
-                          list(spine_keys), spine_ts, files[p])
-        pending[ref] = p
-    for ref, p in pending.items():
-        results[p] = ray.get(ref)
-    return [results[p] for p in range(len(spine_parts))]
+        pending[task.remote(*call)] = i
+    for ref, i in pending.items():
+        results[i] = ray.get(ref)
+    return [results[i] for i in range(len(calls))]
 
 
 def read_joined(result: JoinResult) -> pl.DataFrame:

@@ -60,13 +60,16 @@ def _data(root: Path, n: int = 3000, seed: int = 0) -> tuple[Path, list[ViewInpu
     v0 = v0.with_columns(pl.when(pl.Series(rng.random(m) < 0.05)).then(None)
                          .otherwise(pl.col("x")).alias("x"))
     v0.sort("eid", "ev", "cr", nulls_last=False).write_parquet(root / "v0.parquet")
-    # unsorted copy of the same rows: the parts are re-sorted exactly like memory does
-    v0.write_parquet(root / "v0_unsorted.parquet")
     views.append(ViewInput(root / "v0.parquet", ["eid"], "ev", ["x", "y"], created="cr",
                            ttl_s=45 * 60))
-    views.append(ViewInput(root / "v0.parquet", ["eid"], "ev", ["x"], created="cr",
+    # the same rows under the created-time cutoff
+    v0.sort("eid", "ev", "cr", nulls_last=False).rename({"x": "x_cut"}) \
+        .write_parquet(root / "v1.parquet")
+    views.append(ViewInput(root / "v1.parquet", ["eid"], "ev", ["x_cut"], created="cr",
                            ttl_s=3600, created_cutoff=True))
-    views.append(ViewInput(root / "v0_unsorted.parquet", ["eid"], "ev", ["y"], created="cr"))
+    # unsorted copy: the parts are re-sorted exactly like memory does
+    v0.rename({"y": "y_unsorted"}).write_parquet(root / "v2.parquet")
+    views.append(ViewInput(root / "v2.parquet", ["eid"], "ev", ["y_unsorted"], created="cr"))
     # windowed aggregates per entity (what compute_features writes for `window:` features)
     agg = (v0.drop_nulls(["eid"]).sort("eid", "ev")
            .with_columns(pl.col("y").cast(pl.Float64).rolling_sum_by("ev", "1h").over("eid")
@@ -96,34 +99,21 @@ def _features(views: list[ViewInput]) -> list[str]:
     return [f for v in views for f in v.features]
 
 
-@pytest.mark.parametrize("parts", [1, 3, 8])
+@pytest.mark.parametrize("parts", [2, 7])
 def test_partitioned_equals_in_memory(ray_local, tmp_path: Path, parts: int) -> None:
-    spine, views = _data(tmp_path)
-    # distinct output names per view (the same column joined twice under other rules)
-    views = [ViewInput(v.path, v.keys, v.ts, v.features, v.created, v.ttl_s,
-                       v.created_cutoff) for v in views]
-    want = _memory(spine, views[:1], ["eid"], "t")
-    res = join_files(spine, views[:1], tmp_path / f"out{parts}", spine_keys=["eid"],
-                     spine_ts="t", mode="partitioned", parts=parts)
+    """All views at once: TTL + created ties (0), created cutoff (1), an unsorted view (2),
+    windowed aggregates (3)."""
+    spine, views = _data(tmp_path, seed=parts)
+    want = _memory(spine, views, ["eid"], "t")
+    res = join_files(spine, views, tmp_path / "out", spine_keys=["eid"], spine_ts="t",
+                     mode="partitioned", parts=parts)
     assert res.mode == "partitioned" and res.parts == parts and len(res.files) == parts
     got = read_joined(res)
     assert got.schema == want.schema
     assert got.equals(want)
-    assert want.get_column("x").is_not_null().sum() > 100     # the join matched rows
-    assert want.get_column("x").is_null().sum() > 100         # and left some unmatched
-
-
-@pytest.mark.parametrize("which", [1, 2, 3])
-def test_each_rule_partitioned_equals_in_memory(ray_local, tmp_path: Path, which: int) -> None:
-    """Created-time cutoff (1), an unsorted view (2), windowed aggregates (3)."""
-    spine, views = _data(tmp_path, seed=which)
-    sel = [views[which]]
-    want = _memory(spine, sel, ["eid"], "t")
-    got = read_joined(join_files(spine, sel, tmp_path / "out", spine_keys=["eid"],
-                                 spine_ts="t", mode="partitioned", parts=5))
-    assert got.equals(want)
-    feats = _features(sel)
-    assert want.select(pl.col(feats).is_not_null().sum()).row(0) > (0,) * len(feats)
+    feats = _features(views)
+    matched = want.select(pl.col(feats).is_not_null().sum()).row(0)
+    assert all(100 < k < want.height for k in matched), matched   # matches and misses
 
 
 def test_string_and_two_column_keys(ray_local, tmp_path: Path) -> None:
