@@ -6,16 +6,20 @@ several requests are parsed in the same event-loop pass; they are merged into on
 Redis MGET) instead of N. A lone request waits for nothing: the flush runs right after the
 callbacks already queued.
 
-Why the read runs on the loop thread: it is one round trip (tens of microseconds on a local
-Redis or SQLite); a worker-thread hop costs as much and adds GIL hand-offs. The Redis
-client has a socket timeout, so a hung store stalls the loop for at most that long and
-every waiting request answers 503 (`StoreDown`).
+Why the read runs in one worker thread, not on the loop: a round trip is tens of
+microseconds on an idle machine, but on a loaded one the store's process can wait for a
+core for milliseconds, and a read on the loop would stall every connection meanwhile
+(bench/online_serve.py measured p99 316 ms that way at 32 clients). In the thread, the
+loop keeps parsing; requests that arrive during a read merge into the next one, so the
+hop is paid once per batch. A hung store blocks only that thread, for at most the Redis
+client's socket timeout; then every waiting request answers 503 (`StoreDown`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 __all__ = ["LookupBatcher", "StoreDown"]
@@ -32,6 +36,9 @@ class LookupBatcher:
         self.store = store
         self._pending: list[tuple[Lookups, asyncio.Future[dict[str, list[Any]]]]] = []
         self._scheduled = False
+        # one reader thread: the loop keeps parsing while a read is in flight (requests
+        # arriving meanwhile merge into the next read), and the store sees one thread
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="online-store")
         self.round_trips = 0        # for tests and the bench: batching actually happens
 
     def read_now(self, lookups: Lookups) -> dict[str, list[Any]]:
@@ -55,35 +62,49 @@ class LookupBatcher:
     def _flush(self) -> None:
         batch, self._pending, self._scheduled = self._pending, [], False
         if len(batch) == 1:
-            lookups, fut = batch[0]
-            try:
-                result = self.read_now(lookups)
-            except StoreDown as exc:
-                if not fut.done():
-                    fut.set_exception(exc)
-                return
+            merged: Lookups = batch[0][0]
+            spans: list[dict[str, tuple[int, int]]] | None = None
+        else:
+            merged, spans = _merge(batch)
+        done = asyncio.get_running_loop().run_in_executor(self._pool, self.read_now, merged)
+        done.add_done_callback(lambda f: _deliver(batch, spans, f))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
+def _merge(batch: list[tuple[Lookups, Any]]
+           ) -> tuple[dict[str, list[tuple[Any, ...]]], list[dict[str, tuple[int, int]]]]:
+    merged: dict[str, list[tuple[Any, ...]]] = {}
+    spans: list[dict[str, tuple[int, int]]] = []
+    for lookups, _ in batch:
+        span = {}
+        for view, keys in lookups.items():
+            dest = merged.setdefault(view, [])
+            span[view] = (len(dest), len(dest) + len(keys))
+            dest.extend(keys)
+        spans.append(span)
+    return merged, spans
+
+
+def _deliver(batch: list[tuple[Lookups, asyncio.Future[dict[str, list[Any]]]]],
+             spans: list[dict[str, tuple[int, int]]] | None,
+             done: asyncio.Future[dict[str, list[Any]]]) -> None:
+    exc = done.exception()
+    if exc is not None:
+        for _, fut in batch:
             if not fut.done():
-                fut.set_result(result)
-            return
-        merged: dict[str, list[tuple[Any, ...]]] = {}
-        spans: list[dict[str, tuple[int, int]]] = []
-        for lookups, _ in batch:
-            span = {}
-            for view, keys in lookups.items():
-                dest = merged.setdefault(view, [])
-                span[view] = (len(dest), len(dest) + len(keys))
-                dest.extend(keys)
-            spans.append(span)
-        try:
-            result = self.read_now(merged)
-        except StoreDown as exc:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(StoreDown(str(exc)))
-            return
-        for (_, fut), span in zip(batch, spans, strict=True):
-            if not fut.done():
-                fut.set_result({v: result[v][a:b] for v, (a, b) in span.items()})
+                fut.set_exception(StoreDown(str(exc)) if isinstance(exc, StoreDown)
+                                  else StoreDown(_reason(exc)))
+        return
+    result = done.result()
+    if spans is None:
+        if not batch[0][1].done():
+            batch[0][1].set_result(result)
+        return
+    for (_, fut), span in zip(batch, spans, strict=True):
+        if not fut.done():
+            fut.set_result({v: result[v][a:b] for v, (a, b) in span.items()})
 
 
 def _reason(exc: BaseException) -> str:

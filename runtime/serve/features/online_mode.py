@@ -92,6 +92,7 @@ class OnlineFeatures:
         return {"view": view, "rows": len(doc), "written": int(written)}
 
     def close(self) -> None:
+        self.vector.batcher.close()
         self.vector.store.close()
 
 

@@ -5,12 +5,14 @@ view, a bureau view with a TTL and late rows, windowed sensor aggregates). Each 
 copied to a temporary folder with its own generated data and run through `execute_plan`
 up to `register:<model>` (inline executor, ~1 min for credit-risk and ~30 s for
 machine-rul here), once per session; the session's registry key signs (tests/runtime/
-conftest.py).
+conftest.py). The serving-latency gate is relaxed in the copy: these tests are about
+features, and a loaded CI machine would otherwise reject the version before they run.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ def _example(root: Path, name: str) -> dict[str, Any]:
 
     src = EXAMPLES / name
     shutil.copytree(src / "specs", root / "specs")
+    gates = root / "specs" / "gates.yaml"   # a loaded machine must not fail the fixture
+    gates.write_text(re.sub(r"latency_p99_ms <= [0-9.]+", "latency_p99_ms <= 10000",
+                            gates.read_text()))
     shutil.copy(src / "specops.yaml", root / "specops.yaml")
     spec = importlib.util.spec_from_file_location(f"gen_{name}", src / "generate_data.py")
     assert spec and spec.loader
