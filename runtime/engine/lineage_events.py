@@ -333,7 +333,7 @@ class HttpTransport:
     `api/v1/lineage` under a URL without a path, `Authorization: Bearer
     $OPENLINEAGE_API_KEY` when set, 5 s timeout; a non-2xx answer is a failure."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 5.0, *, send_key: bool = True) -> None:
         import httpx
 
         parsed = httpx.URL(url)
@@ -341,7 +341,7 @@ class HttpTransport:
             url.rstrip("/") + "/" + _HTTP_ENDPOINT)
         headers = {"Content-Type": "application/json"}
         key = os.environ.get("OPENLINEAGE_API_KEY")
-        if key:
+        if key and send_key:
             headers["Authorization"] = f"Bearer {key}"
         self.client = httpx.Client(timeout=timeout_s, headers=headers)
 
@@ -359,12 +359,27 @@ class HttpTransport:
         self.client.close()
 
 
+def _same_origin(a: str, b: str) -> bool:
+    import httpx
+
+    try:
+        x, y = httpx.URL(a), httpx.URL(b)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    return bool(b) and (x.scheme, x.host, x.port) == (y.scheme, y.host, y.port)
+
+
 def open_transport(target: str, root: Path, *, from_config: bool = False) -> Transport:
     """`file:PATH` or `http(s)://URL`. A PATH from specops.yaml is relative to the project
     and must stay inside it (a cloned project must not append to files elsewhere); one
-    given on the command line is the user's own choice, relative to the current folder."""
+    given on the command line is the user's own choice, relative to the current folder.
+    A URL from specops.yaml gets no API key unless it is on $OPENLINEAGE_URL's origin."""
     if target.startswith(("http://", "https://")):
-        return HttpTransport(target)
+        # Why: a cloned project's specops.yaml must not collect the user's
+        # OPENLINEAGE_API_KEY; a URL from it gets the key only when it is on the origin
+        # of the user's own OPENLINEAGE_URL.
+        return HttpTransport(target, send_key=not from_config or _same_origin(
+            target, os.environ.get("OPENLINEAGE_URL") or ""))
     if not target.startswith("file:") or not target[5:]:
         raise LineageError(f"--lineage takes file:PATH or an http(s):// URL, not {target!r}")
     raw = target[7:] if target.startswith("file://") else target[5:]
