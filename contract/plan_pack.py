@@ -29,9 +29,9 @@ import gc
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from specops.contract.plan_records import FINGERPRINT_VERSION
 
@@ -40,6 +40,8 @@ __all__ = ["BASE", "REF", "Packer", "PlanPackError", "fingerprint_of", "is_packe
 
 REF = "$ref"
 BASE = "$base"
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 _MIN_SHARED = 48        # bytes of compact JSON below which a reference saves nothing
 _MAX_DEPTH = 64
 _ID_HEX = 12
@@ -120,7 +122,7 @@ class Packer:
         the items of its lists), each serialised once; those long enough to share are
         kept per params for `pack` to count."""
         parts = []
-        found = []
+        found: list[str] = []
         for k in sorted(params):
             v = params[k]
             if type(v) is list and v and all(type(x) is dict or type(x) is list for x in v):
@@ -242,12 +244,12 @@ def _pack_params(p: Packer, params: dict[str, Any]) -> Any:
     return out
 
 
-def _gc_paused(fn: Any) -> Any:
+def _gc_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
     """Pause the cyclic collector around `fn`: packing and unpacking a large plan make
     hundreds of thousands of long-lived containers and no garbage cycles, and every
     collection meanwhile rescans them all (as in the plan reader and compile)."""
     @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
         enabled = gc.isenabled()
         gc.disable()
         try:
