@@ -18,11 +18,15 @@ Used by the model report (model_charts.py) and the drift report.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import re
 from collections.abc import Iterable
 from functools import cache
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
@@ -82,14 +86,41 @@ def spec_of(chart: Any) -> dict[str, Any]:
     return spec
 
 
+_SNIPPET = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
+
+
+def _bundle_cache_path() -> Path:
+    """Where the built bundle is kept between processes: the user's cache folder, keyed by
+    vl-convert's version and the snippet (a new vl-convert builds a new file).
+
+    Why a disk cache: building the bundle takes vl-convert 2-12 s, which every `specops
+    monitor` and `specops report` process paid. Why this is no new trust: the bundle only
+    draws charts in the written HTML, which anyone able to write this folder can edit
+    directly too; the signed evidence, not the HTML, is what `evidence verify` checks."""
+    version = metadata.version("vl-convert-python")
+    key = hashlib.sha256(f"{version}\0{_SNIPPET}".encode()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "specops" / f"vega-bundle-{key}.js"
+
+
 @cache
 def _bundle() -> str:
-    import vl_convert
+    path = _bundle_cache_path()
+    try:
+        js = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        import vl_convert
 
-    js: str = vl_convert.javascript_bundle(
-        "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;")
-    if "</script" in js.lower():   # would end the inline <script> early
-        raise RuntimeError("the Vega bundle contains '</script'; cannot inline it")
+        js = vl_convert.javascript_bundle(_SNIPPET)
+        try:   # atomic: a concurrent reader sees the old file or the whole new one
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(js, encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass   # a read-only home only costs the rebuild next time
+    if "</script" in js.lower() or "vegaEmbed" not in js:   # would end the <script> early
+        raise RuntimeError(f"the Vega bundle ({path}) is unusable; delete it to rebuild")
     return js
 
 
