@@ -477,8 +477,7 @@ def auto_rollback(gov: Any, model: str, environment: str = "production",
         if candidate == current:
             continue
         try:
-            # Only a version a valid signed row put there (never a row planted in the
-            # history) is a version "that served before".
+            # a version only a planted row put in the history never served: skip it
             problems = [deploy_problem(gov, row) for row in rows
                         if row["version"] == candidate]
             if None not in problems:
@@ -533,9 +532,10 @@ def auto_rollback(gov: Any, model: str, environment: str = "production",
 
 def pipeline_deploy_problem(gov: Any, row: Mapping[str, Any], act: Any) -> str | None:
     """For a `promote` or `auto_rollback` row whose statement verified and matches it:
-    it must be signed by a pinned registry key (only the pipeline executes rules), and a
-    promotion must carry the signed `rollout` statement of a person allowed to deploy,
-    about exactly these bytes and this environment."""
+    it must be signed by a pinned registry key (only the pipeline executes rules); an
+    auto_rollback returns to a version a valid earlier row deployed; a promotion carries
+    the signed `rollout` statement of a person allowed to deploy, about exactly these
+    bytes and this environment."""
     from specops.runtime.governance import permissions
     from specops.runtime.governance.errors import GovernanceError
     from specops.runtime.trust.acting import _root, verified
@@ -544,6 +544,16 @@ def pipeline_deploy_problem(gov: Any, row: Mapping[str, Any], act: Any) -> str |
     what = f"the {row['action']} of {row['model']}@{row['version']} to {row['environment']}"
     if act.key_id not in _root(gov).registry_keys():
         return f"{what}: signed by {act.person or act.key_id}, not by the pipeline's key"
+    if row["action"] == "auto_rollback":   # back to a version a valid row deployed before
+        from specops.runtime.governance.promotion import _rows
+        from specops.runtime.trust.acting import deploy_problem
+
+        with gov.engine.connect() as conn:
+            earlier = [r for r in _rows(conn, row["model"], row["environment"])
+                       if r["id"] < row["id"] and r["version"] == row["version"]]
+        if not any(deploy_problem(gov, r) is None for r in earlier):
+            return f"{what}: no valid earlier deploy of that version to return to"
+        return None
     if row["action"] != "promote":
         return None
     inner = act.predicate.get("rollout_statement")

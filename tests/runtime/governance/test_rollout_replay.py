@@ -206,3 +206,35 @@ def test_self_healing_never_returns_to_a_version_nobody_deployed(
         assert ok, why
     finally:
         gov.close()
+
+
+def test_the_pipeline_key_alone_cannot_put_a_never_deployed_version_in_production(
+        project: Project) -> None:
+    """Whoever holds the pipeline's registry key (a CI secret) writes an `auto_rollback`
+    row to @3, approved but never deployed by a person: it is not a valid deploy, since
+    self-healing only returns to a version a valid row deployed before."""
+    from specops.runtime.trust.acting import sign
+
+    project.accept("bob")
+    _approved(project, 1)
+    _as(project, "frank", deploy, "frank", "m", 1, "production")
+    _approved(project, 3)
+    gov = project.gov("pipeline")
+    try:
+        v = gov.version("m", 3)
+        now = gov.now()
+        envelope = sign(gov, action="auto_rollback", person="pipeline", subject="m@3",
+                        digest=v.model_digest, comment="", at=now,
+                        environment="production", previous_version=1, breach={})
+        assert envelope
+        with transaction(gov.engine) as conn:
+            conn.execute(deployments.insert().values(
+                model="m", environment="production", version=3,
+                model_digest=v.model_digest, action="auto_rollback", previous_version=1,
+                actor="pipeline", reason="", request_id=None, at=now, audit_seq=None,
+                envelope=envelope))
+        assert current(gov, "m", "production") == 3
+        ok, why = deploy_is_valid(gov, "m", 3, "production")
+        assert not ok and "no valid earlier deploy" in why, why
+    finally:
+        gov.close()
