@@ -38,6 +38,11 @@ import numpy as np
 
 from specops.runtime.serve.served_model import ModelSource
 
+# As in the Ray executor: under `uv run`, Ray 2.60 would otherwise zip the working
+# directory into every worker's runtime env and build a fresh venv there (minutes, and a
+# refusal above 512 MiB); the driver's environment is already the one replicas need.
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
 __all__ = ["INGRESSES", "Replicas", "build_deployment", "run_ray_serve", "split_outputs",
            "start_replicas"]
 
