@@ -73,14 +73,12 @@ def generate(n: int, out: Path, seed: int) -> None:
 def run_partitioned(data: Path, mode: str) -> dict[str, float | int | str]:
     """The out-of-core path: join_files writes parquet parts; checksum read part by part."""
     import polars as pl
-
-    from specops.runtime.data.pit_partitioned import ViewInput, join_files
-
-    t = time.perf_counter()
     import ray
 
-    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, object_store_memory=100_000_000)
+    from specops.runtime.data.pit_partitioned import ViewInput, ensure_ray, join_files
+
+    t = time.perf_counter()
+    ensure_ray()
     ray_s = time.perf_counter() - t
     views = [ViewInput(data / f"view{v}.parquet", ["entity_id"], "ts",
                        [f"v{v}_f{j}" for j in range(3)], ttl_s=TTL_S) for v in range(VIEWS)]
@@ -272,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="memory", choices=["memory", "partitioned", "auto"])
     ap.add_argument("--feast-rows", type=int, default=0,
                     help="also run Feast (and specops in memory) on a separate N-row set")
+    ap.add_argument("--also-memory", action="store_true",
+                    help="with --mode partitioned/auto: also the in-memory join, same files")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     res: dict[str, object] = {"rows": a.rows, "views": VIEWS, "ttl_days": 3,
                               "cpus": os.cpu_count()}
-    res.update(_one_size(a.rows, a.seed, a.repeats, a.mode, a.feast))
+    res.update(_one_size(a.rows, a.seed, a.repeats, a.mode, a.feast, a.also_memory))
     if a.feast_rows:
         res["feast_size"] = {"rows": a.feast_rows,
                              **_one_size(a.feast_rows, a.seed, 1, "memory", True)}
@@ -289,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _one_size(rows: int, seed: int, repeats: int, mode: str, feast: bool) -> dict[str, object]:
-    tmp = Path(tempfile.mkdtemp(prefix="specops_pit_", dir=HERE))
+def _one_size(rows: int, seed: int, repeats: int, mode: str, feast: bool,
+              also_memory: bool = False) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="specops_pit_"))
     try:
         t = time.perf_counter()
         generate(rows, tmp, seed)
@@ -298,6 +299,10 @@ def _one_size(rows: int, seed: int, repeats: int, mode: str, feast: bool) -> dic
         runs = [_run_worker(["--worker", str(tmp), "--mode", mode]) for _ in range(repeats)]
         runs.sort(key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
         res: dict[str, object] = {**runs[len(runs) // 2], "generate_seconds": round(gen_s, 1)}
+        if also_memory and mode != "memory":
+            mem = _run_worker(["--worker", str(tmp), "--mode", "memory"])
+            res["memory"] = {k: mem[k] for k in ("seconds", "peak_tree_rss_mb", "checksum")}
+            res["identical_to_memory"] = mem["checksum"] == res["checksum"]
         if feast:
             fr = run_feast(tmp)
             res.update(fr)

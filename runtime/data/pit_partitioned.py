@@ -43,7 +43,7 @@ import polars as pl
 from specops.runtime.data.pit import index_spine, pit_join
 
 __all__ = ["IN_MEMORY_MAX_ROWS", "ROW", "ROWS_PER_PART", "JoinResult", "ViewInput",
-           "join_files", "partition_file", "read_joined"]
+           "ensure_ray", "join_files", "partition_file", "read_joined"]
 
 ROW = "__spine_row"
 IN_MEMORY_MAX_ROWS = 40_000_000   # spine + view rows: ~10M-row spine with 3 views, ~3 GB
@@ -239,6 +239,25 @@ def join_files(spine_path: Path | str, views: Sequence[ViewInput], out_dir: Path
                       [n for _, n in results])
 
 
+def ensure_ray(attempts: int = 3) -> None:
+    """Connect to the Ray this process already uses, or start a local one (1 CPU per core,
+    a small object store: only paths travel). Ray gives its raylet a fixed 30 s to
+    register, which a loaded machine can miss, so a failed start is retried."""
+    import ray
+
+    for attempt in range(attempts):
+        if ray.is_initialized():
+            return
+        try:
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False,
+                     object_store_memory=100_000_000)
+        except Exception:
+            ray.shutdown()
+            if attempt == attempts - 1:
+                raise
+
+
 def _split(path: Path, keys: Sequence[str], out: Path, row_column: str | None,
            columns: list[str] | None, parts: int) -> list[Path]:
     return partition_file(path, keys, parts, out, row_column=row_column, columns=columns)
@@ -251,10 +270,7 @@ def _run_tasks(fn: Callable[..., T], calls: list[tuple[Any, ...]],
     call order."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False,
-                 object_store_memory=100_000_000)
+    ensure_ray()
     task = ray.remote(num_cpus=1, max_retries=2)(fn)
     cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
     limit = max_in_flight or max(1, int(cpus))
