@@ -27,12 +27,12 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring
 from typing import Any, ParamSpec, TypeVar
 
+from specops.contract.canonical import compact_json
 from specops.contract.plan_records import FINGERPRINT_VERSION
 
 __all__ = ["BASE", "REF", "Packer", "PlanPackError", "fingerprint_of", "is_packed", "pack",
@@ -45,8 +45,7 @@ _T = TypeVar("_T")
 _MIN_SHARED = 48        # bytes of compact JSON below which a reference saves nothing
 _MAX_DEPTH = 64
 _ID_HEX = 12
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                           allow_nan=False).encode
+_ENCODE = compact_json   # the encoder built once (contract/canonical.py)
 
 
 class PlanPackError(ValueError):
@@ -247,7 +246,10 @@ def _pack_params(p: Packer, params: dict[str, Any]) -> Any:
 def _gc_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
     """Pause the cyclic collector around `fn`: packing and unpacking a large plan make
     hundreds of thousands of long-lived containers and no garbage cycles, and every
-    collection meanwhile rescans them all (as in the plan reader and compile)."""
+    collection meanwhile rescans them all (as in the plan reader and compile). What was
+    made meanwhile goes straight to the oldest generation (freeze, then unfreeze: still
+    collectable, but not rescanned by the next young collection), unless the caller froze
+    objects itself."""
     @functools.wraps(fn)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
         enabled = gc.isenabled()
@@ -256,6 +258,9 @@ def _gc_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
             return fn(*args, **kwargs)
         finally:
             if enabled:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
     return run
 
@@ -435,9 +440,7 @@ def unpack(plan: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+_compact = compact_json
 
 
 def packed_text(plan: dict[str, Any]) -> str:

@@ -44,6 +44,13 @@ def _gc_paused() -> Iterator[None]:
     spans, specs, params) and creates almost no garbage cycles, so every collection pass is
     wasted work; on the 1,000-model project it cost about a third of the compile time.
     Reference counting still frees everything as usual.
+
+    Why freeze-then-unfreeze before re-enabling: everything allocated meanwhile is still in
+    the youngest generation, so the first allocation after `gc.enable()` would scan all of
+    it (about 0.4 s on the 1,000-model project) only to find it alive. `gc.unfreeze()`
+    moves it straight to the oldest generation instead, where it stays collectable (no
+    leak) and is scanned only by a later full collection. Skipped when the caller froze
+    objects itself (unfreezing would undo that).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -51,6 +58,9 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
