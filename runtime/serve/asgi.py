@@ -36,6 +36,8 @@ import numpy as np
 
 from specops.runtime.serve.prediction_log import PredictionLog
 from specops.runtime.serve.prometheus import Metrics
+from specops.runtime.serve.served_model import LoadedModel
+from specops.runtime.serve.wire.binary_tensors import decode_request, encode_response
 from specops.runtime.serve.wire.protocol import (
     ProtocolError,
     Request,
@@ -45,8 +47,6 @@ from specops.runtime.serve.wire.protocol import (
     parse_records,
     predict_response,
 )
-from specops.runtime.serve.served_model import LoadedModel
-from specops.runtime.serve.wire.binary_tensors import decode_request, encode_response
 from specops.runtime.serve.wire.triton_routes import triton_model_route, triton_repository
 
 __all__ = ["INLINE_ROWS", "MAX_BODY", "THREAD_PARSE_BYTES", "Service",
@@ -223,7 +223,8 @@ class Service:
         if parts[1:2] == ["features"] and len(parts) == 4 and parts[3] == "push" \
                 and self.features is not None:
             _allow(method, "POST")
-            return 200, _dumps(await self.features.push(parts[2], body)), _JSON, "push", 0
+            return 200, _dumps(await self.features.push(parts[2], body, headers)), _JSON, \
+                "push", 0
         if parts[1:2] == ["health"] and len(parts) == 3 and parts[2] in ("live", "ready"):
             _allow(method, "GET")
             ok = parts[2] == "live" or self.ready

@@ -15,6 +15,8 @@ also scores the requests of one event-loop pass in one ONNX run (score_batcher.p
 from __future__ import annotations
 
 import asyncio
+import hmac
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,15 @@ from specops.runtime.serve.features.score_batcher import ScoreBatcher
 from specops.runtime.serve.wire.binary_tensors import decode_request
 from specops.runtime.serve.wire.protocol import ProtocolError, Request, loads
 
-__all__ = ["FEATURE_MODES", "OnlineFeatures", "RawSignatureError", "build_online",
-           "enable_online"]
+__all__ = ["FEATURE_MODES", "PUSH_TOKEN_ENV", "OnlineFeatures", "RawSignatureError",
+           "build_online", "enable_online"]
 
 FEATURE_MODES = ("derived", "online")
 _THREAD_PARSE_BYTES = 256 * 1024
 _HEADER_LEN = b"inference-header-content-length"
+# The push route writes features every later prediction reads, so it is off unless the
+# server starts with this variable set, and then needs `Authorization: Bearer <token>`.
+PUSH_TOKEN_ENV = "SPECOPS_PUSH_TOKEN"
 
 
 class OnlineFeatures:
@@ -41,6 +46,7 @@ class OnlineFeatures:
         self.plan = plan
         self.model = model
         self.scorer: ScoreBatcher | None = None     # one ONNX run per event-loop pass
+        self.push_token: str | None = os.environ.get(PUSH_TOKEN_ENV) or None
         self.metadata: dict[str, Any] = {
             "name": model.name, "versions": [str(model.version)],
             "platform": "onnxruntime_onnx", "inputs": vector.sig.inputs,
@@ -69,8 +75,27 @@ class OnlineFeatures:
         """An infer document (gRPC) -> its request, with a blocking store read."""
         return self.vector.request_now(doc, "infer", self.model.outputs)
 
-    async def push(self, view: str, body: bytes) -> dict[str, Any]:
-        """`POST /v2/features/{view}/push`: rows of the view's source -> the online store."""
+    def authorize_push(self, headers: dict[bytes, bytes]) -> None:
+        """Why a token: a pushed row changes the features of every later prediction for
+        its entity, so an inference client (anyone who can reach the port) must not be
+        able to write them. Off (403) without a token configured; 401 without the right
+        bearer token (compared in constant time)."""
+        if self.push_token is None:
+            raise ProtocolError(403, f"push is off on this server: start it with "
+                                f"{PUSH_TOKEN_ENV} set and send 'Authorization: Bearer "
+                                "<token>'")
+        given = headers.get(b"authorization", b"")
+        scheme, _, token = given.partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(
+                token.strip(), self.push_token.encode()):
+            raise ProtocolError(401, "push needs 'Authorization: Bearer <token>' with the "
+                                f"server's {PUSH_TOKEN_ENV}")
+
+    async def push(self, view: str, body: bytes,
+                   headers: dict[bytes, bytes] | None = None) -> dict[str, Any]:
+        """`POST /v2/features/{view}/push`: rows of the view's source -> the online store
+        (authorized first, before the body is parsed)."""
+        self.authorize_push(headers or {})
         doc = loads(body)
         if isinstance(doc, dict) and "rows" in doc:
             doc = doc["rows"]

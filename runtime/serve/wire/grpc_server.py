@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from specops.runtime.serve.asgi import THREAD_PARSE_BYTES, ModelFailed
-from specops.runtime.serve.wire.protocol import ProtocolError, check_request_id, parse_infer
 from specops.runtime.serve.wire.binary_tensors import DTYPES, decode_tensor, encode_bytes
+from specops.runtime.serve.wire.protocol import ProtocolError, check_request_id, parse_infer
 
 if TYPE_CHECKING:
     from specops.runtime.serve.asgi import Service

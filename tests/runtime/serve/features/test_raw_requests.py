@@ -214,27 +214,45 @@ def test_embedded_store_closed_is_503(credit_online: dict[str, Any]) -> None:
 
 
 def test_push_endpoint_writes_rows_the_store_then_serves(
-        credit_online: dict[str, Any]) -> None:
+        credit_online: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """`POST /v2/features/{view}/push` runs the online store's own `push_rows`: rows of a
     row-level entity view are computed and written; a view with windowed aggregates needs
-    the entity's history and is refused with the reason (400), an unknown view is 404."""
+    the entity's history and is refused with the reason (400), an unknown view is 404.
+
+    Attack first: an inference client (no token, a wrong one, another scheme) writing an
+    entity's features is refused (401) and nothing reaches the store; a server started
+    without SPECOPS_PUSH_TOKEN has the route off (403)."""
     t = credit_online["T"]
+    at = "2025-07-01T22:00:00+00:00"
+    row = {"applicant_id": 7_000_000_001, "reported_at": at, "created_at": at,
+           "balance": 900.0, "credit_limit": 1000.0, "late_payments": 6,
+           "open_accounts": 1}
+    monkeypatch.delenv("SPECOPS_PUSH_TOKEN", raising=False)
     with online_server(credit_online, credit_online["url"], t) as (server, online):
         conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
-        at = "2025-07-01T22:00:00+00:00"
-        row = {"applicant_id": 7_000_000_001, "reported_at": at, "created_at": at,
-               "balance": 900.0, "credit_limit": 1000.0, "late_payments": 6,
-               "open_accounts": 1}
-        got, doc = post(conn, "/v2/features/bureau_history@1/push", {"rows": [row]})
+        got, doc = post(conn, "/v2/features/bureau_history@1/push", [row],
+                        {"Authorization": "Bearer anything"})
+        assert got == 403 and "push is off" in doc["error"], doc
+    monkeypatch.setenv("SPECOPS_PUSH_TOKEN", "s3cret-push-token")
+    with online_server(credit_online, credit_online["url"], t) as (server, online):
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        for bad in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0"},
+                    {"Authorization": "Bearer s3cret-push-toke"}):
+            got, doc = post(conn, "/v2/features/bureau_history@1/push", [row], bad)
+            assert got == 401, (bad, doc)
+        assert online.vector.store.read_many(
+            {"bureau_history@1": [(7_000_000_001,)]})["bureau_history@1"] == [None]
+        auth = {"Authorization": "Bearer s3cret-push-token"}
+        got, doc = post(conn, "/v2/features/bureau_history@1/push", {"rows": [row]}, auth)
         assert got == 200 and doc == {"view": "bureau_history@1", "rows": 1, "written": 1}
         stored = online.vector.store.read_many({"bureau_history@1": [(7_000_000_001,)]})
         value = stored["bureau_history@1"][0]
         assert value is not None and value.values["utilization"] == 900.0 / 1000.0
-        got, doc = post(conn, "/v2/features/bureau_history@2/push", [row])
+        got, doc = post(conn, "/v2/features/bureau_history@2/push", [row], auth)
         assert got == 400 and "windowed aggregates" in doc["error"], doc
-        got, doc = post(conn, "/v2/features/nope@1/push", [row])
+        got, doc = post(conn, "/v2/features/nope@1/push", [row], auth)
         assert got == 404, doc
-        got, doc = post(conn, "/v2/features/bureau_history@1/push", [{"x": 1}])
+        got, doc = post(conn, "/v2/features/bureau_history@1/push", [{"x": 1}], auth)
         assert got == 400, doc
 
 

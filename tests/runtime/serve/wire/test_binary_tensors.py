@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specops.runtime.serve.wire.protocol import ProtocolError
 from specops.runtime.serve.wire.binary_tensors import decode_request, encode_response
+from specops.runtime.serve.wire.protocol import ProtocolError
 
 utils = pytest.importorskip("tritonclient.utils")
 
