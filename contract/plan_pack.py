@@ -145,6 +145,15 @@ class Packer:
         self.keep.append(params)
         return text
 
+    def alias(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A shallow copy of `params` (assembled already) with the same text: a node whose
+        params equal an earlier node's shares their values but keeps its own dict."""
+        copy = dict(params)
+        self.texts[id(copy)] = self.texts[id(params)]
+        self.found[id(copy)] = self.found[id(params)]
+        self.keep.append(copy)
+        return copy
+
     def sig(self, v: Any) -> Any:
         t = type(v)
         if t is str or t is int or t is bool or t is float or v is None:

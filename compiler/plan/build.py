@@ -113,19 +113,27 @@ def build_plan(ctx: Context, graph: nx.DiGraph[str]) -> Plan:
     deps: dict[str, list[Dep]] = {}
     model_nodes: dict[str, list[str]] = {}
     packer = Packer()
+    same = _SameParams()
     for node_id in nx.topological_sort(graph):  # inputs first; output is sorted by id
         attrs = graph.nodes[node_id]
         op = attrs["op"]
         info = OPS[op]
         loaded = attrs["spec"]
         raw_params, node_deps = builder.params(node_id, op, loaded)
-        record = raw_params if builder.problems else _through_record(node_id, op, raw_params)
-        params = record if isinstance(record, dict) else \
-            record.model_dump(mode="json", by_alias=True)
+        key = None if builder.problems else same.key(op, raw_params)
+        hit = same.get(key)
+        if hit is not None:
+            record, params, text = hit[0], packer.alias(hit[1]), hit[2]
+        else:
+            record = raw_params if builder.problems else \
+                _through_record(node_id, op, raw_params)
+            params = record if isinstance(record, dict) else \
+                record.model_dump(mode="json", by_alias=True)
+            text = packer.assemble(params)
+            same.put(key, (record, params, text))
         records[node_id] = record
         inputs = sorted(graph.predecessors(node_id))
-        fp = fingerprint_of(op, packer.assemble(params), [fps[i] for i in inputs],
-                            FINGERPRINT_VERSION)
+        fp = fingerprint_of(op, text, [fps[i] for i in inputs], FINGERPRINT_VERSION)
         fps[node_id] = fp
         deps[node_id] = node_deps
         if attrs["model"] is not None:
@@ -168,3 +176,46 @@ def _through_record(node_id: str, op: str, params: dict[str, Any]
         raise RuntimeError(f"internal error: params of plan node {node_id} do not fit the "
                            f"{op} record: {exc}") from exc
     return record
+
+
+_Built = tuple[OpParams | dict[str, Any], dict[str, Any], str]
+
+
+class _SameParams:
+    """The record, params and params text of each distinct (op, raw params) built so far.
+
+    Why: most nodes of a large project repeat another node's params exactly (every model
+    of one task evaluates, exports and benchmarks alike; 2,000 gate nodes hold 200
+    distinct check lists), and validating, dumping and serialising them again was most of
+    the cost of building the plan. The key is the raw params' compact canonical JSON,
+    which is what validation depends on (pydantic's result is a function of the content).
+    An op whose first `_TRIES` nodes all differ stops being keyed (its params name the
+    model: the key would cost without ever paying off)."""
+
+    _TRIES = 32
+
+    def __init__(self) -> None:
+        self.built: dict[tuple[str, str], _Built] = {}
+        self.tries: dict[str, int] = {}
+        self.hits: dict[str, int] = {}
+
+    def key(self, op: str, raw: dict[str, Any]) -> tuple[str, str] | None:
+        if self.tries.get(op, 0) >= self._TRIES and not self.hits.get(op):
+            return None
+        self.tries[op] = self.tries.get(op, 0) + 1
+        try:
+            return (op, compact_json(raw))
+        except (TypeError, ValueError):   # not plain JSON (or NaN): validated on its own
+            return None
+
+    def get(self, key: tuple[str, str] | None) -> _Built | None:
+        if key is None:
+            return None
+        hit = self.built.get(key)
+        if hit is not None:
+            self.hits[key[0]] = self.hits.get(key[0], 0) + 1
+        return hit
+
+    def put(self, key: tuple[str, str] | None, built: _Built) -> None:
+        if key is not None:
+            self.built[key] = built

@@ -123,6 +123,7 @@ class ParamBuilder:
         self.problems: list[Diagnostic] = []
         self._trees: dict[tuple[str, Hashable], dict[str, Any]] = {}
         self._envs: dict[str, Env] = {}
+        self._metrics: dict[int, set[str]] = {}   # id(gate tree) -> the metrics it reads
         self._builders: dict[str, Callable[[str, LoadedSpec], Params]] = {
             "load_source": self.load_source, "validate_data": self.validate_data,
             "compute_features": self.compute_features,
@@ -460,7 +461,11 @@ class ParamBuilder:
         gates = [g for g in model.gates if g in self.ctx.index.gates]
         for gate in gates:
             for tree in self.gate_trees(gate, model):
-                metrics |= _metric_names(tree) - packaging
+                # per tree object: `_gate_trees` keeps each alive, so its id is stable
+                names = self._metrics.get(id(tree))
+                if names is None:
+                    names = self._metrics[id(tree)] = _metric_names(tree)
+                metrics |= names - packaging
         # evaluate stores every group's counts at the smallest size; each gate then
         # compares at its own (runtime/evaluation/gate.py, `at_group_size`)
         sizes = [self.ctx.index.gates[g].spec.min_group_size for g in gates]

@@ -25,9 +25,20 @@ def _owner_principals(model: ModelSpec) -> set[str]:
     return {bare, f"person:{bare}"}
 
 
-def _protected_columns(ctx: Context, model: ModelSpec) -> set[tuple[str, str]]:
+def _protected_columns(ctx: Context, model: ModelSpec,
+                       in_sources: set[tuple[str, str]] | None = None
+                       ) -> set[tuple[str, str]]:
+    """`in_sources`: `_source_protected(ctx)`, when the caller computed it once for every
+    model (it does not depend on the model)."""
     cols = {(r.name, c) for r in ctx.protected.get(model.name, []) if r.kind == "column"
             for c in r.columns}
+    cols.update(_source_protected(ctx) if in_sources is None else in_sources)
+    return cols
+
+
+def _source_protected(ctx: Context) -> set[tuple[str, str]]:
+    """Every (source, column) a source declares protected."""
+    cols: set[tuple[str, str]] = set()
     for name, loaded in ctx.index.sources.items():
         src: SourceSpec = loaded.spec
         cols.update((name, c) for c, col in src.columns.items() if col.protected)
@@ -187,8 +198,9 @@ def _check_protected_join(ctx: Context, loaded: LoadedSpec, model: ModelSpec,
 
 
 def check_inputs(ctx: Context) -> None:
+    in_sources = _source_protected(ctx)    # once, not once per model
     for loaded, model in ctx.models():
-        protected = _protected_columns(ctx, model)
+        protected = _protected_columns(ctx, model, in_sources)
         for ref in ctx.inputs.get(model.name, []):
             _check_ref(ctx, loaded, model, ref, protected)
         for ref in ctx.protected.get(model.name, []):

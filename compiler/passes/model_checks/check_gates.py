@@ -211,6 +211,8 @@ def check_gates(ctx: Context) -> None:
     # 1,000-model project repeats a handful of gates). Failures recompile per model so
     # each message names its model.
     compiled_ok: dict[tuple[Any, ...], dict[str, Any]] = {}
+    # categories per tree in `compiled_ok` (alive for the whole pass, so `id` is stable)
+    kinds: dict[int, set[str]] = {}
     for loaded, model in ctx.models():
         protected = sorted({c for r in ctx.protected.get(model.name, []) for c in r.columns})
         env = gate_env(model.task, slices=model.slices, protected=protected, champion=True)
@@ -243,7 +245,12 @@ def check_gates(ctx: Context) -> None:
                 if tree is None:
                     broken = True
                     continue
-                categories |= check_categories(tree)
+                tree_kinds = kinds.get(id(tree)) if compiled_ok.get(key) is tree else None
+                if tree_kinds is None:
+                    tree_kinds = check_categories(tree)
+                    if compiled_ok.get(key) is tree:
+                        kinds[id(tree)] = tree_kinds
+                categories |= tree_kinds
                 compiled.append({
                     "id": cid or f"{gate_name}.{i + 1}",
                     "text": text,
