@@ -124,6 +124,7 @@ class ParamBuilder:
         self._trees: dict[tuple[str, Hashable], dict[str, Any]] = {}
         self._envs: dict[str, Env] = {}
         self._metrics: dict[int, set[str]] = {}   # id(gate tree) -> the metrics it reads
+        self._widened: dict[str, dict[str, str]] = {}   # source -> column -> plan type
         self._builders: dict[str, Callable[[str, LoadedSpec], Params]] = {
             "load_source": self.load_source, "validate_data": self.validate_data,
             "compute_features": self.compute_features,
@@ -314,8 +315,12 @@ class ParamBuilder:
                 cols = {c: types[c] for c in ref.columns}
             else:
                 node = f"source:{ref.name}"
-                src: SourceSpec = idx.sources[ref.name].spec
-                cols = {c: _widen(src.columns[c].type) for c in ref.columns}
+                widened = self._widened.get(ref.name)
+                if widened is None:   # once per source, not once per model reading it
+                    src: SourceSpec = idx.sources[ref.name].spec
+                    widened = self._widened[ref.name] = {
+                        c: _widen(col.type) for c, col in src.columns.items()}
+                cols = {c: widened[c] for c in ref.columns}
             if ref.kind == "column" and ref.name == spine_name:
                 spine_cols.update(cols)
                 node = "spine"
