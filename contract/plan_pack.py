@@ -94,6 +94,7 @@ def _scalar(v: Any) -> str:
 
 _SCALARS = (str, int, float, bool, type(None))
 _FLAT = frozenset(_SCALARS)
+_STR = frozenset((str,))
 
 
 class Packer:
@@ -156,14 +157,16 @@ class Packer:
 
     def sig(self, v: Any) -> Any:
         t = type(v)
-        if t is str or t is int or t is bool or t is float or v is None:
+        if t is dict:
+            if len(v) == 1 and REF in v:
+                return ("r", v[REF])
+            if len(v) <= 4 and set(map(type, v.values())) <= _FLAT:
+                return ("d", tuple(sorted((k, type(x), x) for k, x in v.items())))
+        elif t is list:
+            if set(map(type, v)) <= _STR:
+                return ("ls", tuple(v))
+        elif t in _FLAT:
             return (t, v)
-        if t is dict and len(v) == 1 and REF in v:
-            return ("r", v[REF])
-        if t is list and all(type(x) is str for x in v):
-            return ("ls", tuple(v))
-        if t is dict and len(v) <= 4 and all(type(x) in _FLAT for x in v.values()):
-            return ("d", tuple(sorted((k, type(x), x) for k, x in v.items())))
         return ("t", self.text(v))
 
     # -- whole values -----------------------------------------------------------------
