@@ -38,6 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+# As in the Ray executor: under `uv run`, Ray would otherwise ship the working directory
+# (the project's data and .venv) to every worker; the driver's environment is the one the
+# part tasks need. Read when ray is first imported.
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
 import polars as pl
 
 from specops.runtime.data.pit import index_spine, pit_join
@@ -271,7 +276,9 @@ def _run_tasks(fn: Callable[..., T], calls: list[tuple[Any, ...]],
     import ray
 
     ensure_ray()
-    task = ray.remote(num_cpus=1, max_retries=2)(fn)
+    # SPREAD: parts are independent and memory-bound, so a cluster shares them out rather
+    # than packing them onto the node that holds the driver
+    task = ray.remote(num_cpus=1, max_retries=2, scheduling_strategy="SPREAD")(fn)
     cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
     limit = max_in_flight or max(1, int(cpus))
     results: dict[int, T] = {}

@@ -23,6 +23,11 @@ import pytest
 # `specops run` subprocesses share one token through the environment. Set here, at import,
 # because Ray reads its configuration once, when first imported.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# The session's driver runs under `uv run pytest`: without this, Ray ships the working
+# directory (.venv included) to every worker of the driver's job, and tasks submitted
+# directly (the partitioned PIT join) break later ones ("No module named
+# 'pydantic.plugin._loader'" in a truncated upload). The workers use this environment.
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
@@ -102,3 +107,8 @@ def second_ray_node(ray_local: str, tmp_path: Path) -> Iterator[str]:
         yield ray_local
     finally:
         stop_node(proc)
+        # Wait until the cluster knows the node is gone: until then the head may still
+        # hand the next test's tasks to the stopped node's workers (RaySystemError there).
+        deadline = time.monotonic() + 90
+        while sum(n["Alive"] for n in ray.nodes()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
