@@ -155,21 +155,17 @@ def start_rollout(gov: Any, actor: str, model: str, version: int, environment: s
     model@version beside the version serving `environment`: refused unless a full deploy
     of it would be allowed now (permission, verification, approvals for exactly its
     digest, promotion checks, deployer not approver)."""
-    from specops.runtime.governance import permissions
-    from specops.runtime.governance.approvals import require_approved
     from specops.runtime.governance.database import transaction
     from specops.runtime.governance.errors import GovernanceError
     from specops.runtime.governance.governance_tables import rollouts
     from specops.runtime.governance.ledger import audit
     from specops.runtime.governance.promotion import (
-        PRE_DEPLOY_HOOKS,
-        PROMOTION_CHECKS,
         _approvers,
         _check_env,
-        _rows,
-        _verified,
+        approved_and_promotable,
+        entry_checks,
     )
-    from specops.runtime.trust.acting import acting_person, sign
+    from specops.runtime.trust.acting import sign
 
     _check_env(environment)
     mode = "shadow" if shadow else "canary"
@@ -181,22 +177,9 @@ def start_rollout(gov: Any, actor: str, model: str, version: int, environment: s
         raise GovernanceError(f"a canary share is a percent of requests between 0 and 100 "
                               f"(exclusive), not {share}")
     share = float(share)
-    actor = acting_person(gov, actor)
-    permissions.require(gov.directory, actor, "deploy")
-    v = _verified(gov, model, version)
-    ref = f"{model}@{version}"
-    for hook in PRE_DEPLOY_HOOKS:
-        refusal = hook(gov, model, version, environment)
-        if refusal:
-            raise GovernanceError(f"{ref} cannot enter {environment}: {refusal}")
+    actor, v, ref = entry_checks(gov, actor, model, version, environment)
     with transaction(gov.engine) as conn:
-        st = require_approved(conn, gov, model, version, environment, v.model_digest,
-                              spec_hash)
-        past = _rows(conn, model, None)
-        for check in PROMOTION_CHECKS.get(environment, []):
-            refusal = check(gov, model, version, past)
-            if refusal:
-                raise GovernanceError(f"{ref} cannot enter {environment}: {refusal}")
+        st, _ = approved_and_promotable(conn, gov, model, version, environment, v, spec_hash)
         stack = _stack_now(conn, model, environment)
         if not stack:
             raise GovernanceError(f"{model} serves nothing in {environment}: a {mode} needs "

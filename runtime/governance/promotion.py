@@ -169,12 +169,14 @@ def _verified(gov: Governance, model: str, version: int) -> Any:
     return v
 
 
-def deploy(gov: Governance, actor: str, model: str, version: int, environment: str,
-           reason: str = "", spec_hash: str | None = None) -> Deployment:
-    """Serve model@version in `environment` (refused unless every check passes)."""
+def entry_checks(gov: Governance, actor: str, model: str, version: int,
+                 environment: str) -> tuple[str, Any, str]:
+    """(acting person, verified version, ref) for anything that puts a version into an
+    environment (deploy, canary, shadow): permission, verification and the pre-deploy
+    hooks, checked before a transaction opens. One function, so a rollout can never be
+    held to less than a deploy."""
     from specops.runtime.trust.acting import acting_person
 
-    _check_env(environment)
     actor = acting_person(gov, actor)
     permissions.require(gov.directory, actor, "deploy")
     v = _verified(gov, model, version)
@@ -183,15 +185,33 @@ def deploy(gov: Governance, actor: str, model: str, version: int, environment: s
         refusal = hook(gov, model, version, environment)
         if refusal:
             raise GovernanceError(f"{ref} cannot enter {environment}: {refusal}")
+    return actor, v, ref
+
+
+def approved_and_promotable(conn: Any, gov: Governance, model: str, version: int,
+                            environment: str, v: Any, spec_hash: str | None
+                            ) -> tuple[Any, list[dict[str, Any]]]:
+    """(approval state, the model's deploy history) inside the action's transaction: the
+    approvals valid now for these bytes, and every promotion check of the environment."""
+    st = require_approved(conn, gov, model, version, environment, v.model_digest,
+                          spec_hash)
+    past = _rows(conn, model, None)
+    for check in PROMOTION_CHECKS.get(environment, []):
+        refusal = check(gov, model, version, past)
+        if refusal:
+            raise GovernanceError(f"{model}@{version} cannot enter {environment}: {refusal}")
+    return st, past
+
+
+def deploy(gov: Governance, actor: str, model: str, version: int, environment: str,
+           reason: str = "", spec_hash: str | None = None) -> Deployment:
+    """Serve model@version in `environment` (refused unless every check passes)."""
+    _check_env(environment)
+    actor, v, ref = entry_checks(gov, actor, model, version, environment)
     with transaction(gov.engine) as conn:
-        st = require_approved(conn, gov, model, version, environment, v.model_digest,
-                              spec_hash)
-        past = _rows(conn, model, None)
+        st, past = approved_and_promotable(conn, gov, model, version, environment, v,
+                                           spec_hash)
         rows = [r for r in past if r["environment"] == environment]
-        for check in PROMOTION_CHECKS.get(environment, []):
-            refusal = check(gov, model, version, past)
-            if refusal:
-                raise GovernanceError(f"{ref} cannot enter {environment}: {refusal}")
         stack = _stack(rows)
         prev = stack[-1] if stack else None
         now = gov.now()
