@@ -202,27 +202,13 @@ def build_deployment(source: ModelSource, serving: dict[str, Any] | None = None,
     return deployment.bind(source, log, max_batch, wait_s)
 
 
-def _start_ray(address: str | None, attempts: int = 2) -> None:
-    """`ray.init`, tried again once (a loaded machine sometimes misses Ray's start-up
-    deadlines); a start that still fails is `ExecutorError("could not start Ray: ...")`,
-    one line for the CLI, as for `specops run`."""
-    import ray
+def _start_ray(address: str | None) -> None:
+    """`ray.init` with the executor's retry (a loaded machine sometimes misses Ray's
+    start-up deadlines); a start that still fails is `ExecutorError("could not start Ray:
+    ...")`, one line for the CLI, as for `specops run`."""
+    from specops.runtime.engine.executors.ray_executor import _init_with_retry
 
-    from specops.runtime.engine.executors import ExecutorError
-
-    last: Exception | None = None
-    for attempt in range(attempts):
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-            return
-        except Exception as exc:   # Ray raises many kinds (RuntimeError, ConnectionError)
-            last = exc
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            if attempt + 1 < attempts:
-                time.sleep(2.0)
-    first = (str(last).strip().splitlines() or [type(last).__name__])[0]
-    raise ExecutorError(f"could not start Ray: {first}") from last
+    _init_with_retry({"address": address, "include_dashboard": False, "log_to_driver": False})
 
 
 def run_ray_serve(source: ModelSource, serving: dict[str, Any] | None, host: str, port: int,
