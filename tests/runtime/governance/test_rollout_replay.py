@@ -16,8 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trust"))
-from postgres_helpers import require_postgres
-from trust_helpers import Project, drop_schema, facts, make_project, pg_project
+from trust_helpers import Project, facts, project_for
 
 from specops.runtime.governance import GovernanceError
 from specops.runtime.governance.approvals import approve
@@ -38,16 +37,7 @@ from specops.runtime.governance.registration import record_registration
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
-    if request.param == "sqlite":
-        yield make_project(tmp_path)
-        return
-    require_postgres()
-    proj = pg_project(tmp_path)
-    try:
-        yield proj
-    finally:
-        assert proj.schema
-        drop_schema(proj.schema)
+    yield from project_for(request.param, tmp_path)
 
 
 def _registered(p: Project, version: int) -> None:

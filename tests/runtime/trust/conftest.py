@@ -9,22 +9,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from postgres_helpers import require_postgres
-from trust_helpers import Project, drop_schema, make_project, pg_project
+from trust_helpers import Project, make_project, project_for
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
-    if request.param == "sqlite":
-        yield make_project(tmp_path)
-        return
-    require_postgres()
-    proj = pg_project(tmp_path)
-    try:
-        yield proj
-    finally:
-        assert proj.schema
-        drop_schema(proj.schema)
+    yield from project_for(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "governance"))
 from gov_helpers import FakeRegistry
-from postgres_helpers import postgres_url
+from postgres_helpers import postgres_url, require_postgres
 
 from specops.runtime.governance import Governance
 from specops.runtime.governance.database import transaction
@@ -103,6 +104,21 @@ def drop_schema(schema: str) -> None:
     with eng.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     eng.dispose()
+
+
+def project_for(backend: str, tmp: Path) -> Iterator[Project]:
+    """The body of the `project` fixtures parametrized over ["sqlite", "postgres"]: a
+    SQLite project, or a Postgres one in its own schema, dropped afterwards."""
+    if backend == "sqlite":
+        yield make_project(tmp)
+        return
+    require_postgres()
+    proj = pg_project(tmp)
+    try:
+        yield proj
+    finally:
+        assert proj.schema
+        drop_schema(proj.schema)
 
 
 def facts() -> dict[str, Any]:
