@@ -9,7 +9,8 @@ diagnostics fall back to the whole value's span.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 from specops.compiler.diagnostics.diagnostic import Diagnostic, Span
 from specops.compiler.diagnostics.rules import RULES
@@ -23,12 +24,16 @@ if TYPE_CHECKING:  # only attributes are read; importing would couple expr to th
     from specops.compiler.passes.context import Context
 
 __all__ = [
+    "Memo",
     "check_expression",
     "check_spec_expression",
     "compile_expression",
     "issue_span",
     "text_offset",
 ]
+
+# (text, the caller's key for its environment) -> the checked result (`check_spec_expression`)
+Memo = dict[tuple[str, Any], CheckResult]
 
 
 def compile_expression(text: str, env: Env) -> CheckResult:
@@ -64,17 +69,29 @@ def text_offset(source_line: str | None, span: Span, text: str | None = None) ->
 
 
 def check_spec_expression(ctx: Context, loaded: LoadedSpec, text: str, env: Env,
-                          *path: str | int) -> Tree | None:
+                          *path: str | int, memo: Memo | None = None,
+                          env_key: Hashable = None) -> Tree | None:
     """Compile the expression at `path` of a loaded spec, appending diagnostics to ctx.
 
     The convenience every pass wants: finds the value's span and raw source line, so
     diagnostics land on the exact columns inside the YAML string.
+
+    `memo` with `env_key` (a hashable value that determines `env` entirely, chosen by the
+    caller): the parse and type check are done once per (text, env_key) and the result
+    reused, tree object included (trees are never mutated after compiling); diagnostics
+    are still placed at this use's span.
     """
     span = loaded.span(*path)
     source = ctx.project.files.get(loaded.file)
     line = source.line(span.line) if source is not None else None
-    tree, diags = check_expression(text, env, file=loaded.file, span=span,
-                                   offset=text_offset(line, span, text))
+    offset = text_offset(line, span, text)
+    if memo is None or env_key is None:
+        tree, diags = check_expression(text, env, file=loaded.file, span=span, offset=offset)
+    else:
+        result = memo.get((text, env_key))
+        if result is None:
+            result = memo[(text, env_key)] = compile_expression(text, env)
+        tree, diags = result.tree, _diagnostics(result, loaded.file, span, offset)
     ctx.diagnostics.extend(diags)
     return tree
 
@@ -94,6 +111,10 @@ def check_expression(text: str, env: Env, *, file: str, span: Span,
     exactly when there is at least one diagnostic.
     """
     result = compile_expression(text, env)
-    diags = [Diagnostic(i.code, i.message, file, issue_span(i, span, offset),
-                        RULES[i.code].severity, help=i.help) for i in result.issues]
-    return result.tree, diags
+    return result.tree, _diagnostics(result, file, span, offset)
+
+
+def _diagnostics(result: CheckResult, file: str, span: Span, offset: int | None
+                 ) -> list[Diagnostic]:
+    return [Diagnostic(i.code, i.message, file, issue_span(i, span, offset),
+                       RULES[i.code].severity, help=i.help) for i in result.issues]

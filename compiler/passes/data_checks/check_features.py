@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from specops.compiler.expr import Env, ExprType, check_spec_expression, column_type
+from specops.compiler.expr.api import Memo
 from specops.compiler.frontend.validate_specs import LoadedSpec
 from specops.compiler.kinds import FeatureDef, FeatureSpec, SourceSpec
 from specops.compiler.passes.context import Context
@@ -36,7 +37,8 @@ def _columns_read(tree: Any) -> set[str]:
     return out
 
 
-def _view_columns(ctx: Context, key: Key, seen: set[Key]) -> tuple[dict[str, str], str | None]:
+def _view_columns(ctx: Context, key: Key, seen: set[Key], memo: Memo
+                  ) -> tuple[dict[str, str], str | None]:
     """Columns (name -> type) a view's expressions can read, and its timestamp column."""
     cols: dict[str, str]
     origin = ctx.view_sources.get(key)
@@ -59,9 +61,9 @@ def _view_columns(ctx: Context, key: Key, seen: set[Key]) -> tuple[dict[str, str
     up = (name, version or 0)
     if up in seen or up[1] not in ctx.index.features.get(name, {}):
         return {}, view.timestamp   # cycle (reported elsewhere) or unresolved
-    _check_view(ctx, up, seen | {key})
+    _check_view(ctx, up, seen | {key}, memo)
     up_view: FeatureSpec = ctx.index.features[name][up[1]].spec
-    up_cols, up_ts = _view_columns(ctx, up, seen | {key})
+    up_cols, up_ts = _view_columns(ctx, up, seen | {key}, memo)
     cols = dict(ctx.feature_types.get(up, {}))
     up_src = ctx.index.sources.get(up_view.source)
     entity = up_view.entity or (up_src.spec.entity if up_src is not None else None)
@@ -71,15 +73,17 @@ def _view_columns(ctx: Context, key: Key, seen: set[Key]) -> tuple[dict[str, str
     return cols, view.timestamp or up_ts
 
 
-def _check_view(ctx: Context, key: Key, seen: set[Key]) -> None:
+def _check_view(ctx: Context, key: Key, seen: set[Key], memo: Memo) -> None:
     if key in ctx.feature_trees:
         return
     ctx.feature_trees[key] = {}
     loaded: LoadedSpec = ctx.index.features[key[0]][key[1]]
     view: FeatureSpec = loaded.spec
-    columns, timestamp = _view_columns(ctx, key, seen)
+    columns, timestamp = _view_columns(ctx, key, seen, memo)
     if not columns:
         return
+    # the environment is exactly this mapping: views over one source share their checks
+    env_key = ("feature", tuple(columns.items()))
     # "null": a column of unknown type, or an upstream feature that is always null
     env = Env("feature", columns={c: ExprType.NULL if t == "null" else column_type(t)
                                   for c, t in columns.items()})
@@ -93,7 +97,8 @@ def _check_view(ctx: Context, key: Key, seen: set[Key]) -> None:
             ("features", fname)
         if loaded.reported(*path):   # a failed template: already reported
             continue
-        tree = check_spec_expression(ctx, loaded, text, env, *path)
+        tree = check_spec_expression(ctx, loaded, text, env, *path, memo=memo,
+                                     env_key=env_key)
         if tree is None:
             continue
         ftype = str(tree.get("type", "null"))
@@ -181,7 +186,8 @@ def _protected_proxies(ctx: Context) -> None:
 
 
 def check_features(ctx: Context) -> None:
+    memo: Memo = {}   # each (expression, columns) checked once (check_spec_expression)
     for name, versions in ctx.index.features.items():
         for version in versions:
-            _check_view(ctx, (name, version), set())
+            _check_view(ctx, (name, version), set(), memo)
     _protected_proxies(ctx)

@@ -206,11 +206,12 @@ def _decide(ctx: Context, policy: LoadedSpec, incomplete: set[str]) -> None:
 
 
 def check_policies(ctx: Context) -> None:
+    memo: dict[int, tuple[Any, set[str]]] = {}   # check categories per shared check tree
     for _loaded, model in ctx.models():
         trees = {g: ctx.gate_trees.get((model.name, g), []) for g in model.gates}
         plan = ctx.approval_plans.get(model.name, {})
         ctx.model_facts[model.name] = model_facts(ctx, model, trees,
-                                                  bool(plan.get("auto_approve")))
+                                                  bool(plan.get("auto_approve")), memo)
     incomplete = _gates_incomplete(ctx)
     for policy in _policies(ctx):
         _decide(ctx, policy, incomplete)
