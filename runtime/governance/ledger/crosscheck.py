@@ -11,7 +11,9 @@ entry about the same target, so each side can be checked against the other:
 - approval requests <-> `request_approval` entries (request id, digest, spec hash);
 - registry versions <-> `register` entries (model@version and model digest);
 - trust-root acceptances (`trust_signatures`) <-> `policy_accept` entries and roots put in
-  force (`trust_roots`) <-> `trust_root_in_force` entries (person, digest, previous).
+  force (`trust_roots`) <-> `trust_root_in_force` entries (person, digest, previous);
+- rollout events (`rollouts`: start, promote, abort) <-> `rollout` / `promote` /
+  `rollout_abort` entries (actor, challenger, environment, mode, share, champion, digest).
 
 A row without its entry means the log lost history (a wipe, a truncation); an entry
 without its row means the table lost it, or the entry was forged; a field that differs
@@ -156,7 +158,52 @@ _ROOTS = Binding(
     compare=lambda r, e: [],
 )
 
-BINDINGS: list[Binding] = [_VOTES, _DEPLOYS, _REQUESTS, _VERSIONS, _ACCEPTANCES, _ROOTS]
+# A rollouts row's action and the audit action that records it (deploy.py).
+_ROLLOUT_ACTIONS = {"rollout": "rollout", "promote": "promote", "abort": "rollout_abort"}
+
+
+def _rollout_diff(r: Row, e: AuditEntry) -> list[str]:
+    """What a rollouts row and its entry disagree on. Why this many fields: the server
+    routes by mode, share, sticky key and champion, so each is a lever an insider would
+    pull; the start's entry carries all of them, promote and abort carry the champion."""
+    d = e.details
+    pairs: list[tuple[str, Any, Any]] = [
+        ("action", _ROLLOUT_ACTIONS.get(str(r["action"]), r["action"]), e.action),
+        ("actor", r["actor"], e.actor),
+        ("target", f"{r['model']}@{r['challenger']}", e.target),
+        ("environment", r["environment"], d.get("environment")),
+        ("model digest", r["challenger_digest"], d.get("model_digest"))]
+    if r["action"] == "rollout":
+        pairs += [("mode", r["mode"], d.get("mode")),
+                  ("share", float(r["share"]), _float(d.get("share"))),
+                  ("champion", int(r["champion"]), d.get("champion")),
+                  ("sticky key", r["sticky_key"] or "", d.get("sticky_key") or "")]
+    elif r["action"] == "promote":
+        pairs.append(("champion", int(r["champion"]), d.get("previous_version")))
+    else:
+        pairs.append(("champion", int(r["champion"]), d.get("champion")))
+    return _diff(pairs)
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+_ROLLOUTS = Binding(
+    name="rollout event", table="rollouts",
+    query=_rows("rollouts",
+                "SELECT id, model, environment, action, mode, champion, challenger, "
+                "challenger_digest, share, sticky_key, actor, audit_seq FROM rollouts"),
+    actions=frozenset(_ROLLOUT_ACTIONS.values()),
+    describe=lambda r: (f"rollouts row {r['id']} ({r['action']} {r['mode']} {r['model']}@"
+                        f"{r['challenger']} in {r['environment']} by {r['actor']})"),
+    seq_of=lambda r: None if r["audit_seq"] is None else int(r["audit_seq"]),
+    row_key=lambda r: ("unbound rollouts row", r["id"]),   # no entry claims such a row
+    compare=_rollout_diff,
+)
+
+BINDINGS: list[Binding] = [_VOTES, _DEPLOYS, _REQUESTS, _VERSIONS, _ACCEPTANCES, _ROOTS,
+                           _ROLLOUTS]
 
 
 def register_binding(binding: Binding) -> None:

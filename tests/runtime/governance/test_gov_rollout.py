@@ -136,3 +136,75 @@ def test_self_healing_rollback_is_signed_by_the_pipeline(project: Project) -> No
     finally:
         gov.close()
     _log_holds(project)
+
+
+def _mismatches(p: Project) -> list[str]:
+    gov = p.gov()
+    try:
+        _, found = crosscheck(gov.engine, list(audit.entries(gov.engine)))
+        return [str(m) for m in found]
+    finally:
+        gov.close()
+
+
+def _running_canary(p: Project) -> None:
+    p.accept("bob")
+    _approved(p, 1)
+    _as(p, "frank", deploy, "frank", "m", 1, "production")
+    _approved(p, 2)
+    _as(p, "frank", start_rollout, "frank", "m", 2, "production", share=10)
+
+
+def test_audit_verify_finds_an_inserted_rollout_row(project: Project) -> None:
+    """The attack: an INSERT into `rollouts` with database access, no entry, no signature."""
+    _running_canary(project)
+    assert _mismatches(project) == []
+    gov = project.gov()
+    try:
+        with transaction(gov.engine) as conn:
+            conn.execute(rollouts.insert().values(
+                model="m", environment="production", action="abort", mode="canary",
+                champion=1, challenger=2, challenger_digest=gov.version("m", 2).model_digest,
+                share=10.0, sticky_key="", start_id=1, actor="frank", reason="",
+                at=gov.now(), audit_seq=None, envelope=None))
+    finally:
+        gov.close()
+    found = _mismatches(project)
+    assert len(found) == 1 and "rollouts row 2 (abort canary m@2" in found[0], found
+    assert "has no" in found[0] and "entry in the audit log" in found[0], found
+
+
+@pytest.mark.parametrize("column, value, said", [
+    ("share", 90.0, "share 90.0 in the table, 10.0 in the log"),
+    ("champion", 2, "champion 2 in the table, 1 in the log"),
+    ("sticky_key", "customer_id", "sticky key 'customer_id' in the table, '' in the log"),
+    ("mode", "shadow", "mode 'shadow' in the table, 'canary' in the log"),
+])
+def test_audit_verify_finds_an_edited_rollout_row(project: Project, column: str,
+                                                  value: object, said: str) -> None:
+    """The attack: an UPDATE of the started rollout's routing fields."""
+    _running_canary(project)
+    gov = project.gov()
+    try:
+        with transaction(gov.engine) as conn:
+            conn.execute(rollouts.update().values({column: value}))
+    finally:
+        gov.close()
+    found = _mismatches(project)
+    assert len(found) == 1 and "rewritten" in found[0] and said in found[0], found
+
+
+def test_audit_verify_finds_a_deleted_rollout_end(project: Project) -> None:
+    """The attack: deleting the promote's rollouts row (to revive the canary's row)."""
+    _running_canary(project)
+    _as(project, "pipeline", promote_rollout, "m", "production", "rules held")
+    assert _mismatches(project) == []
+    gov = project.gov()
+    try:
+        with transaction(gov.engine) as conn:
+            conn.execute(rollouts.delete().where(rollouts.c.action == "promote"))
+    finally:
+        gov.close()
+    found = _mismatches(project)
+    assert len(found) == 1 and "(promote m@2 by pipeline) has no rollout event in table " \
+        "rollouts" in found[0], found
