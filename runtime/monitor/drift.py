@@ -32,6 +32,7 @@ from specops.runtime.monitor.stats import (
     js_distance,
     ks_from_counts,
     ks_pvalue,
+    ks_statistic,
     psi,
     ref_support,
     support_counts,
@@ -90,30 +91,37 @@ class _NumericState:
     reference value (what exact KS needs). Integers only, so any batching gives the same
     report as the whole window."""
 
-    def __init__(self, ref: FeatureProfile) -> None:
+    def __init__(self, ref: FeatureProfile, whole: bool = False) -> None:
         self.ref = ref
+        self.whole = whole
         self.edges = np.asarray(ref.edges, dtype=np.float64)
         self.bins = np.zeros(len(self.edges) + 1, dtype=np.int64)
         self.total = 0
         self.m = 0
-        sample = ref.sorted_sample if ref.sorted_sample is not None else np.zeros(0)
+        sample = ref.sorted_sample if ref.sorted_sample is not None and not whole \
+            else np.zeros(0)
         self.support, self.ref_le = ref_support(np.asarray(sample, dtype=np.float64))
         self.lt = np.zeros(len(self.support), dtype=np.int64)
         self.le = np.zeros(len(self.support), dtype=np.int64)
-        self.sorted_all: NDArray[np.float64] | None = None   # whole window (wasserstein)
+        self.sorted_all: NDArray[np.float64] | None = None   # whole window
 
     def update(self, values: NDArray[Any]) -> None:
         arr = np.asarray(values, dtype=np.float64)
-        cur = np.sort(arr[~np.isnan(arr)])
+        nan = np.isnan(arr)
+        cur = np.sort(arr[~nan] if nan.any() else arr)
         self.total += len(arr)
         self.m += len(cur)
         self.bins += bin_counts(cur, self.edges)
+        if self.whole:      # one batch: KS straight from the sorted window (ks_statistic)
+            if self.sorted_all is not None:
+                raise ValueError("a whole-window state takes one batch")
+            self.sorted_all = cur
+            return
         lt, le = support_counts(self.support, cur)
         self.lt += lt
         self.le += le
-        self.sorted_all = cur
 
-    def result(self, cfg: DriftConfig, whole: bool) -> FeatureDrift:
+    def result(self, cfg: DriftConfig) -> FeatureDrift:
         ref = self.ref
         null_share = 1.0 - self.m / self.total if self.total else 0.0
         if self.m < cfg.min_samples or ref.sorted_sample is None:
@@ -123,13 +131,16 @@ class _NumericState:
         shares = np.asarray(ref.shares, dtype=np.float64)
         stats = {"psi": psi(shares, counts, cfg.epsilon)}
         n = len(ref.sorted_sample)
-        d = ks_from_counts(self.ref_le, n, self.lt, self.le, self.m)
+        if self.whole and self.sorted_all is not None:
+            d = ks_statistic(np.asarray(ref.sorted_sample, dtype=np.float64), self.sorted_all)
+        else:
+            d = ks_from_counts(self.ref_le, n, self.lt, self.le, self.m)
         stats["ks"] = d
         stats["ks_pvalue"] = ks_pvalue(d, n, self.m)
         if cfg.method == "jensenshannon":
             stats["jensenshannon"] = js_distance(shares, counts / counts.sum())
         if cfg.method == "wasserstein":
-            if not whole or self.sorted_all is None:
+            if not self.whole or self.sorted_all is None:
                 raise ValueError("wasserstein needs the whole window; streaming drift "
                                  "computes psi, ks and jensenshannon")
             stats["wasserstein"] = wasserstein_normed(ref.sorted_sample, self.sorted_all,
@@ -141,9 +152,9 @@ class _NumericState:
 
 
 def _numeric(ref: FeatureProfile, values: NDArray[Any], cfg: DriftConfig) -> FeatureDrift:
-    state = _NumericState(ref)
+    state = _NumericState(ref, whole=True)
     state.update(values)
-    return state.result(cfg, whole=True)
+    return state.result(cfg)
 
 
 class _CategoricalState:
@@ -160,7 +171,7 @@ class _CategoricalState:
             for c, k in zip(cats.tolist(), counts.tolist(), strict=True):
                 self.seen[c] = self.seen.get(c, 0) + int(k)
 
-    def result(self, cfg: DriftConfig, whole: bool = True) -> FeatureDrift:
+    def result(self, cfg: DriftConfig) -> FeatureDrift:
         ref, seen = self.ref, self.seen
         count = sum(seen.values())
         null_share = 1.0 - count / self.total if self.total else 0.0
@@ -237,10 +248,10 @@ class DriftStream:
 
     def report(self) -> DriftReport:
         self._pool.shutdown()
-        results = [self.states[r.name].result(self.cfg, whole=False) if r.name in self.seen
+        results = [self.states[r.name].result(self.cfg) if r.name in self.seen
                    else FeatureDrift(r.name, r.kind, self.cfg.method, None, "missing", 0, 1.0)
                    for r in self.refs]
-        pred = self.pred.result(self.cfg, whole=False) if self.pred and self.pred.total \
+        pred = self.pred.result(self.cfg) if self.pred and self.pred.total \
             else None
         return _report(results, pred, self.cfg)
 
