@@ -24,7 +24,6 @@ from specops.compiler.cli.helpers import (
     report_errors,
     write_output,
 )
-from specops.compiler.diagnostics.diagnostic import Severity
 
 if TYPE_CHECKING:
     from specops.compiler.plan.compile import CompileResult
@@ -40,19 +39,24 @@ def _compile(path: Path, args: argparse.Namespace, with_plan: bool = True
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    result = _compile(existing(args.path), args)
-    if report_errors(result, "compile"):
+    from specops.compiler.plan.compile_cache import compile_with_cache, summarise
+
+    path, variables = existing(args.path), parse_vars(getattr(args, "var", None))
+    if args.no_cache:
+        compiled = summarise(_compile(path, args), "off")
+    else:   # an unchanged project replays its last plan (compiler/plan/compile_cache.py)
+        compiled = compile_with_cache(path, variables)
+    if compiled.result is not None and report_errors(compiled.result, "compile"):
         return 1
-    assert result.plan is not None
-    write_output(result.plan.text(), args.output)
-    data = result.plan.data
-    warnings = sum(1 for d in result.diagnostics if d.severity == Severity.WARNING)
+    write_output(compiled.text, args.output)
+    warnings, models = compiled.warnings, compiled.models
     note = f"; {warnings} warning{'s' * (warnings != 1)} (see `specops lint`)" \
         if warnings else ""
-    print(f"compiled {len(data['nodes'])} nodes for {len(data['models'])} model"
-          f"{'s' * (len(data['models']) != 1)}" + (f" -> {args.output}" if args.output else "")
+    print(f"compiled {compiled.nodes} nodes for {models} model"
+          f"{'s' * (models != 1)}" + (f" -> {args.output}" if args.output else "")
           + note, file=sys.stderr)
     return 0
+
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -161,6 +165,9 @@ def register(sub: Any, add_common: AddCommon) -> None:
                        "execution plan. Refuses (exit 1) while lint reports errors.")
     p.add_argument("path", nargs="?", help="project folder (default: .)")
     p.add_argument("-o", "--output", help="write the plan here (default: stdout)")
+    p.add_argument("--no-cache", action="store_true", help="compile afresh; read and write "
+                   "no cache (default: an unchanged project replays its last plan from "
+                   "<project>/.specops/cache/compile)")
     add_common(p)
     p.set_defaults(func=cmd_compile)
 

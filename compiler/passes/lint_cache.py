@@ -88,6 +88,7 @@ class LintStore:
 
     folder: Path
     secret: bytes
+    keep: int = _KEEP     # entries kept in the folder (oldest pruned first)
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key[:32]}.json"
@@ -138,13 +139,15 @@ class LintStore:
         with contextlib.suppress(OSError):
             entries = sorted((p for p in self.folder.glob("*.json") if p.is_file()),
                              key=lambda p: p.stat().st_mtime_ns, reverse=True)
-            for old in entries[_KEEP:]:
+            for old in entries[self.keep:]:
                 old.unlink()
 
 
-def open_store(root: Path | None, cache_dir: Path | None) -> LintStore | None:
-    """The cache for a project: `cache_dir` when given, else `<root>/.specops/cache/lint`;
-    None without a project root or when the folder or the key cannot be had."""
+def open_store(root: Path | None, cache_dir: Path | None, kind: str = "lint",
+               keep: int = _KEEP) -> LintStore | None:
+    """The cache for a project: `cache_dir` when given, else `<root>/.specops/cache/<kind>`
+    (`lint`; `compile` for `specops compile`, compiler/plan/compile_cache.py); None
+    without a project root or when the folder or the key cannot be had."""
     if cache_dir is not None:
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -152,13 +155,13 @@ def open_store(root: Path | None, cache_dir: Path | None) -> LintStore | None:
             return None
         folder: Path | None = cache_dir if cache_dir.is_dir() else None
     elif root is not None:
-        folder = _real_folder(root, (".specops", "cache", "lint"))
+        folder = _real_folder(root, (".specops", "cache", kind))
     else:
         folder = None
     if folder is None:
         return None
     secret = _secret()
-    return LintStore(folder, secret) if secret is not None else None
+    return LintStore(folder, secret, keep) if secret is not None else None
 
 
 # -- diagnostics as JSON ------------------------------------------------------------------

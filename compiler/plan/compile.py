@@ -16,12 +16,17 @@ from pathlib import Path
 import networkx as nx
 
 from specops.compiler.diagnostics.diagnostic import Diagnostic, Severity, sort_key
-from specops.compiler.frontend.project import command_line_targets, find_root, load_project
+from specops.compiler.frontend.project import (
+    Project,
+    command_line_targets,
+    find_root,
+    load_project,
+)
 from specops.compiler.passes.lint import LintResult, check_project
 from specops.compiler.plan import Plan, build_plan
 from specops.compiler.plan.dag import build_graph, cycle_diagnostic, find_cycle
 
-__all__ = ["CompileResult", "compile_project"]
+__all__ = ["CompileResult", "compile_loaded", "compile_project"]
 
 
 @dataclass(slots=True)
@@ -78,7 +83,19 @@ def _compile(path: Path, variables: dict[str, str] | None, base: Path | None,
     targets, refused = command_line_targets([path])
     target = targets[0]
     root = find_root(target) or (target if target.is_dir() else target.parent)
-    lint = check_project(load_project([path] if refused else [root], variables, base))
+    return _compile_loaded(load_project([path] if refused else [root], variables, base),
+                           with_plan)
+
+
+def compile_loaded(project: Project, with_plan: bool = True) -> CompileResult:
+    """`compile_project` for a project loaded already (compile_cache.py loads it from the
+    bytes it hashed, so what is cached is what was compiled)."""
+    with _gc_paused():
+        return _compile_loaded(project, with_plan)
+
+
+def _compile_loaded(project: Project, with_plan: bool) -> CompileResult:
+    lint = check_project(project)
     result = CompileResult(lint, diagnostics=list(lint.diagnostics))
     if not lint.ok:
         return result

@@ -32,7 +32,7 @@ from specops.compiler.facts.eligibility import fill_roles, principal_members
 from specops.compiler.kinds.project_kind import ProjectSpec
 from specops.compiler.passes.context import Context
 
-__all__ = ["LOCK_FILE", "check_trust"]
+__all__ = ["LOCK_FILE", "check_trust", "key_text"]
 
 LOCK_FILE = "trust.lock.json"
 # the runtime's default deploy roles (runtime/governance/permissions.py), when specops.yaml
@@ -61,6 +61,11 @@ def _key_text(entry: str, root: Path) -> str | None:
     except ValueError:
         return None
     return f"{parts[0]} {parts[1]}"
+
+
+def key_text(entry: str, root: Path) -> str | None:
+    """A key entry as the trust check reads it (`specops compile`'s cache key hashes it)."""
+    return _key_text(entry, root)
 
 
 def _working(config: ProjectSpec, root: Path) -> dict[str, Any]:
