@@ -3,7 +3,8 @@
 Why a bundle and not access to the store: a regulator should not have to trust the
 team's database, its admins or specops' own code paths. The bundle carries the signed
 manifest, every signed statement about the version (registration by the pipeline, the
-approval request and its plan, approvals and rejections, deploys and rollbacks), the
+approval request and its plan, approvals and rejections, deploys and rollbacks, canary and
+shadow rollouts with their promote, abort and self-healing rollback), the
 audit entries of those actions with RFC 6962 inclusion proofs against one signed C2SP
 checkpoint, and the chain of trust roots with their acceptance signatures. Checked
 offline by `evidence_verify.verify_bundle` against a pinned key or trust root.
@@ -40,7 +41,10 @@ from specops.runtime.trust.trust_root import TrustError, TrustRoot
 __all__ = ["AUTO_ROLE", "STATEMENT_ACTIONS", "acceptance_problem", "export_bundle",
            "policy_holders"]
 
-STATEMENT_ACTIONS = ("register", "approve", "reject", "deploy", "rollback")
+STATEMENT_ACTIONS = ("register", "approve", "reject", "deploy", "rollback",
+                     # progressive delivery (governance/deploy.py): a canary or shadow start
+                     # by a deployer; promote, abort and self-healing by the pipeline
+                     "rollout", "promote", "rollout_abort", "auto_rollback")
 _VERSION_ACTIONS = frozenset({*STATEMENT_ACTIONS, "request_approval", "void"})
 _TRUST_SUBJECT = "trust-root"
 AUTO_ROLE = "auto"   # approvals.AUTO_ROLE: an auto-approval's vote

@@ -8,13 +8,18 @@ to an environment the rule covers counts only when, before it: every required ro
 enough approvals by distinct people allowed to approve in that role, none expired at the
 deploy's time, none by someone the separation of duties excludes (owner, authors, the
 trigger; the deployer under `deployer_not_approver`), no rejection, and the request was
-not voided. Rollbacks and registrations are checked for permission only.
+not voided. A canary or shadow rollout is judged exactly as a deploy (it sends real
+traffic to the version), and so is a promote, at the promote's time, for the deployer who
+started the rollout, plus: signed by the pipeline (a pinned registry key, never a
+person's), ending a rollout statement of this bundle that no abort ended before it. An
+abort or a self-healing rollback by the pipeline is checked for its key; a person's abort
+for permission to roll back. Rollbacks and registrations are checked for permission only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -90,7 +95,12 @@ def _approvers(events: list[Event], deploy: Event, req: Event,
 def _deploy_line(events: list[Event], d: Event, requests: dict[Any, Event],
                  root_at: Callable[[int], TrustRoot], voids: Mapping[Any, int]) -> str:
     env = str(d.act.predicate.get("environment", ""))
-    who = f"deploy to {env} by {d.act.person} at {_when(d.act.predicate.get('at'))}"
+    word = d.act.action
+    if word == "rollout":
+        mode = str(d.act.predicate.get("mode", ""))
+        word = f"{mode} rollout" + (f" ({d.act.predicate.get('share')}%)"
+                                    if mode == "canary" else "")
+    who = f"{word} to {env} by {d.act.person} at {_when(d.act.predicate.get('at'))}"
     root = root_at(d.seq)
     if not allowed(root.directory(), d.act.person, "deploy"):
         raise BundleError(f"{who}: {d.act.person} may not deploy under the trust root then "
@@ -133,6 +143,42 @@ def _deploy_line(events: list[Event], d: Event, requests: dict[Any, Event],
             f"by {listed or 'no approver needed'}")
 
 
+def _by_pipeline(ev: Event, root_at: Callable[[int], TrustRoot]) -> bool:
+    """Signed with a pinned registry key (the pipeline), as the runtime requires
+    (deploy.pipeline_deploy_problem)."""
+    return ev.act.key_id in root_at(ev.seq).registry_keys()
+
+
+def _promote_line(events: list[Event], p: Event, requests: dict[Any, Event],
+                  root_at: Callable[[int], TrustRoot], voids: Mapping[Any, int]) -> str:
+    pred = p.act.predicate
+    env = str(pred.get("environment", ""))
+    who = f"promote to {env} at {_when(pred.get('at'))}"
+    if not _by_pipeline(p, root_at):
+        raise BundleError(f"{who}: signed by {p.act.person}'s key; only the pipeline "
+                          "(rollout rules, a pinned registry key) promotes")
+    starts = [ev for ev in events if ev.seq == pred.get("rollout_seq")
+              and ev.act.action == "rollout" and ev.seq < p.seq]
+    if not starts or starts[0].act.predicate.get("environment") != env:
+        raise BundleError(f"{who}: the rollout it ends (audit entry "
+                          f"{pred.get('rollout_seq')}) is not a rollout of this version to "
+                          f"{env} in the bundle")
+    start = starts[0]
+    if pred.get("on_behalf_of") != start.act.person:
+        raise BundleError(f"{who}: on behalf of {pred.get('on_behalf_of')!r}, but "
+                          f"{start.act.person} started the rollout")
+    for ev in events:
+        if (start.seq < ev.seq < p.seq and ev.act.action in ("rollout_abort", "promote")
+                and ev.act.predicate.get("rollout_seq") == start.seq):
+            raise BundleError(f"{who}: the rollout was already ended by audit entry "
+                              f"{ev.seq} ({ev.act.action})")
+    # the approvals must still hold when the challenger takes all traffic
+    as_deploy = Event(p.seq, replace(p.act, person=start.act.person), p.request_id, None)
+    line = _deploy_line(events, as_deploy, requests, root_at, voids)
+    return f"{who} by the pipeline, ending the rollout of audit entry {start.seq}; " + \
+        line.split(": ", 1)[1]
+
+
 def check_deploys(events: list[Event], root_at: Callable[[int], TrustRoot],
                   voids: Mapping[Any, int]) -> list[str]:
     """One line per deploy, rollback and registration that holds; `BundleError` for the
@@ -141,14 +187,30 @@ def check_deploys(events: list[Event], root_at: Callable[[int], TrustRoot],
     lines: list[str] = []
     for ev in events:
         a = ev.act
-        if a.action == "deploy":
+        if a.action in ("deploy", "rollout"):
             lines.append(_deploy_line(events, ev, requests, root_at, voids))
+        elif a.action == "promote":
+            lines.append(_promote_line(events, ev, requests, root_at, voids))
+        elif a.action == "auto_rollback" or (a.action == "rollout_abort"
+                                             and _by_pipeline(ev, root_at)):
+            if not _by_pipeline(ev, root_at):
+                raise BundleError(f"{a.action} (audit entry {ev.seq}): signed by "
+                                  f"{a.person}'s key; only the pipeline does that")
+            lines.append(f"{a.action} at {_when(a.predicate.get('at'))}: signed by the "
+                         "pipeline")
+        elif a.action == "rollout_abort" and not allowed(
+                root_at(ev.seq).directory(), a.person, "rollback"):
+            raise BundleError(f"rollout_abort by {a.person} (audit entry {ev.seq}): not "
+                              "allowed to roll back under the trust root then in force")
+        elif a.action == "rollout_abort":
+            lines.append(f"rollout_abort by {a.person} at {_when(a.predicate.get('at'))}: "
+                         "allowed")
         elif a.action in ("rollback", "register") and a.person:
             if not allowed(root_at(ev.seq).directory(), a.person, a.action):
                 raise BundleError(f"{a.action} by {a.person} (audit entry {ev.seq}): not "
                                   "allowed under the trust root then in force")
             lines.append(f"{a.action} by {a.person} at {_when(a.predicate.get('at'))}: "
                          "allowed")
-    if not any(ev.act.action == "deploy" for ev in events):
+    if not any(ev.act.action in ("deploy", "rollout", "promote") for ev in events):
         lines.append("no deploy of this version recorded")
     return lines
