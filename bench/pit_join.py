@@ -12,10 +12,14 @@ a fresh process and includes reading the parquet files. Prints one JSON line:
 
 `--mode memory` (default) times `pit.pit_join` as build_training_set runs it;
 `--mode partitioned|auto` times `pit_partitioned.join_files` (auto: in memory below
-IN_MEMORY_MAX_ROWS input rows, else entity-hash parts joined as Ray tasks on a local Ray
-started first, `ray_start_seconds` reported apart), the result streamed to parquet.
+IN_MEMORY_MAX_ROWS input rows, else entity-range parts), the result written to parquet
+part by part.
+`--runner local|ray|auto` (partitioned): parts in the timed process, or as Ray tasks (auto:
+Ray only when connected to a Ray of several nodes, so local here).
 `peak_tree_rss_mb` is the peak of the summed RSS of the timed process and every process
-under it (Ray's raylet, GCS and workers included), sampled every 0.2 s.
+under it (Ray's raylet, GCS and workers included), sampled every 0.2 s;
+`tree_cpu_seconds` the CPU time of that process and the descendants it waited for (the
+whole worker run: join, checksum pass, Ray's start and stop).
 `--feast-rows N` runs Feast (and specops in memory) on a separate N-row data set in the
 same invocation: Feast at the largest size it survives, not at `--rows`.
 
@@ -70,22 +74,23 @@ def generate(n: int, out: Path, seed: int) -> None:
         df.write_parquet(out / f"view{v}.parquet", compression=COMPRESSION)
 
 
-def run_partitioned(data: Path, mode: str) -> dict[str, float | int | str]:
+def run_partitioned(data: Path, mode: str, runner: str) -> dict[str, float | int | str]:
     """The out-of-core path: join_files writes parquet parts; checksum read part by part."""
     import polars as pl
-    import ray
 
     from specops.runtime.data.pit_partitioned import ViewInput, ensure_ray, join_files
 
-    t = time.perf_counter()
-    ensure_ray()
-    ray_s = time.perf_counter() - t
+    ray_s = 0.0
+    if runner == "ray":   # a local Ray started first, its start reported apart
+        t = time.perf_counter()
+        ensure_ray()
+        ray_s = time.perf_counter() - t
     views = [ViewInput(data / f"view{v}.parquet", ["entity_id"], "ts",
                        [f"v{v}_f{j}" for j in range(3)], ttl_s=TTL_S) for v in range(VIEWS)]
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
     res = join_files(data / "spine.parquet", views, data / "out", spine_keys=["entity_id"],
-                     spine_ts="event_timestamp", mode=mode, work_dir=data)
+                     spine_ts="event_timestamp", mode=mode, work_dir=data, runner=runner)
     seconds = time.perf_counter() - t
     ru = resource.getrusage(resource.RUSAGE_SELF)
     cpu = ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime
@@ -97,11 +102,14 @@ def run_partitioned(data: Path, mode: str) -> dict[str, float | int | str]:
         matched += int(part.get_column("v0_f0").is_not_null().sum())
         h = part.select(pl.col(feats).fill_null(-1e300)).hash_rows(seed=0)
         hsum += int(h.cast(pl.UInt64).sum())
-    ray.shutdown()
+    if runner == "ray":
+        import ray
+
+        ray.shutdown()
     return {"seconds": round(seconds, 3), "ray_start_seconds": round(ray_s, 2),
-            "mode": res.mode, "parts": res.parts, "driver_peak_rss_mb": _peak_rss_mb(),
-            "driver_cpu_seconds": round(cpu, 2), "rows_out": total,
-            "matched_share": round(matched / max(total, 1), 4),
+            "mode": res.mode, "runner": res.runner, "parts": res.parts,
+            "driver_peak_rss_mb": _peak_rss_mb(), "driver_cpu_seconds": round(cpu, 2),
+            "rows_out": total, "matched_share": round(matched / max(total, 1), 4),
             "checksum": f"{hsum & 0xFFFFFFFFFFFF:012x}"}
 
 
@@ -138,6 +146,7 @@ def _run_worker(args: list[str]) -> dict[str, object]:
     """Run the timed worker in a fresh process, sampling its process tree's RSS."""
     import threading
 
+    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     peak = [0]
@@ -157,6 +166,9 @@ def _run_worker(args: list[str]) -> dict[str, object]:
         raise RuntimeError(err[-3000:])
     res: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     res["peak_tree_rss_mb"] = round(peak[0] / 1024, 1)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the worker and the descendants it waited for (whole run, reading included)
+    res["tree_cpu_seconds"] = round(ch.ru_utime + ch.ru_stime - ch0.ru_utime - ch0.ru_stime, 1)
     return res
 
 
@@ -184,10 +196,10 @@ def run_specops(data: Path) -> dict[str, float | int | str]:
     seconds = time.perf_counter() - t
     ru = resource.getrusage(resource.RUSAGE_SELF)
     cpu = ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime
-    matched = out.get_column("v0_f0").is_not_null().mean()
+    matched = int(out.get_column("v0_f0").is_not_null().sum()) / max(out.height, 1)
     return {"seconds": round(seconds, 3), "peak_rss_mb": _peak_rss_mb(),
             "cpu_seconds": round(cpu, 2),
-            "matched_share": round(float(matched or 0), 4), "checksum": _checksum(out)}
+            "matched_share": round(matched, 4), "checksum": _checksum(out)}
 
 
 def _checksum(df: object) -> str:
@@ -268,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--feast", action="store_true", help="also run Feast's duckdb store")
     ap.add_argument("--repeats", type=int, default=1, help="fresh processes; median reported")
     ap.add_argument("--mode", default="memory", choices=["memory", "partitioned", "auto"])
+    ap.add_argument("--runner", default="auto", choices=["auto", "local", "ray"],
+                    help="partitioned parts: in this process (local) or as Ray tasks")
     ap.add_argument("--feast-rows", type=int, default=0,
                     help="also run Feast (and specops in memory) on a separate N-row set")
     ap.add_argument("--also-memory", action="store_true",
@@ -276,12 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.worker:
         out = run_specops(Path(a.worker)) if a.mode == "memory" else \
-            run_partitioned(Path(a.worker), a.mode)
+            run_partitioned(Path(a.worker), a.mode, a.runner)
         print(json.dumps(out))
         return 0
     res: dict[str, object] = {"rows": a.rows, "views": VIEWS, "ttl_days": 3,
                               "cpus": os.cpu_count()}
-    res.update(_one_size(a.rows, a.seed, a.repeats, a.mode, a.feast, a.also_memory))
+    res.update(_one_size(a.rows, a.seed, a.repeats, a.mode, a.feast, a.also_memory,
+                         a.runner))
     if a.feast_rows:
         res["feast_size"] = {"rows": a.feast_rows,
                              **_one_size(a.feast_rows, a.seed, 1, "memory", True)}
@@ -290,13 +305,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_size(rows: int, seed: int, repeats: int, mode: str, feast: bool,
-              also_memory: bool = False) -> dict[str, object]:
+              also_memory: bool = False, runner: str = "auto") -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="specops_pit_"))
     try:
         t = time.perf_counter()
         generate(rows, tmp, seed)
         gen_s = time.perf_counter() - t
-        runs = [_run_worker(["--worker", str(tmp), "--mode", mode]) for _ in range(repeats)]
+        runs = [_run_worker(["--worker", str(tmp), "--mode", mode, "--runner", runner])
+                for _ in range(repeats)]
         runs.sort(key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
         res: dict[str, object] = {**runs[len(runs) // 2], "generate_seconds": round(gen_s, 1)}
         if also_memory and mode != "memory":

@@ -3,8 +3,9 @@
 Inputs are built to hit every rule of `pit.pit_join`: duplicate (key, ev) rows decided by
 created time (ties and nulls included), a TTL, the created-time cutoff, null keys on both
 sides, string and two-column keys, a view of windowed aggregates, and integer keys of
-different widths on the two sides (they must hash to the same part). Parts run as real Ray
-tasks on the session's cluster; one test adds a second Ray node.
+different widths on the two sides (they must land in the same entity range). Parts run in
+this process's threads and as real Ray tasks on the session's cluster; one test adds a
+second Ray node and checks both nodes joined parts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from specops.runtime.data.pit import pit_join
 from specops.runtime.data.pit_partitioned import (
     ROW,
     ViewInput,
+    iter_in_order,
     join_files,
     read_joined,
 )
@@ -99,15 +101,19 @@ def _features(views: list[ViewInput]) -> list[str]:
     return [f for v in views for f in v.features]
 
 
-@pytest.mark.parametrize("parts", [2, 7])
-def test_partitioned_equals_in_memory(ray_local, tmp_path: Path, parts: int) -> None:
+@pytest.mark.parametrize(("parts", "runner"), [(2, "ray"), (7, "local"), (7, "ray")])
+def test_partitioned_equals_in_memory(ray_local, tmp_path: Path, parts: int,
+                                      runner: str) -> None:
     """All views at once: TTL + created ties (0), created cutoff (1), an unsorted view (2),
     windowed aggregates (3)."""
     spine, views = _data(tmp_path, seed=parts)
     want = _memory(spine, views, ["eid"], "t")
     res = join_files(spine, views, tmp_path / "out", spine_keys=["eid"], spine_ts="t",
-                     mode="partitioned", parts=parts)
-    assert res.mode == "partitioned" and res.parts == parts and len(res.files) == parts
+                     mode="partitioned", parts=parts, runner=runner)
+    assert (res.mode, res.runner) == ("partitioned", runner)
+    assert res.parts == parts and len(res.files) == parts
+    sizes = [pl.read_parquet(f).height for f in res.files]
+    assert min(sizes) > 0.5 * want.height / parts, sizes   # quantile ranges: balanced
     got = read_joined(res)
     assert got.schema == want.schema
     assert got.equals(want)
@@ -142,6 +148,28 @@ def test_string_and_two_column_keys(ray_local, tmp_path: Path) -> None:
         assert 0 < got.get_column("f").null_count() < n
 
 
+def test_iter_in_order_streams_the_spine_order(tmp_path: Path) -> None:
+    """Chunks of any size, concatenated, are the in-memory join (without `ROW`), and a
+    hot entity (most of the spine) merges ranges instead of splitting an entity."""
+    spine, views = _data(tmp_path, n=3000, seed=5)
+    frame = pl.read_parquet(spine)
+    hot = frame.with_columns(pl.when(pl.int_range(pl.len()) % 4 != 0).then(7)
+                             .otherwise(pl.col("eid")).alias("eid"))
+    want = _memory(spine, views, ["eid"], "t").drop(ROW)
+    res = join_files(spine, views, tmp_path / "out", spine_keys=["eid"], spine_ts="t",
+                     mode="partitioned", parts=5, runner="local")
+    for chunk in (700, 3000, 10_000):
+        assert pl.concat(list(iter_in_order(res, chunk))).equals(want), chunk
+    cols = ["t", "x_cut"]
+    assert pl.concat(list(iter_in_order(res, 1000, cols))).equals(want.select(cols))
+    hot.write_parquet(tmp_path / "hot.parquet")
+    want_hot = _memory(tmp_path / "hot.parquet", views, ["eid"], "t")
+    res = join_files(hot, views, tmp_path / "hot", spine_keys=["eid"], spine_ts="t",
+                     mode="partitioned", parts=8, runner="local")
+    assert res.parts < 8   # 75% of rows share one key: one range holds them all
+    assert read_joined(res).equals(want_hot)
+
+
 def test_auto_mode_picks_memory_for_small_inputs(tmp_path: Path) -> None:
     spine, views = _data(tmp_path, n=500)
     res = join_files(spine, views[:1], tmp_path / "out", spine_keys=["eid"], spine_ts="t")
@@ -154,9 +182,9 @@ def test_auto_mode_picks_memory_for_small_inputs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_partitioned_join_on_a_two_node_cluster(second_ray_node, tmp_path: Path) -> None:
-    """The partitioned join on a real two-node cluster gives the in-memory result. Which
-    node runs each part is Ray's choice (SPREAD): on this 2-core machine it often keeps
-    them all on the head, so the test checks they ran on the cluster's live nodes."""
+    """On a real two-node cluster the parts run as Ray tasks (runner auto picks Ray when
+    connected to several nodes), both nodes join parts (each part reports the node that
+    ran it), and the result is the in-memory one."""
     import ray
 
     spine, views = _data(tmp_path, n=4000, seed=11)
@@ -166,4 +194,5 @@ def test_partitioned_join_on_a_two_node_cluster(second_ray_node, tmp_path: Path)
     assert read_joined(res).equals(want)
     alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
     assert len(alive) == 2
-    assert set(res.nodes) <= alive and len(res.nodes) == 6, res.nodes
+    assert res.runner == "ray" and len(res.nodes) == 6
+    assert set(res.nodes) == alive, res.nodes   # every node ran parts
