@@ -140,7 +140,7 @@ def stream(rows: int, columns: int, chunk: int = 2_000_000) -> dict[str, object]
         gen_s = time.perf_counter() - t
         t = time.perf_counter()
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
-        report = compute_drift_stream(profile, parquet_batches(path, batch_rows=chunk),
+        report = compute_drift_stream(profile, parquet_batches(path),
                                       DriftConfig(method="psi"))
         secs = time.perf_counter() - t
         ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -149,7 +149,8 @@ def stream(rows: int, columns: int, chunk: int = 2_000_000) -> dict[str, object]
     return {"rows": rows, "columns": columns, "mode": "stream", "reference_rows": nref,
             "stream_seconds": round(secs, 2), "stream_cpu_seconds": round(cpu, 2),
             "generate_seconds": round(gen_s, 1),
-            "file_mb": round(size_mb), "batch_rows": chunk,
+            "file_mb": round(size_mb), "row_group_rows": chunk,
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "drifted": sum(f.status == "alert" for f in report.features),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 

@@ -98,3 +98,21 @@ def test_wasserstein_needs_the_whole_window() -> None:
     with pytest.raises(ValueError, match="whole window"):
         compute_drift_stream(profile, _batches({"a": cur["a"]}, 500),
                              DriftConfig(method="wasserstein"))
+
+
+def test_parquet_batches_join_row_groups_in_order(tmp_path: Path) -> None:
+    """Small row groups are joined into batches of at least `batch_rows` (the last one
+    excepted), across files of a folder, with every row once and in order."""
+    rng = np.random.default_rng(5)
+    parts = []
+    for i in range(2):
+        part = pl.DataFrame({"x": rng.normal(size=10_000), "n": np.arange(10_000) + i * 10_000})
+        part.write_parquet(tmp_path / f"part{i}.parquet", row_group_size=1_500)
+        parts.append(part)
+    got = list(parquet_batches(tmp_path, batch_rows=4_000))
+    assert [len(b["x"]) for b in got] == [4_500, 4_500, 4_000, 4_500, 2_500]
+    assert sum(len(b["x"]) for b in got) == 20_000
+    full = pl.concat(parts)
+    assert np.array_equal(np.concatenate([b["x"] for b in got]), full["x"].to_numpy())
+    assert np.array_equal(np.concatenate([b["n"] for b in got]),
+                          full["n"].to_numpy().astype(np.float64))
