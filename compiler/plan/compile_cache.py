@@ -21,11 +21,14 @@ file is about a tenth of a cold compile (docs/plan.md): not worth a second cache
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specops.compiler.diagnostics.diagnostic import Severity
 from specops.compiler.frontend.project import (
@@ -40,12 +43,9 @@ from specops.compiler.frontend.project import (
 from specops.compiler.passes.governance_checks.check_trust import LOCK_FILE, key_text
 from specops.compiler.passes.lint_cache import open_store
 from specops.compiler.passes.lint_incremental import input_key
-from specops.compiler.plan.compile import (
-    CompileResult,
-    _gc_paused,
-    compile_loaded,
-    compile_project,
-)
+
+if TYPE_CHECKING:   # compile.py (networkx, the plan builder) is imported on a miss only
+    from specops.compiler.plan.compile import CompileResult
 
 __all__ = ["Compiled", "compile_with_cache", "summarise"]
 
@@ -110,8 +110,29 @@ def _decode(data: dict[str, Any] | None) -> tuple[str, int, int, int] | None:
 def compile_with_cache(path: Path, variables: dict[str, str] | None = None,
                        base: Path | None = None, cache_dir: Path | None = None) -> Compiled:
     """Compile as `compile_project` does, replaying the plan when no input changed."""
-    with _gc_paused():
+    with _gc_off():
         return _compile(path, variables or {}, base, cache_dir)
+
+
+def _uncached(path: Path, variables: dict[str, str], base: Path | None) -> Compiled:
+    from specops.compiler.plan.compile import compile_project
+
+    return summarise(compile_project(path, variables, base), "off")
+
+
+@contextmanager
+def _gc_off() -> Iterator[None]:
+    """compile.py's `_gc_paused`, here so a replay does not import compile.py."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()
 
 
 def _compile(path: Path, variables: dict[str, str], base: Path | None,
@@ -120,19 +141,21 @@ def _compile(path: Path, variables: dict[str, str], base: Path | None,
     target = targets[0]
     root = find_root(target)
     if refused or root is None:
-        return summarise(compile_project(path, variables, base), "off")
+        return _uncached(path, variables, base)
     scan = scan_project([root], variables, base)
     store = open_store(scan.root, cache_dir, "compile", _KEEP) \
         if scan.root is not None and scan.config is not None else None
     raws = [(p, read_raw(p, fence)) for p, fence in scan.spec_paths]
     if store is None or not all(isinstance(r, bytes) for _p, r in raws):
-        return summarise(compile_project(path, variables, base), "off")
+        return _uncached(path, variables, base)
     files = [[scan.shown(p)[0], hashlib.sha256(r).hexdigest()]
              for p, r in raws if isinstance(r, bytes)]
     key = _key(scan, variables, files)
     hit = _decode(store.read(key))
     if hit is not None:
         return Compiled(None, *hit, "replayed")
+    from specops.compiler.plan.compile import compile_loaded
+
     loaded = start_load(scan)
     for p, raw in raws:
         add_file(loaded, p, raw)
