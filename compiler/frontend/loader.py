@@ -82,6 +82,7 @@ _YES_NO_LETTERS = frozenset({"y", "Y", "n", "N"})
 # 1.1 wants a dot and a signed exponent; every spec author means a number.
 _FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _SCALARS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
+_NUMBER_START = frozenset("+-.0123456789")   # every `_FLOAT_12` match starts with one
 _NUMBERS = SafeConstructor()
 
 
@@ -180,11 +181,21 @@ class _Builder:
                               f"{MAX_ALIAS_NODES:,} nodes (alias bomb?)")
         else:
             self.seen.add(id(node))
-        self.doc.values[path] = _raw(node)
+        start, end = node.start_mark, node.end_mark   # `_raw`, inlined: once per value
+        self.doc.values[path] = (start.line, start.column, end.line, end.column)
         self.path = path
         if isinstance(node, ScalarNode):
-            if node.style == "|" and "\n" in node.value:
-                self.doc.literal_lines[path] = node.start_mark.line + 2
+            style = node.style
+            if style == "|" and "\n" in node.value:
+                self.doc.literal_lines[path] = start.line + 2
+            if node.tag == _STR:   # most values: `scalar`'s string case, without the call
+                text = node.value
+                if not style:
+                    if text[:1] in _NUMBER_START and _FLOAT_12.match(text):
+                        return float(text)
+                    if text in _YES_NO_LETTERS:
+                        self.implicit_boolean(node)
+                return text
             return self.scalar(node)
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ:
@@ -246,21 +257,28 @@ class _Builder:
     def mapping(self, node: MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         merged: dict[str, Any] = {}
+        keys = self.doc.keys
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
+            tag = key_node.tag
+            if tag == _MERGE:
                 merged.update(self.merge(value_node, path, depth))
                 continue
-            key = self.key(key_node)
-            if key is None:
-                continue
+            if tag == _STR and isinstance(key_node, ScalarNode):   # `key`'s common case
+                key: str = key_node.value
+            else:
+                maybe = self.key(key_node)
+                if maybe is None:
+                    continue
+                key = maybe
             child = (*path, key)
             if key in out:
                 self.error("SPEC102", key_node, f"duplicate key `{key}`",
                            help=f"`{key}` is already defined at line "
-                                f"{self.doc.keys[child][0] + 1}; YAML would silently keep "
+                                f"{keys[child][0] + 1}; YAML would silently keep "
                                 "only the last one")
                 continue
-            self.doc.keys[child] = _raw(key_node)
+            start, end = key_node.start_mark, key_node.end_mark
+            keys[child] = (start.line, start.column, end.line, end.column)
             out[key] = self.build(value_node, child, depth + 1)
         for key, value in merged.items():
             out.setdefault(key, value)
