@@ -53,7 +53,8 @@ def frames(rows: int, columns: int, seed: int = 0) -> tuple[dict[str, np.ndarray
     return ref, cur
 
 
-def evidently(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> dict[str, object]:
+def evidently(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray],
+              timeout: float = 1800.0) -> dict[str, object]:
     if not (VENV / "bin" / "python").exists():
         subprocess.run(["uv", "venv", "--python", "3.11", str(VENV)], check=True,
                        capture_output=True)
@@ -83,7 +84,7 @@ print(json.dumps({"seconds": seconds, "values": values}))
 '''
         out = subprocess.run([str(VENV / "bin" / "python"), "-c", script,
                               f"{tmp}/ref.parquet", f"{tmp}/cur.parquet"],
-                             check=True, capture_output=True, text=True)
+                             check=True, capture_output=True, text=True, timeout=timeout)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -160,6 +161,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--columns", type=int, default=50)
     parser.add_argument("--evidently", action="store_true")
+    parser.add_argument("--evidently-timeout", type=float, default=1800.0,
+                        help="seconds before the Evidently run is abandoned")
     parser.add_argument("--stream", action="store_true",
                         help="current window on disk, one batched pass")
     args = parser.parse_args()
@@ -193,9 +196,11 @@ def main() -> None:
     }
     if args.evidently:
         try:
-            ev = evidently(ref, cur)
+            ev = evidently(ref, cur, args.evidently_timeout)
             line["evidently_seconds"] = round(float(ev["seconds"]), 3)
             line["ratio"] = round(float(ev["seconds"]) / seconds, 1)
+            # Evidently bins the reference on every run; specops did that once, at training
+            line["ratio_with_profile"] = round(float(ev["seconds"]) / (seconds + profile_s), 1)
             values = ev.get("values", {})
             if values:
                 ours = {f.feature: f.stats["psi"] for f in report.features}
@@ -205,7 +210,7 @@ def main() -> None:
                 same = sturges_psi(ref, cur)
                 gap = max(abs(same[c] - float(v)) for c, v in values.items() if c in same)
                 line["max_abs_psi_diff_same_bins"] = float(f"{gap:.3g}")
-        except (subprocess.CalledProcessError, OSError) as exc:
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
             line["evidently_error"] = str(exc)[:200]
     print(json.dumps(line))
 

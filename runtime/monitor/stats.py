@@ -119,6 +119,20 @@ def _spans(starts: NDArray[np.int64], stops: NDArray[np.int64]) -> NDArray[np.in
     return offsets + np.arange(total, dtype=np.int64)
 
 
+def _grid(sorted_ref: FloatArray, step: int) -> tuple[FloatArray, NDArray[np.int64]]:
+    """Every `step`-th reference value (distinct) and how many reference values are <= it:
+    the index after it, unless equal values follow (then a search, for those only)."""
+    idx = np.arange(step - 1, len(sorted_ref), step, dtype=np.int64)
+    vals = sorted_ref[idx]
+    last = np.append(vals[1:] != vals[:-1], True) if len(vals) else np.zeros(0, dtype=bool)
+    grid, at = vals[last], idx[last] + 1
+    tied = at < len(sorted_ref)
+    tied[tied] = sorted_ref[at[tied]] == grid[tied]
+    if tied.any():
+        at[tied] = np.searchsorted(sorted_ref, grid[tied], side="right")
+    return grid, at
+
+
 def ks_statistic(sorted_ref: FloatArray, sorted_cur: FloatArray, step: int = 64) -> float:
     """Two-sample KS statistic D = sup |F_ref - F_cur| for two *sorted* samples (exact).
 
@@ -133,8 +147,8 @@ def ks_statistic(sorted_ref: FloatArray, sorted_cur: FloatArray, step: int = 64)
     n, m = len(sorted_ref), len(sorted_cur)
     if n == 0 or m == 0:
         return float("nan")
-    grid = np.unique(sorted_ref[step - 1::step])
-    rg = np.concatenate([[0], np.searchsorted(sorted_ref, grid, side="right"), [n]])
+    grid, at = _grid(sorted_ref, step)
+    rg = np.concatenate([[0], at, [n]])
     cg = np.concatenate([[0], np.searchsorted(sorted_cur, grid, side="right"), [m]])
     rg, cg = rg.astype(np.int64), cg.astype(np.int64)
     rm, cn = rg * np.int64(m), cg * np.int64(n)

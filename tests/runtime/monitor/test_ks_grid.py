@@ -50,6 +50,8 @@ def _cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
         ("ties", rng.integers(0, 6, 20_000).astype(float),
          rng.integers(0, 7, 9_000).astype(float)),
         ("grid_ties", np.round(rng.normal(0, 3, 20_000)), np.round(rng.normal(0.1, 3, 30_000))),
+        ("fine_ties", np.round(rng.normal(0, 1, 20_000), 2),     # about 30 per value
+         np.round(rng.normal(-0.1, 1, 30_000), 2)),  # F_cur above F_ref
         ("disjoint", base, rng.normal(50, 1, 5_000)),
         ("inside_cell", base, np.concatenate([rng.normal(0, 1, 18_800), spike])),
         ("small_cur", base, rng.normal(0.5, 1, 101)),
@@ -59,7 +61,7 @@ def _cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 @pytest.mark.parametrize("step", [1, 2, 5, 64, 1000])
-@pytest.mark.parametrize("case", range(10))
+@pytest.mark.parametrize("case", range(11))
 def test_grid_ks_equals_every_point(case: int, step: int) -> None:
     name, ref, cur = _cases()[case]
     ref, cur = np.sort(ref), np.sort(cur)
