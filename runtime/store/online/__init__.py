@@ -106,12 +106,37 @@ def resolve_online_url(cli_value: str | None, project: Any) -> str | None:
     if env:
         return env
     value: Any = None
+    root: Path | None = None
     if isinstance(project, (str, Path)):
         from specops.runtime.cli.support import project_setting
 
-        value = project_setting(Path(project), "online_store")
+        root = Path(project)
+        value = project_setting(root, "online_store")
     elif isinstance(project, Mapping):
         value = project.get("online_store")
     elif project is not None:
         value = getattr(project, "online_store", None)
-    return value if isinstance(value, str) and value else None
+    if not (isinstance(value, str) and value):
+        return None
+    _confined(value, root)
+    return value
+
+
+def _confined(url: str, root: Path | None) -> None:
+    """A SQLite path named by specops.yaml stays inside the project root.
+
+    Why only there: the project's own file travels with a clone, so a hostile one could
+    point materialize (which writes) at any file the user can write; `--online-store` and
+    $SPECOPS_ONLINE_STORE are the operator's own choice and may name any path."""
+    if not url.startswith("sqlite:///"):
+        return
+    raw = Path(url[len("sqlite:///"):])
+    escapes = raw.is_absolute() or ".." in raw.parts
+    if not escapes and root is not None:
+        top = root.resolve()
+        escapes = not (top / raw).resolve().is_relative_to(top)
+    if escapes:
+        raise OnlineStoreError(
+            f"specops.yaml online_store {url!r}: a path from the project's own file must "
+            "stay inside the project root (name another path with --online-store or "
+            f"${ENV_VAR})")

@@ -164,6 +164,30 @@ def test_url_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert (tmp_path / "sub" / "o.sqlite").is_file()
 
 
+@pytest.mark.parametrize("url", ["sqlite:///../elsewhere.sqlite", "sqlite:////tmp/x.sqlite",
+                                 "sqlite:///out/o.sqlite"])
+def test_specops_yaml_cannot_put_the_store_outside_the_project(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """The attack: a cloned project's specops.yaml aims materialize's writes at a file
+    outside the project (`out` is a link to a folder outside it)."""
+    project = tmp_path / "p"
+    project.mkdir()
+    (tmp_path / "outside").mkdir()
+    (project / "out").symlink_to(tmp_path / "outside")
+    (project / "specops.yaml").write_text(f"name: p\nonline_store: {url}\n")
+    monkeypatch.delenv("SPECOPS_ONLINE_STORE", raising=False)
+    with pytest.raises(OnlineStoreError, match="must stay inside the project root"):
+        resolve_online_url(None, project)
+    if not url.endswith("out/o.sqlite"):   # without the root only `..` and `/` are known
+        with pytest.raises(OnlineStoreError, match="must stay inside the project root"):
+            resolve_online_url(None, {"online_store": url})
+    # the operator's own flag or environment may name any path
+    assert resolve_online_url(url, project) == url
+    monkeypatch.setenv("SPECOPS_ONLINE_STORE", url)
+    assert resolve_online_url(None, project) == url
+    assert not list((tmp_path / "outside").iterdir())
+
+
 def test_codec_record_is_compact_json() -> None:
     text = encode_value(OnlineValue({"a": 0.1, "b": 2, "c": None}, 1, None))
     assert text == '[1,null,{"a":0.1,"b":2,"c":null}]'
