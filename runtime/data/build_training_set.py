@@ -37,19 +37,34 @@ label, label key and protected (`inputs_from: inferred`).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from specops.runtime.data.pit import SpineIndex, index_spine, pit_join
+from specops.runtime.data.pit_partitioned import (
+    IN_MEMORY_MAX_ROWS,
+    ROWS_PER_PART,
+    JoinResult,
+    ViewInput,
+    iter_in_order,
+    join_files,
+    parquet_rows,
+)
 from specops.runtime.data.table_files import input_table, plan_type
 from specops.runtime.engine.op_interface import OpContext, OpError, OpResult
 
 __all__ = ["build_training_set", "split_rows"]
 
 _CATEGORICAL = {"string", "bool"}
+_CHUNK = 1_000_000       # rows per chunk when the table is streamed from join parts
+_ROW_GROUP = 262_144     # rows per parquet row group of train/test (both paths)
 
 
 def _strata(label: pl.Series) -> np.ndarray:
@@ -154,6 +169,129 @@ def _join_view(ctx: OpContext, spine: pl.DataFrame, view: dict[str, Any], cutoff
         raise OpError(f"{ctx.node_id}: cannot join view {node} on {entity}: {e}") from None
 
 
+def _pit_mode() -> str:
+    mode = os.environ.get("SPECOPS_PIT_MODE", "auto")
+    if mode not in ("auto", "memory", "partitioned"):
+        raise OpError(f"SPECOPS_PIT_MODE must be auto, memory or partitioned, not {mode!r}")
+    return mode
+
+
+def _columns_in_memory(ctx: OpContext, spine: pl.DataFrame, views: list[dict[str, Any]],
+                       base: list[str], cutoff: bool, ts: str | None
+                       ) -> tuple[list[pl.DataFrame], list[str | None]]:
+    """The whole table as one chunk, and each view's first output column (matched share)."""
+    out_cols: dict[str, pl.Series] = {c: spine.get_column(c) for c in base}
+    indexes = {(v["entity"], ts): index_spine(spine, [v["entity"]], ts)
+               for v in views if ts and v.get("entity") in spine.columns}
+    # views are independent: read and join two at a time (polars and numpy release the
+    # GIL), results taken in view order so the output never depends on timing
+    with ThreadPoolExecutor(max_workers=min(2, max(1, len(views)))) as pool:
+        results = list(pool.map(lambda v: _join_view(ctx, spine, v, cutoff, indexes, ts),
+                                views))
+    firsts: list[str | None] = []
+    for view, joined in zip(views, results, strict=True):
+        rename = view["rename"]
+        for c in joined.columns:
+            out_cols[rename.get(c, c)] = joined.get_column(c).alias(rename.get(c, c))
+        firsts.append(rename.get(joined.columns[0], joined.columns[0]) if joined.width
+                      else None)
+    return [pl.DataFrame(list(out_cols.values()))], firsts
+
+
+def _columns_partitioned(ctx: OpContext, spine: pl.DataFrame, views: list[dict[str, Any]],
+                         base: list[str], cutoff: bool, ts: str, work: Path
+                         ) -> tuple[Iterator[pl.DataFrame], list[str | None]]:
+    """The table in spine order, `_CHUNK` rows at a time: point-in-time views joined out of
+    core by `pit_partitioned.join_files` (one join per spine entity column), static views
+    in memory; only the join's inputs and one chunk of its output are held at once."""
+    timed = [v for v in views if v.get("timestamp")]
+    for v in timed:
+        if cutoff and not v["created_timestamp"]:
+            raise OpError(f"{ctx.node_id}: created_time_cutoff needs a created timestamp, "
+                          f"but view {v['node']} has none")
+        _read_check(ctx, v["node"], [v["entity"], v["timestamp"],
+                                     v["created_timestamp"], *v["features"]])
+    results: dict[str, JoinResult] = {}
+    per_part = int(os.environ.get("SPECOPS_PIT_ROWS_PER_PART", ROWS_PER_PART))
+    for entity in dict.fromkeys(v["entity"] for v in timed):
+        inputs = [ViewInput(input_table(ctx, v["node"])[0], [entity], v["timestamp"],
+                            list(v["features"]), v["created_timestamp"], v["ttl_s"], cutoff)
+                  for v in timed if v["entity"] == entity]
+        try:
+            results[entity] = join_files(spine.select(entity, ts), inputs,
+                                         work / f"join-{len(results)}", spine_keys=[entity],
+                                         spine_ts=ts, mode="partitioned",
+                                         rows_per_part=per_part, work_dir=work)
+        except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
+            raise OpError(f"{ctx.node_id}: cannot join on {entity}: {e}") from None
+    static = {id(v): _join_view(ctx, spine, v, cutoff, {}, ts)
+              for v in views if not v.get("timestamp")}
+    firsts: list[str | None] = []
+    for v in views:
+        feats = list(v["features"])
+        firsts.append(v["rename"].get(feats[0], feats[0]) if feats else None)
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        streams = {e: iter_in_order(r, _CHUNK) for e, r in results.items()}
+        for start in range(0, spine.height, _CHUNK):
+            parts = {e: next(s) for e, s in streams.items()}
+            cols = [spine.get_column(c).slice(start, _CHUNK) for c in base]
+            for v in views:
+                src = parts[v["entity"]] if v.get("timestamp") else \
+                    static[id(v)].slice(start, _CHUNK)
+                cols.extend(src.get_column(f).alias(v["rename"].get(f, f))
+                            for f in v["features"])
+            yield pl.DataFrame(cols)
+
+    return chunks(), firsts
+
+
+def _read_check(ctx: OpContext, node: str, cols: list[str]) -> None:
+    path, _ = input_table(ctx, node)
+    schema = pl.scan_parquet(path).collect_schema()
+    missing = [c for c in dict.fromkeys(cols) if c and c not in schema]
+    if missing:
+        raise OpError(f"{ctx.node_id}: {node} has no column(s) {', '.join(missing)} "
+                      f"(it has {', '.join(schema.names())})")
+
+
+class _SplitWriter:
+    """Parquet in row groups of exactly `_ROW_GROUP` rows whatever the chunks it is fed,
+    so the in-memory and partitioned paths write byte-identical files."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.rows = path, 0
+        self.buf: list[Any] = []
+        self.writer: Any = None
+
+    def write(self, df: pl.DataFrame) -> None:
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        table = df.to_arrow()
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self.buf.append(table)
+        self.rows += table.num_rows
+        if self.rows >= _ROW_GROUP:
+            pending = pa.concat_tables(self.buf)
+            while pending.num_rows >= _ROW_GROUP:
+                self._group(pending.slice(0, _ROW_GROUP))
+                pending = pending.slice(_ROW_GROUP)
+            self.buf, self.rows = [pending], pending.num_rows
+
+    def _group(self, table: Any) -> None:
+        # contiguous arrays: page boundaries then never depend on how chunks were cut
+        self.writer.write_table(table.combine_chunks(), row_group_size=_ROW_GROUP)
+
+    def close(self) -> None:
+        import pyarrow as pa
+
+        if self.rows:
+            self._group(pa.concat_tables(self.buf))
+        self.writer.close()
+
+
 def build_training_set(ctx: OpContext) -> OpResult:
     p = ctx.params
     sp, label = p["spine"], p["label"]
@@ -175,48 +313,71 @@ def build_training_set(ctx: OpContext) -> OpResult:
     n_spine = spine.height
     spine = spine.filter(pl.col(label["column"]).is_not_null())
     no_label = n_spine - spine.height
-    out_cols: dict[str, pl.Series] = {c: spine.get_column(c)
-                                      for c in dict.fromkeys([*spine_cols, label["column"]])}
-    indexes = {(v["entity"], ts): index_spine(spine, [v["entity"]], ts)
-               for v in views if ts and v.get("entity") in spine.columns}
-    matched: dict[str, float] = {}
-    cutoff = bool(p["created_time_cutoff"])
-    # views are independent: read and join two at a time (polars and numpy release the
-    # GIL), results taken in view order so the output never depends on timing
-    with ThreadPoolExecutor(max_workers=min(2, max(1, len(views)))) as pool:
-        results = list(pool.map(lambda v: _join_view(ctx, spine, v, cutoff, indexes, ts),
-                                views))
-    for view, joined in zip(views, results, strict=True):
-        rename = view["rename"]
-        for c in joined.columns:
-            name = rename.get(c, c)
-            if name in out_cols:
+    base = list(dict.fromkeys([*spine_cols, label["column"]]))
+    seen = set(base)
+    for view in views:   # every output name once, checked before any join
+        if view.get("entity") and view["entity"] not in spine.columns:
+            raise OpError(f"{ctx.node_id}: view {view['node']} joins on "
+                          f"{view['entity']!r}, which the spine lacks")
+        for c in view["features"]:
+            name = view["rename"].get(c, c)
+            if name in seen:
                 raise OpError(f"{ctx.node_id}: column {name} comes from more than one "
                               f"input ({view['node']}); rename it")
-            out_cols[name] = joined.get_column(c).alias(name)
-        if joined.width:
-            first = joined.get_column(joined.columns[0])
-            matched[view["node"]] = round(1 - first.null_count() / max(len(first), 1), 6)
-    table = pl.DataFrame(list(out_cols.values()))
-    split = p["split"]   # as the compiler decided it (contract/op_params.py `Split`)
-    order = table.get_column(ts) if ts else pl.Series(np.arange(table.height))
-    test_mask = split_rows(order, split["by"], float(split["test_fraction"]), split["seed"],
-                           table.get_column(label["column"]))
-    mask = pl.Series(test_mask)
-    train, test = table.filter(~mask), table.filter(mask)
+            seen.add(name)
+    cutoff = bool(p["created_time_cutoff"])
+    timed_views = [v for v in views if v.get("timestamp")]
+    mode = _pit_mode()
+    if mode == "auto":
+        total = spine.height + sum(parquet_rows(input_table(ctx, v["node"])[0])
+                                   for v in timed_views)
+        mode = "partitioned" if total > IN_MEMORY_MAX_ROWS else "memory"
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    train.write_parquet(ctx.out_dir / "train.parquet", compression="zstd")
-    test.write_parquet(ctx.out_dir / "test.parquet", compression="zstd")
-    schema = _schema(p, table, train.height, test.height, no_label, matched)
+    work = ctx.out_dir / ".pit_parts"   # under the node's folder: shared on a cluster
+    try:
+        if mode == "partitioned" and ts and timed_views and spine.height:
+            chunks, firsts = _columns_partitioned(ctx, spine, views, base, cutoff, ts, work)
+        else:
+            mode = "memory"
+            frames, firsts = _columns_in_memory(ctx, spine, views, base, cutoff, ts)
+            chunks = iter(frames)
+        split = p["split"]   # as the compiler decided it (contract/op_params.py `Split`)
+        order = spine.get_column(ts) if ts else pl.Series(np.arange(spine.height))
+        test_mask = split_rows(order, split["by"], float(split["test_fraction"]),
+                               split["seed"], spine.get_column(label["column"]))
+        nulls = [0] * len(views)
+        writers = (_SplitWriter(ctx.out_dir / "train.parquet"),
+                   _SplitWriter(ctx.out_dir / "test.parquet"))
+        start, schema_of = 0, None
+        for chunk in chunks:
+            mask = pl.Series(test_mask[start:start + chunk.height])
+            writers[0].write(chunk.filter(~mask))
+            writers[1].write(chunk.filter(mask))
+            start += chunk.height
+            schema_of = chunk.head(0) if schema_of is None else schema_of
+            for i, f in enumerate(firsts):
+                if f is not None:
+                    nulls[i] += chunk.get_column(f).null_count()
+        for w in writers:
+            w.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert schema_of is not None
+    matched = {v["node"]: round(1 - nulls[i] / max(spine.height, 1), 6)
+               for i, v in enumerate(views) if firsts[i] is not None}
+    n_test = int(test_mask.sum())
+    n_train = spine.height - n_test
+    schema = _schema(p, schema_of, n_train, n_test, no_label, matched)
     (ctx.out_dir / "schema.json").write_text(json.dumps(schema, indent=2, sort_keys=True)
                                              + "\n")
-    metrics = {"rows": float(table.height), "train_rows": float(train.height),
-               "test_rows": float(test.height), "rows_without_label": float(no_label)}
-    lab = table.get_column(label["column"])
+    metrics = {"rows": float(spine.height), "train_rows": float(n_train),
+               "test_rows": float(n_test), "rows_without_label": float(no_label)}
+    lab = spine.get_column(label["column"])
     if lab.dtype.is_numeric() and lab.n_unique() <= 2:
         metrics["label_rate"] = float(np.mean(lab.cast(pl.Float64).to_numpy()))
-    return OpResult(metrics=metrics, report={"matched_share": matched, **schema["rows"]},
-                    message=f"{train.height} train / {test.height} test rows")
+    return OpResult(metrics=metrics, report={"matched_share": matched, "pit_mode": mode,
+                                             **schema["rows"]},
+                    message=f"{n_train} train / {n_test} test rows")
 
 
 def _schema(p: dict[str, Any], table: pl.DataFrame, n_train: int, n_test: int,

@@ -1,9 +1,11 @@
 """The credit-risk plan builds byte-identical training sets under the inline and Ray
-executors (issue 4's check), with feature partitions fanned out as Ray tasks."""
+executors (issue 4's check), with feature partitions fanned out as Ray tasks, and with the
+point-in-time join in memory or out of core (`pit_partitioned`)."""
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import shutil
 from pathlib import Path
 from typing import Any
@@ -51,3 +53,38 @@ def test_inline_and_ray_training_sets_are_identical(ray_local, tmp_path: Path) -
     assert frames["inline"][0].equals(frames["ray"][0])
     assert frames["inline"][1].equals(frames["ray"][1])
     assert frames["inline_digest"] == frames["ray_digest"]
+
+
+def test_partitioned_and_in_memory_training_sets_are_byte_identical(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """SPECOPS_PIT_MODE forces the join: out of core (several entity-range parts, the
+    table streamed from them in chunks) the op writes the same bytes as in memory."""
+    import specops.runtime.data.build_training_set as bts
+
+    joins: list[Any] = []
+    real = bts.join_files
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        joins.append(real(*args, **kwargs))
+        return joins[-1]
+
+    monkeypatch.setattr(bts, "join_files", spy)
+    monkeypatch.setattr(bts, "_CHUNK", 500)          # several chunks...
+    monkeypatch.setattr(bts, "_ROW_GROUP", 256)      # ...cut across row groups
+    monkeypatch.setenv("SPECOPS_PIT_ROWS_PER_PART", "300")
+    outs, digests = {}, {}
+    for mode in ("memory", "partitioned"):
+        monkeypatch.setenv("SPECOPS_PIT_MODE", mode)
+        root = tmp_path / mode
+        root.mkdir()
+        result = execute_plan(_project(root), root, executor="inline", select=NODE)
+        assert result.ok, [(o.node_id, o.cause) for o in result.failed]
+        out = result.nodes[NODE].path
+        assert out is not None
+        outs[mode] = {f.name: f.read_bytes() for f in sorted(Path(out).iterdir())}
+        digests[mode] = result.digests()[NODE]
+    assert joins and all(j.mode == "partitioned" and j.parts > 3 for j in joins), joins
+    assert set(outs["memory"]) == {"train.parquet", "test.parquet", "schema.json"}
+    assert outs["memory"] == outs["partitioned"]
+    assert digests["memory"] == digests["partitioned"]
+    assert pl.read_parquet(io.BytesIO(outs["memory"]["train.parquet"])).height > 1000
