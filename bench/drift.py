@@ -3,13 +3,15 @@
     uv run python bench/drift.py [--rows 1000000] [--columns 50] [--evidently]
     uv run python bench/drift.py --stream --rows 100000000 --columns 5
 
-With --stream the current window is written to a parquet file in chunks (never held in
-memory) and read back once in record batches by `compute_drift_stream`; the reference is
+With --stream the current window is written to a parquet file in chunks of 2M rows (one
+row group each; never held in memory) and read back once by `compute_drift_stream` over
+`parquet_batches` (row groups joined into batches of 40M values); the reference is
 min(rows, 1M) rows. The line adds `stream_seconds` (the pass, reading included),
 `generate_seconds`, and peak_rss_mb covers the whole process (generation included).
 
 Prints one JSON line: rows, columns, seconds (drift of the current window given the saved
-reference profile: sorting the current data, binning, PSI and KS for all columns),
+reference profile: sorting the current data, binning, PSI and KS for all columns; the
+scipy.stats import, needed once per process for the KS p-value, is timed apart),
 profile_seconds (building the reference profile, done once at training time), peak_rss_mb,
 drifted (columns in alert). With --evidently, the same frames go through Evidently's
 DataDriftPreset with PSI (in its own virtual environment under bench/.venvs/, never a

@@ -10,8 +10,11 @@ release the GIL.
 
 Streaming (`DriftStream`, `compute_drift_stream`): a window too large for memory is read
 once in batches; each feature keeps integer counts (per reference bin, and below/at each
-distinct reference value), from which PSI and exact KS follow. The whole-window path is
-the same code fed one batch, so both give the same floats (tests check equality).
+distinct reference value), from which PSI and exact KS follow. The whole window keeps its
+sorted column instead and takes KS from a grid plus the cells that can beat it
+(`stats.ks_statistic`: 7-10 ms CPU for 1M values against 1M, 65-70 ms counting at every
+reference value). Both are the exact integer maximum rounded once, so both give the same
+floats (tests check `==`).
 """
 
 from __future__ import annotations
