@@ -189,11 +189,13 @@ def test_hypothesis_parity(vrows, srows, ttl_min, cutoff, key_kind) -> None:
 @pytest.mark.parametrize("cutoff", [False, True])
 @pytest.mark.parametrize("ttl_min", [None, 7])
 def test_threaded_ranges_chunked_view_and_feature_dtypes(monkeypatch, cutoff, ttl_min) -> None:
-    """The packed path's threaded row ranges, cache blocks, a view read as several chunks
-    and every kind of feature column (byte rows for plain numbers of any width, polars for
-    nullable, string and boolean ones) give exactly the brute-force result."""
+    """The packed path's threaded row ranges (index and join), blocked searches, cache
+    blocks, a view read as several chunks and every kind of feature column (byte rows for
+    plain numbers of any width, polars for nullable, string and boolean ones) give
+    exactly the brute-force result."""
     monkeypatch.setattr(pit, "_RANGE_ROWS", 7)
     monkeypatch.setattr(pit, "_BLOCK_ROWS", 5)
+    monkeypatch.setattr(pit, "_SEARCH_ROWS", 3)
     rng = np.random.default_rng(11)
     nv, ns = 160, 90
     vk = rng.integers(0, 12, nv)
