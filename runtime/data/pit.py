@@ -142,9 +142,9 @@ def index_spine(spine: pl.DataFrame, keys: Sequence[str], ts: str) -> SpineIndex
     """Sort the spine once for several `pit_join` calls (one binary search per row each).
 
     Any order gives the same result; a sorted one makes the searches cache-friendly
-    (4 s -> 0.1 s at 5M rows). One integer key sorts a packed int64 (0.2 s at 5M rows;
-    polars' multi-column `arg_sort_by` takes 3.6 s). Null rows sort anywhere: they never
-    match.
+    (4 s -> 0.1 s at 5M rows). One integer key sorts a packed int64 (polars'
+    multi-column `arg_sort_by` takes 3.6 s at 5M rows), see `_packed_order`. Null rows
+    sort anywhere: they never match.
     """
     t = _ts_us(spine, ts)
     k = spine.get_column(keys[0]) if len(keys) == 1 else None
@@ -152,11 +152,12 @@ def index_spine(spine: pl.DataFrame, keys: Sequence[str], ts: str) -> SpineIndex
         kmin, kmax = int(k.min() or 0), int(k.max() or 0)  # type: ignore[arg-type]
         tmin, tmax = int(t.min()), int(t.max())  # type: ignore[arg-type]
         tbits = max(1, (tmax - tmin + 1).bit_length())
-        if tbits + max(1, (kmax - kmin + 1).bit_length()) <= 62:
+        kbits = max(1, (kmax - kmin + 1).bit_length())
+        if tbits + kbits <= 62:
             packed = k.cast(pl.Int64).fill_null(kmin).to_numpy() - kmin
             packed <<= tbits
             packed |= t.fill_null(tmin).to_numpy() - tmin
-            order = pl.Series(packed).arg_sort().to_numpy()
+            order, packed = _packed_order(packed, kbits, tbits)
             n = len(order)
             key, times, inverse = (np.empty(n, dtype=np.int64) for _ in range(3))
             has_null = k.null_count() or t.null_count()
@@ -164,8 +165,7 @@ def index_spine(spine: pl.DataFrame, keys: Sequence[str], ts: str) -> SpineIndex
             ok = np.empty(n, dtype=bool) if has_null else np.ones(n, dtype=bool)
 
             def fill(a: int, b: int) -> None:  # in row ranges on threads
-                rows = order[a:b]
-                p = packed[rows]  # one random gather; key and time are shifts of it
+                rows, p = order[a:b], packed[a:b]  # key and time are shifts of p
                 np.right_shift(p, tbits, out=key[a:b])
                 key[a:b] += kmin
                 np.bitwise_and(p, (1 << tbits) - 1, out=times[a:b])
@@ -178,6 +178,37 @@ def index_spine(spine: pl.DataFrame, keys: Sequence[str], ts: str) -> SpineIndex
             return SpineIndex(order, key, times, ok, inverse)
     order = spine.select(pl.arg_sort_by([*keys, t], nulls_last=True)).to_series().to_numpy()
     return SpineIndex(order)
+
+
+def _packed_order(packed: np.ndarray, kbits: int, tbits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The permutation sorting `packed` ((key << tbits) | time, non-negative), and
+    `packed` in that order.
+
+    When the row number fits beside the key and a coarsened time in 63 bits, one plain
+    sort of those combined values (numpy's SIMD sort) gives the order up to rows of one
+    key in the same coarse time step; a stable sort of the then nearly sorted packed
+    values (timsort: linear on such input) settles those. At 5M rows that is 0.22 s of
+    CPU against 0.41-0.57 s for polars' `arg_sort`, which is the fallback.
+    """
+    n = len(packed)
+    rbits = max(1, (n - 1).bit_length())
+    cbits = 63 - rbits - kbits  # bits left for the time
+    if cbits < 1:
+        order = pl.Series(packed).arg_sort().to_numpy()
+        return order, packed[order]
+    comb = packed >> tbits
+    comb <<= cbits
+    comb |= (packed & ((1 << tbits) - 1)) >> max(0, tbits - cbits)
+    comb <<= rbits
+    comb |= np.arange(n, dtype=np.int64)
+    comb.sort()
+    order = comb
+    order &= (1 << rbits) - 1
+    ordered = packed[order]
+    if n > 1 and not bool((ordered[1:] >= ordered[:-1]).all()):
+        fix = np.argsort(ordered, kind="stable")
+        order, ordered = order[fix], ordered[fix]
+    return order, ordered
 
 
 def _all_null(view: pl.DataFrame, features: list[str], n: int) -> pl.DataFrame:

@@ -231,3 +231,16 @@ def test_threaded_ranges_chunked_view_and_feature_dtypes(monkeypatch, cutoff, tt
                        view_created="cr", features=feats, ttl_s=ttl_s, created_cutoff=cutoff)
         assert got.schema == want.schema
         assert got.to_dicts() == want.to_dicts()
+
+
+@pytest.mark.parametrize("kbits", [3, 45, 58])
+def test_packed_order_sorts_exactly(kbits: int) -> None:
+    """`_packed_order` sorts exactly: room for the whole time (kbits 3), same key and near
+    times colliding in the coarse sort (kbits 45: 5 of 20 time bits left, the timsort
+    fix-up runs), exact ties, and no room for the row number (kbits 58: polars)."""
+    rng = np.random.default_rng(5)
+    n, tbits = 5000, 20
+    packed = (rng.integers(0, 2**min(kbits, 3), n) << tbits) | rng.integers(0, 2**tbits, n)
+    order, ordered = pit._packed_order(packed, kbits, tbits)
+    assert sorted(order.tolist()) == list(range(n))
+    assert ordered.tolist() == packed[order].tolist() == np.sort(packed).tolist()
