@@ -33,9 +33,8 @@ from specops.compiler.frontend.validate_specs import (
 )
 from specops.compiler.kinds import KINDS, ProjectSpec
 
-__all__ = ["CONFIG_NAME", "Loaded", "Parsed", "Project", "RawFile", "Scan", "SourceFile",
-           "add_documents", "add_file", "find_root", "load_project", "read_raw",
-           "scan_project", "start_load"]
+__all__ = ["CONFIG_NAME", "Loaded", "Project", "RawFile", "Scan", "SourceFile", "add_documents",
+           "add_file", "find_root", "load_project", "read_raw", "scan_project", "start_load"]
 
 CONFIG_NAME = "specops.yaml"
 
@@ -352,13 +351,9 @@ def read_raw(path: Path, fence: Path) -> RawFile:
         return exc
 
 
-Parsed = tuple[list[Document], list[Diagnostic]]
-"""`load_text`'s result for a file (compile_cache.py keeps it between compiles)."""
-
-
 def _source_of(shown: str, rel: str, path: Path, raw: RawFile,
-               diags: list[Diagnostic], parsed: Parsed | None = None) -> SourceFile | None:
-    """`_read` for bytes already read (and, with `parsed`, parsed already)."""
+               diags: list[Diagnostic]) -> SourceFile | None:
+    """`_read` for bytes already read."""
     if isinstance(raw, OSError):
         diags.append(Diagnostic("SPEC001", f"cannot read file: {raw.strerror or raw}", shown,
                                 Span.point(1, 1)))
@@ -370,7 +365,7 @@ def _source_of(shown: str, rel: str, path: Path, raw: RawFile,
         diags.append(Diagnostic("SPEC003", f"file is {raw:,} bytes; the limit is "
                                 f"{MAX_FILE_BYTES:,}", shown, Span.point(1, 1)))
         return SourceFile(shown, rel, path, "")
-    docs, problems = parsed if parsed is not None else load_text(shown, raw)
+    docs, problems = load_text(shown, raw)
     diags.extend(problems)
     text = raw.decode("utf-8", errors="replace") if b"\x00" not in raw else ""
     source = SourceFile(shown, rel, path, text, docs)
@@ -421,14 +416,12 @@ def add_documents(loaded: Loaded, source: SourceFile, documents: list[Document])
             loaded.broken.add(name)
 
 
-def add_file(loaded: Loaded, path: Path, raw: RawFile,
-             parsed: Parsed | None = None) -> SourceFile | None:
-    """Parse one whole spec file into the project; `parsed`: `load_text(shown path, raw)`
-    done already (its documents are rendered and validated here, so they must be fresh)."""
+def add_file(loaded: Loaded, path: Path, raw: RawFile) -> SourceFile | None:
+    """Parse one whole spec file into the project."""
     shown, rel = loaded.scan.shown(path)
     diags = loaded.diagnostics
     before = len(diags)
-    source = _source_of(shown, rel, path, raw, diags, parsed)
+    source = _source_of(shown, rel, path, raw, diags)
     if source is None:
         return None
     loaded.files[source.path] = source

@@ -66,7 +66,7 @@ from specops.compiler.passes.lint_cache import (
     open_store,
 )
 
-__all__ = ["code_stamp", "input_key", "lint_with_cache", "stamped_files"]
+__all__ = ["input_key", "lint_with_cache", "stamped_files"]
 
 # kinds whose every dependency is spelled out by name in the documents that use them
 _NAMED_KINDS = frozenset({"source", "feature", "model", "gate", "approval"})
@@ -193,11 +193,6 @@ def _external(scan: Scan) -> list[str]:
         raw = read_inside(root / name, root, 1 << 20) if not Path(name).is_absolute() else None
         out.append(f"{name}:{hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else '-'}")
     return out
-
-
-def code_stamp() -> str:
-    """specops' version and sources (`_code_stamp`): what every cached result depends on."""
-    return _code_stamp()
 
 
 def input_key(scan: Scan, variables: dict[str, str]) -> str:
