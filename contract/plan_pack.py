@@ -93,6 +93,7 @@ def _scalar(v: Any) -> str:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_ABSENT = object()
 _FLAT = frozenset(_SCALARS)
 _STR = frozenset((str,))
 
@@ -206,8 +207,11 @@ class Packer:
             return members
         seen: Counter[tuple[str, Any]] = Counter()
         sigs: list[dict[str, Any]] = []
+        sig, flat = self.sig, _FLAT
         for m in members:
-            sg = {k: self.sig(m[k]) for k in keys if k in m}
+            # `sig` inlined for scalars (most values of a family): one call less each
+            sg = {k: (type(v), v) if type(v) in flat else sig(v)
+                  for k in keys if (v := m.get(k, _ABSENT)) is not _ABSENT}
             sigs.append(sg)
             seen.update(sg.items())
         best: dict[str, tuple[int, Any]] = {}
