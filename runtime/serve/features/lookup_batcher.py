@@ -6,13 +6,17 @@ several requests are parsed in the same event-loop pass; they are merged into on
 Redis MGET) instead of N. A lone request waits for nothing: the flush runs right after the
 callbacks already queued.
 
-Why the read runs in one worker thread, not on the loop: a round trip is tens of
-microseconds on an idle machine, but on a loaded one the store's process can wait for a
-core for milliseconds, and a read on the loop would stall every connection meanwhile
-(bench/online_serve.py measured p99 316 ms that way at 32 clients). In the thread, the
-loop keeps parsing; requests that arrive during a read merge into the next one, so the
-hop is paid once per batch. A hung store blocks only that thread, for at most the Redis
-client's socket timeout; then every waiting request answers 503 (`StoreDown`).
+Why the read never blocks the loop: a round trip is tens of microseconds on an idle
+machine, but on a loaded one the store's process can wait for a core for milliseconds, and
+a blocking read on the loop would stall every connection meanwhile (bench/online_serve.py
+measured p99 316 ms that way at 32 clients). Redis is read on the loop itself, without
+blocking: the MGET is written on a non-blocking socket and its reply parsed when it
+arrives (`RedisOnlineStore.read_many_soon`, store/online/redis_async.py), so a read costs
+no thread hand-off at all; reads of later passes pipeline on the same connection. Other
+stores (SQLite, Redis over TLS) are read in one worker thread: the loop keeps parsing and
+requests that arrive during a read merge into the next one, so the hop is paid once per
+batch. A hung store delays only the requests of its reads, for at most the Redis socket
+timeout; then every waiting request answers 503 (`StoreDown`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class LookupBatcher:
         # one reader thread: the loop keeps parsing while a read is in flight (requests
         # arriving meanwhile merge into the next read), and the store sees one thread
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="online-store")
+        # Redis: the read is written and parsed on the loop (no thread, see above)
+        self._soon = store.read_many_soon \
+            if getattr(store, "async_reader", None) is not None else None
         self.round_trips = 0        # for tests and the bench: batching actually happens
 
     def read_now(self, lookups: Lookups) -> dict[str, list[Any]]:
@@ -66,7 +73,16 @@ class LookupBatcher:
             spans: list[dict[str, tuple[int, int]]] | None = None
         else:
             merged, spans = _merge(batch)
-        done = asyncio.get_running_loop().run_in_executor(self._pool, self.read_now, merged)
+        loop = asyncio.get_running_loop()
+        if self._soon is not None:
+            self.round_trips += 1
+            try:
+                done = self._soon(merged)
+            except Exception as exc:
+                done = loop.create_future()
+                done.set_exception(StoreDown(_reason(exc)))
+        else:
+            done = loop.run_in_executor(self._pool, self.read_now, merged)
         done.add_done_callback(lambda f: _deliver(batch, spans, f))
 
     def close(self) -> None:

@@ -8,18 +8,24 @@ through a Lua script so "keep the newer (event, created)" is atomic per key even
 several writers (materialize and push at once): the script reads the stored record's
 leading `[ev,cr,` and compares, 500 keys per call, calls pipelined.
 
+The model server reads through `read_many_soon`: the same MGET and the same records,
+written and parsed on its event loop by `redis_async.AsyncMget` (no thread hop per read);
+`read_many` (redis-py, blocking) serves everything else.
+
 Errors: an unreachable server or a failed command is an OnlineStoreError with one line
 naming the URL (password hidden), never a redis-py traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from specops.runtime.store.online import OnlineStoreError, OnlineValue
 from specops.runtime.store.online.codec import decode_value, encode_key, encode_value
+from specops.runtime.store.online.redis_async import AsyncMget
 
 __all__ = ["RedisOnlineStore", "split_prefix"]
 
@@ -83,6 +89,15 @@ class RedisOnlineStore:
             self._upsert = self._r.register_script(_UPSERT_LUA)
         except (redis.RedisError, ValueError, OSError) as exc:
             raise self._error(exc) from None
+        self.async_reader: AsyncMget | None = None
+        pool = self._r.connection_pool
+        if not issubclass(pool.connection_class, redis.SSLConnection):
+            kw = pool.connection_kwargs
+            self.async_reader = AsyncMget(
+                {k: kw.get(k) for k in ("host", "port", "path", "db", "username",
+                                        "password")},
+                timeout_s=float(kw.get("socket_timeout") or 10.0),
+                connect_timeout_s=float(kw.get("socket_connect_timeout") or 2.0))
 
     def _error(self, exc: BaseException) -> OnlineStoreError:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -114,12 +129,34 @@ class RedisOnlineStore:
             raw = self._r.mget(names) if names else []
         except self._redis_mod.RedisError as exc:
             raise self._error(exc) from None
-        out: dict[str, list[OnlineValue | None]] = {}
-        i = 0
-        for view, keys in lookups.items():
-            n = len(keys)
-            out[view] = [None if b is None else decode_value(b) for b in raw[i:i + n]]
-            i += n
+        return _split(lookups, raw)
+
+    def read_many_soon(self, lookups: Mapping[str, Sequence[tuple[Any, ...]]]
+                       ) -> asyncio.Future[dict[str, list[OnlineValue | None]]]:
+        """`read_many` on the running event loop: a future of the same answer (an
+        OnlineStoreError when Redis cannot answer). Needs `async_reader`."""
+        assert self.async_reader is not None
+        names = [self._key(view, k).encode() for view, keys in lookups.items()
+                 for k in keys]
+        out: asyncio.Future[dict[str, list[OnlineValue | None]]] = \
+            asyncio.get_running_loop().create_future()
+        if not names:
+            out.set_result(_split(lookups, []))
+            return out
+
+        def done(raw: asyncio.Future[Any]) -> None:
+            if out.done():
+                return
+            exc = raw.exception()
+            if exc is not None:
+                out.set_exception(self._error(exc))
+                return
+            try:
+                out.set_result(_split(lookups, raw.result()))
+            except Exception as bad:    # a record that does not decode
+                out.set_exception(self._error(bad))
+
+        self.async_reader.mget(names).add_done_callback(done)
         return out
 
     def watermark(self, view: str) -> int | None:
@@ -152,4 +189,17 @@ class RedisOnlineStore:
         return n
 
     def close(self) -> None:
+        if self.async_reader is not None:
+            self.async_reader.close()
         self._r.close()
+
+
+def _split(lookups: Mapping[str, Sequence[tuple[Any, ...]]], raw: Sequence[Any]
+           ) -> dict[str, list[OnlineValue | None]]:
+    out: dict[str, list[OnlineValue | None]] = {}
+    i = 0
+    for view, keys in lookups.items():
+        n = len(keys)
+        out[view] = [None if b is None else decode_value(b) for b in raw[i:i + n]]
+        i += n
+    return out
