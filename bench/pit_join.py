@@ -317,7 +317,8 @@ def _one_size(rows: int, seed: int, repeats: int, mode: str, feast: bool,
         res: dict[str, object] = {**runs[len(runs) // 2], "generate_seconds": round(gen_s, 1)}
         if also_memory and mode != "memory":
             mem = _run_worker(["--worker", str(tmp), "--mode", "memory"])
-            res["memory"] = {k: mem[k] for k in ("seconds", "peak_tree_rss_mb", "checksum")}
+            res["memory"] = {k: mem[k] for k in ("seconds", "peak_tree_rss_mb", "cpu_seconds",
+                                                 "tree_cpu_seconds", "checksum")}
             res["identical_to_memory"] = mem["checksum"] == res["checksum"]
         if feast:
             fr = run_feast(tmp)
