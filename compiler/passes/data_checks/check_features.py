@@ -163,6 +163,8 @@ def _protected_proxies(ctx: Context) -> None:
     views derived from views."""
     flagged = {(name, c) for name, loaded in ctx.index.sources.items()
                for c, col in loaded.spec.columns.items() if col.protected}
+    # (view, column) -> what it stands for: the same for every model reading the view
+    memo: dict[tuple[Key, str], set[tuple[str, str]]] = {}
     for loaded, model in ctx.models():
         protected = flagged | {(r.name, c) for r in ctx.protected.get(model.name, [])
                                if r.kind == "column" for c in r.columns}
@@ -174,7 +176,11 @@ def _protected_proxies(ctx: Context) -> None:
             for feature in ref.columns:
                 behind: set[tuple[str, str]] = set()
                 for c in reads.get(feature, ()):
-                    behind |= _source_columns_behind(ctx, key, c, frozenset())
+                    found = memo.get((key, c))
+                    if found is None:
+                        found = memo[(key, c)] = _source_columns_behind(ctx, key, c,
+                                                                        frozenset())
+                    behind |= found
                 hits = sorted(protected & behind)
                 if hits:
                     ctx.error("SPEC501", f"feature `{ref.name}@{ref.version}.{feature}` is "

@@ -43,7 +43,11 @@ def source_columns_read(ctx: Context, key: tuple[str, int],
 Finding = tuple[str, list[Related]]
 
 
-def _leaks(ctx: Context, ref: InputRef, model: ModelSpec) -> Finding | None:
+# (view, version, feature) -> source_columns_read: the same for every model using the view
+Memo = dict[tuple[str, int, str], tuple[str | None, set[str]]]
+
+
+def _leaks(ctx: Context, ref: InputRef, model: ModelSpec, memo: Memo) -> Finding | None:
     label = model.training.label
     if ref.kind == "column":
         if ref.name == label.source and label.column in ref.columns:
@@ -55,7 +59,10 @@ def _leaks(ctx: Context, ref: InputRef, model: ModelSpec) -> Finding | None:
     key = (ref.name, ref.version)
     leaking = []
     for feature in ref.columns:
-        root, cols = source_columns_read(ctx, key, (feature,))
+        found = memo.get((*key, feature))
+        if found is None:
+            found = memo[(*key, feature)] = source_columns_read(ctx, key, (feature,))
+        root, cols = found
         if root == label.source and label.column in cols:
             leaking.append(feature)
     if not leaking:
@@ -68,18 +75,19 @@ def _leaks(ctx: Context, ref: InputRef, model: ModelSpec) -> Finding | None:
             "answer", related)
 
 
-def _check_model(ctx: Context, loaded: LoadedSpec, model: ModelSpec) -> None:
+def _check_model(ctx: Context, loaded: LoadedSpec, model: ModelSpec, memo: Memo) -> None:
     if loaded.was_pruned("training", "label"):
         return
-    label_at = ctx.related("the label", loaded, "training", "label", "column")
     for ref in ctx.inputs.get(model.name, []):
-        found = _leaks(ctx, ref, model)
+        found = _leaks(ctx, ref, model, memo)
         if found is not None:
+            label_at = ctx.related("the label", loaded, "training", "label", "column")
             ctx.error(_CODE, found[0], loaded, "training", "features", ref.index,
                       help="remove it from `training.features`; inputs must be known "
                            "before the outcome is", related=[label_at, *found[1]])
 
 
 def check_leakage(ctx: Context) -> None:
+    memo: Memo = {}
     for loaded, model in ctx.models():
-        _check_model(ctx, loaded, model)
+        _check_model(ctx, loaded, model, memo)
