@@ -22,7 +22,11 @@ into one int64 (`(key - kmin) << tbits | (t - tmin)`), the view is kept sorted b
 (key, ev, cr) (compute_features stores it that way, so normally no sort happens), and
 each spine row finds its match with one binary search (`numpy.searchsorted`, which
 releases the GIL). Matches are then checked for same key and TTL. View rows outside
-`[min(t) - ttl, max(t)]` are pruned first. Other keys (strings, several columns, ranges
+`[min(t) - ttl, max(t)]` are pruned first. The spine is sorted once (`index_spine`);
+matching runs in spine-sorted order, in row ranges on threads, and fills one byte row
+per spine row (the numeric features, then a hit flag) reading the view sequentially;
+the rows go back to spine order through the inverse permutation, one random read per
+row for all features. Other keys (strings, several columns, ranges
 too wide to pack) take polars `join_asof(by=...)` on inputs we sort ourselves, because
 polars does not check sortedness when `by` is given (polars#18014).
 
@@ -36,7 +40,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -463,8 +466,9 @@ def _search_right(hay: np.ndarray, needles: np.ndarray) -> np.ndarray:
 
 
 def _in_ranges(fn: Callable[[int, int], None], n: int) -> None:
-    """fn(a, b) over consecutive row ranges covering [0, n), on up to cpu_count threads."""
-    parts = min(os.cpu_count() or 1, n // _RANGE_ROWS)
+    """fn(a, b) over consecutive row ranges covering [0, n), on as many threads as polars
+    uses (POLARS_MAX_THREADS caps both)."""
+    parts = min(pl.thread_pool_size(), n // _RANGE_ROWS)
     if parts <= 1:
         fn(0, n)
         return
