@@ -184,7 +184,8 @@ def test_auto_mode_picks_memory_for_small_inputs(tmp_path: Path) -> None:
 def test_partitioned_join_on_a_two_node_cluster(second_ray_node, tmp_path: Path) -> None:
     """On a real two-node cluster the parts run as Ray tasks (runner auto picks Ray when
     connected to several nodes), both nodes join parts (each part reports the node that
-    ran it), and the result is the in-memory one."""
+    ran it), and the result is the in-memory one; the executor's fan-out mapper also
+    reaches both nodes."""
     import ray
 
     spine, views = _data(tmp_path, n=4000, seed=11)
@@ -196,3 +197,15 @@ def test_partitioned_join_on_a_two_node_cluster(second_ray_node, tmp_path: Path)
     assert len(alive) == 2
     assert res.runner == "ray" and len(res.nodes) == 6
     assert set(res.nodes) == alive, res.nodes   # every node ran parts
+
+    # the training fan-out's mapper (Ray's default strategy, all tasks at once): half a
+    # second each on one-CPU nodes, so the head's queue spills to the other node
+    from specops.runtime.engine.executors.ray_executor import ray_map
+
+    def where(_: int) -> str:
+        import time
+
+        time.sleep(0.5)
+        return str(ray.get_runtime_context().get_node_id())
+
+    assert set(ray_map(where, list(range(6)))) == alive
