@@ -14,6 +14,13 @@ the key alone when it has no timestamp), `created_time_cutoff`, `split` {by: tim
 test_fraction, seed}; optional `protected` [column] and `inputs` [{name, type, role}]
 (the compiler's model inputs) to label columns in schema.json.
 
+Out of core: above `pit_partitioned.IN_MEMORY_MAX_ROWS` input rows (spine plus timed
+views) the point-in-time views are joined by `pit_partitioned.join_files` in entity-range
+parts and train/test are written from the parts `_CHUNK` rows at a time, so the joined
+table is never whole in memory (the spine is). `SPECOPS_PIT_MODE=memory|partitioned`
+forces a path, `SPECOPS_PIT_ROWS_PER_PART` sizes the parts. Both paths write through
+`_SplitWriter` (fixed row groups), so their files are byte-identical.
+
 Split: `time` puts the latest `test_fraction` of rows (by spine time) in test, moving rows
 that share the boundary timestamp into test too, so no instant straddles the split (rows
 with a null spine time stay in train);
