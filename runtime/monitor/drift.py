@@ -291,8 +291,9 @@ def parquet_batches(path: Path | str, columns: Sequence[str] | None = None,
     rows = 0
     for file in dataset.files:
         # one row group at a time: a dataset scan, or iter_batches over a whole file, keeps
-        # reading ahead (measured: memory grew with the file's size)
-        with pq.ParquetFile(file, memory_map=True) as reader:
+        # reading ahead (measured: memory grew with the file's size). Not memory-mapped:
+        # mapped pages count in RSS (100M x 5: 5.4 GB peak, against 1.7 GB read)
+        with pq.ParquetFile(file) as reader:
             for group in range(reader.num_row_groups):
                 for batch in reader.iter_batches(batch_size=min(limit, 1 << 22),
                                                  row_groups=[group], columns=names):
