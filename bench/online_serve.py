@@ -6,10 +6,16 @@ HistGradientBoosting model of 8 inputs), generated and trained in a temporary pr
 with its timestamps shifted so the data ends a day before now (the bureau view's TTL is
 365 days: un-shifted data would all be stale at the server's clock). Materialized into
 Redis (`--redis-url`, key prefix `specops-bench:`), served by `specops serve credit_default
---features online --online-store URL` (lean server, prediction log on). This process is
-the load generator: `--clients` (32) keep-alive connections on raw asyncio sockets, each
-sending one single-row `/predict` request (entity key + raw fields) after the previous
-answer, for `--seconds` (20), cycling through 256 real applications.
+--features online --online-store URL` (lean server, prediction log on). The load generator
+(bench/http_loadgen.py): wrk when it is installed (`apt-get install wrk`; C, a fraction of
+the CPU of a Python client, which matters when it shares two cores with the server and
+Redis), else raw asyncio sockets in this process (`--loadgen` forces one); `--clients`
+(32) keep-alive connections, each sending one single-row `/predict` request (entity key
++ raw fields) after the previous answer, for `--seconds` (20), cycling through 256 real
+applications. Both servers get the same generator (`load_generator` names it).
+`server_cpu_us_per_request`: the server process's CPU (all threads, /proc) over the run
+divided by the requests answered, a cost that does not depend on how busy the machine is
+(`load_avg_before`/`_after` say how busy it was).
 
 `parity`: the 256 requests answered one by one equal `specops predict` (batch scoring,
 `add_features`' point-in-time join) on the same rows at the request time, bit for bit.
@@ -22,7 +28,8 @@ dependency), on the same bureau values (the specops view's rows as a Feast FileS
 calls `store.get_online_features` for the 3 bureau features, computes the 4 request
 features in Python by hand (favouring Feast: no on-demand view), and scores the same
 ONNX file in that process. Same clients, rows and duration: `feast_rps`, `feast_p50_ms`,
-`feast_p99_ms`, `feast_errors`, `feast_parity`, `ratio` = rps / feast_rps.
+`feast_p99_ms`, `feast_errors`, `feast_parity`, `feast_server_cpu_us_per_request`,
+`ratio` = rps / feast_rps, `cpu_ratio` = Feast's server CPU per request / specops'.
 
 `--features-only`: no servers; the request-time views of one request computed by the
 compiled closures vs one polars `select` over a micro-batch frame, for 1..1024 rows
@@ -30,13 +37,12 @@ compiled closures vs one polars `select` over a micro-batch frame, for 1..1024 r
 `POLARS_FROM_ROWS` rows.
 
     uv run python bench/online_serve.py [--seconds 20] [--clients 32] [--feast]
-        [--project DIR] [--features-only]
+        [--project DIR] [--features-only] [--loadgen auto|wrk|python]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
@@ -51,6 +57,9 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from http_loadgen import load  # noqa: E402  (the load generator beside this file)
+
 EXAMPLE = HERE.parent / "examples" / "credit-risk"
 VENV = HERE / ".venvs" / "feast"
 LOOPBACK = "127.0.0.1"
@@ -134,55 +143,6 @@ def _record(r: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(r[k], float) and r[k] != r[k] else r[k]) for k in FIELDS}
 
 
-def _http(path: str, body: bytes, port: int) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\nContent-Type: "
-            f"application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
-
-
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-    return status
-
-
-async def _load(port: int, reqs: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
-    lat: list[float] = []
-    errors = [0]
-
-    async def client(offset: int, stop_at: float) -> None:
-        reader, writer = await asyncio.open_connection(LOOPBACK, port)
-        i = offset
-        while time.perf_counter() < stop_at:
-            t0 = time.perf_counter()
-            writer.write(reqs[i % len(reqs)])
-            i += 1
-            try:
-                status = await _read_response(reader)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                errors[0] += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection(LOOPBACK, port)
-                continue
-            if status != 200:
-                errors[0] += 1
-            else:
-                lat.append(time.perf_counter() - t0)
-        writer.close()
-
-    start = time.perf_counter()
-    await asyncio.gather(*[client(k * 7, start + seconds) for k in range(clients)])
-    elapsed = time.perf_counter() - start
-    ms = np.asarray(lat) * 1000 if lat else np.asarray([np.nan])
-    return {"rps": round(len(lat) / elapsed, 1),
-            "p50_ms": round(float(np.percentile(ms, 50)), 3),
-            "p99_ms": round(float(np.percentile(ms, 99)), 3), "errors": errors[0]}
-
-
 def _wait(port: int, proc: subprocess.Popen[bytes], path: str, timeout: float = 120) -> None:
     import http.client
 
@@ -259,9 +219,9 @@ def run_specops(root: Path, url: str, rows: Any, args: argparse.Namespace) -> di
         online = np.array(_one_by_one(port, f"/v2/models/{MODEL}/predict", records),
                           dtype=np.float32)
         parity = bool(np.array_equal(online, _batch_scores(root, rows, at)))
-        reqs = [_http(f"/v2/models/{MODEL}/predict", json.dumps(r).encode(), port)
-                for r in records]
-        res = asyncio.run(_load(port, reqs, args.clients, args.seconds))
+        res = load(port, f"/v2/models/{MODEL}/predict",
+                   [json.dumps(r).encode() for r in records], args.clients, args.seconds,
+                   proc.pid, args.loadgen)
     finally:
         _stop(proc)
     return {**res, "parity": parity, "materialize_s": round(time.perf_counter() - t0, 2),
@@ -390,8 +350,8 @@ def run_feast(root: Path, redis_url: str, db: int, rows: Any, online_scores: Any
         _wait(port, proc, "/health")
         records = [_record(r) for r in rows.iter_rows(named=True)]
         feast_scores = np.array(_one_by_one(port, "/predict", records), dtype=np.float32)
-        reqs = [_http("/predict", json.dumps(r).encode(), port) for r in records]
-        res_load = asyncio.run(_load(port, reqs, args.clients, args.seconds))
+        res_load = load(port, "/predict", [json.dumps(r).encode() for r in records],
+                        args.clients, args.seconds, proc.pid, args.loadgen)
     finally:
         _stop(proc)
     return {f"feast_{k}": v for k, v in res_load.items()} | {
@@ -443,6 +403,8 @@ def main() -> None:
     ap.add_argument("--trained", help="copy this trained credit-risk project (after "
                     "`specops run examples/credit-risk`) instead of training one")
     ap.add_argument("--features-only", action="store_true")
+    ap.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
+                    help="auto: wrk when installed (both servers get the same one)")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="online-bench-"))
     if a.project and (Path(a.project) / ".specops").is_dir():
@@ -457,7 +419,9 @@ def main() -> None:
         return
     rows = request_rows(root)
     url = f"{a.redis_url}{'&' if '?' in a.redis_url else '?'}prefix=specops-bench:"
-    res: dict[str, Any] = {"clients": a.clients, "seconds": a.seconds, "rows": rows.height}
+    res: dict[str, Any] = {"clients": a.clients, "seconds": a.seconds, "rows": rows.height,
+                           "cores": os.cpu_count(),
+                           "load_avg_before": round(os.getloadavg()[0], 2)}
     res.update(run_specops(root, url, rows, a))
     if a.feast:
         records = [_record(r) for r in rows.iter_rows(named=True)]
@@ -467,6 +431,10 @@ def main() -> None:
         res.update(fr)
         if fr.get("feast_rps"):
             res["ratio"] = round(res["rps"] / fr["feast_rps"], 1)
+            if fr.get("feast_server_cpu_us_per_request") and res.get("server_cpu_us_per_request"):
+                res["cpu_ratio"] = round(fr["feast_server_cpu_us_per_request"]
+                                         / res["server_cpu_us_per_request"], 1)
+    res["load_avg_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(res))
 
 

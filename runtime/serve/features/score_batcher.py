@@ -27,8 +27,8 @@ INLINE_ROWS = 64
 class ScoreBatcher:
     def __init__(self, model: Any) -> None:
         self.model = model
-        self._pending: list[tuple[dict[str, np.ndarray], int,
-                                  asyncio.Future[dict[str, np.ndarray]]]] = []
+        self._pending: list[Pending] = []
+        self._threaded: set[asyncio.Future[None]] = set()
         self._scheduled = False
         self.runs = 0       # model calls (tests and the bench read it)
 
@@ -39,30 +39,57 @@ class ScoreBatcher:
         self._pending.append((feeds, rows, fut))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
+            loop.call_soon(self._flush)
         return await fut
 
-    async def _flush(self) -> None:
+    def _flush(self) -> None:
+        """A plain callback (no task per batch): small batches run right here."""
         batch, self._pending, self._scheduled = self._pending, [], False
         total = sum(rows for _, rows, _ in batch)
-        try:
-            if len(batch) == 1:
-                feeds = batch[0][0]
-            else:
-                feeds = {k: np.concatenate([f[k] for f, _, _ in batch]) for k in batch[0][0]}
-            self.runs += 1
-            if total <= INLINE_ROWS:
-                out: dict[str, np.ndarray] = self.model.run(feeds)
-            else:
-                out = await asyncio.to_thread(self.model.run, feeds)
-        except Exception as exc:
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+        if total > INLINE_ROWS:
+            task = asyncio.ensure_future(self._flush_in_thread(batch))
+            self._threaded.add(task)        # held until done (the loop keeps weak refs)
+            task.add_done_callback(self._threaded.discard)
             return
-        start = 0
-        for _, rows, fut in batch:
-            if not fut.done():
-                fut.set_result(out if len(batch) == 1 else
-                               {k: v[start:start + rows] for k, v in out.items()})
-            start += rows
+        try:
+            feeds = _concat(batch)
+            self.runs += 1
+            out: dict[str, np.ndarray] = self.model.run(feeds)
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        _split(batch, out)
+
+    async def _flush_in_thread(self, batch: list[Pending]) -> None:
+        try:
+            feeds = _concat(batch)
+            self.runs += 1
+            out: dict[str, np.ndarray] = await asyncio.to_thread(self.model.run, feeds)
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        _split(batch, out)
+
+
+Pending = tuple[dict[str, np.ndarray], int, "asyncio.Future[dict[str, np.ndarray]]"]
+
+
+def _concat(batch: list[Pending]) -> dict[str, np.ndarray]:
+    if len(batch) == 1:
+        return batch[0][0]
+    return {k: np.concatenate([f[k] for f, _, _ in batch]) for k in batch[0][0]}
+
+
+def _fail(batch: list[Pending], exc: Exception) -> None:
+    for _, _, fut in batch:
+        if not fut.done():
+            fut.set_exception(exc)
+
+
+def _split(batch: list[Pending], out: dict[str, np.ndarray]) -> None:
+    start = 0
+    for _, rows, fut in batch:
+        if not fut.done():
+            fut.set_result(out if len(batch) == 1 else
+                           {k: v[start:start + rows] for k, v in out.items()})
+        start += rows
