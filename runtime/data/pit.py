@@ -483,10 +483,14 @@ def _sorted_view(v: pl.DataFrame, vk: str, ev: str, cr: str | None, kmin: int, t
     """The view sorted by (key, ev, cr) with null cr first (a no-op when it already is,
     the normal case for compute_features output), and its packed (key, ev) array."""
 
-    def pack(df: pl.DataFrame) -> np.ndarray:
-        packed = df.get_column(vk).cast(pl.Int64).to_numpy() - kmin
+    def pack(df: pl.DataFrame) -> np.ndarray:  # chunk by chunk: no rechunked copies
+        packed = np.empty(df.height, dtype=np.int64)
+        for part, off in zip(*_chunks(df.get_column(vk).cast(pl.Int64)), strict=False):
+            np.subtract(part, kmin, out=packed[off:off + len(part)])
         packed <<= tbits
-        packed |= df.get_column(ev).to_numpy() - tmin
+        for part, off in zip(*_chunks(df.get_column(ev)), strict=False):
+            seg = packed[off:off + len(part)]
+            seg |= part - tmin
         return packed
 
     packed = pack(v)
