@@ -31,10 +31,10 @@ import json
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def frames(rows: int, columns: int, seed: int = 0) -> tuple[dict[str, np.ndarray
 
 
 def evidently(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray],
-              timeout: float = 1800.0) -> dict[str, object]:
+              timeout: float = 1800.0) -> dict[str, Any]:
     if not (VENV / "bin" / "python").exists():
         subprocess.run(["uv", "venv", "--python", "3.11", str(VENV)], check=True,
                        capture_output=True)
@@ -87,7 +87,8 @@ print(json.dumps({"seconds": seconds, "values": values}))
         out = subprocess.run([str(VENV / "bin" / "python"), "-c", script,
                               f"{tmp}/ref.parquet", f"{tmp}/cur.parquet"],
                              check=True, capture_output=True, text=True, timeout=timeout)
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
 
 
 def sturges_psi(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> dict[str, float]:
@@ -113,8 +114,8 @@ def sturges_psi(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> dict[
 
 def stream(rows: int, columns: int, chunk: int = 2_000_000) -> dict[str, object]:
     """Write `rows` current rows to parquet chunk by chunk, then one streaming pass."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     from specops.runtime.monitor import DriftConfig, build_profile
     from specops.runtime.monitor.drift import compute_drift_stream, parquet_batches
@@ -218,4 +219,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
