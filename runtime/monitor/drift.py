@@ -251,8 +251,8 @@ class DriftStream:
     def update(self, batch: Mapping[str, NDArray[Any]],
                prediction: NDArray[Any] | None = None, reorder: bool = False) -> None:
         """Count one batch. `reorder=True` gives the batch away: its numeric arrays may be
-        sorted in place (one copy less per feature; `compute_drift_stream` does this with
-        `parquet_batches`' arrays, which nothing else holds)."""
+        sorted in place (one copy less per feature; bench/drift.py passes it through
+        `compute_drift_stream` for `parquet_batches`' arrays, which nothing else holds)."""
         todo = [(self.states[n], v) for n, v in batch.items() if n in self.states]
         self.seen.update(n for n in batch if n in self.states)
         list(self._pool.map(lambda sv: sv[0].update(sv[1], reorder), todo))
