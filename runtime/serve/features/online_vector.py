@@ -111,6 +111,20 @@ def _checker(f: RawField) -> Callable[[Any, str], Any]:
             return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
         raise bad(v, where, t)
 
+    # the common case of each type first (a JSON float, int or string as it comes); every
+    # other value, null included, takes the full check above
+    if t == "float64":
+        def float_check(v: Any, where: str) -> Any:
+            return v if type(v) is float and v == v else check(v, where)
+        return float_check
+    if t == "int64":
+        def int_check(v: Any, where: str) -> Any:
+            return v if type(v) is int and -_I64 <= v < _I64 else check(v, where)
+        return int_check
+    if t == "string":
+        def str_check(v: Any, where: str) -> Any:
+            return v if type(v) is str else check(v, where)
+        return str_check
     return check
 
 
@@ -158,9 +172,10 @@ class OnlineVector:
         for i, rec in enumerate(doc):
             if not isinstance(rec, dict):
                 raise ProtocolError(400, f"record {i} is not a JSON object")
-            if len(rec) != len(names) or any(k not in names for k in rec):
-                self._mismatch(rec, f"record {i}: ")
-            rows.append({k: check[k](v, f"record {i}: ") for k, v in rec.items()})
+            where = f"record {i}: "
+            if rec.keys() != names.keys():     # the same field names, as sets
+                self._mismatch(rec, where)
+            rows.append({k: check[k](v, where) for k, v in rec.items()})
         return rows
 
     def _mismatch(self, rec: dict[str, Any], where: str) -> None:
