@@ -77,10 +77,24 @@ end
 
 
 def proc_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, all threads) of process `pid` so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    """CPU seconds (user + system, all threads) of process `pid` and of its live
+    descendants so far (`specops serve --workers N` serves from child processes)."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue      # the process ended while we looked
+        p = int(stat_file.parent.name)
+        children.setdefault(int(fields[1]), []).append(p)
+        cpu[p] = (int(fields[11]) + int(fields[12])) / _TICK
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu.get(p, 0.0)
+        todo.extend(children.get(p, []))
+    return total
 
 
 def _lua_string(s: str) -> str:

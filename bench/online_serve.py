@@ -210,7 +210,9 @@ def run_specops(root: Path, url: str, rows: Any, args: argparse.Namespace) -> di
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "specops.compiler.cli.main", "serve", MODEL,
                              "--project", str(root), "--features", "online",
-                             "--online-store", url, "--port", str(port)],
+                             "--online-store", url, "--port", str(port),
+                             "--workers", str(args.workers),
+                             *(["--no-log"] if args.no_log else [])],
                             cwd=root, env=_env(), stderr=(root / "serve.log").open("wb"))
     try:
         _wait(port, proc, f"/v2/models/{MODEL}/ready")
@@ -403,6 +405,10 @@ def main() -> None:
     ap.add_argument("--trained", help="copy this trained credit-risk project (after "
                     "`specops run examples/credit-risk`) instead of training one")
     ap.add_argument("--features-only", action="store_true")
+    ap.add_argument("--no-log", action="store_true",
+                    help="serve without the prediction log (what the log costs)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="specops serve --workers (lean processes sharing the port)")
     ap.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
                     help="auto: wrk when installed (both servers get the same one)")
     a = ap.parse_args()

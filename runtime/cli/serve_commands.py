@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                "wait_ms": args.batch_wait_ms}
     log = serving.get("log_predictions", True) and not args.no_log
     server = args.server or ("ray" if args.address else "lean")
+    if args.workers < 1:
+        raise fail(f"--workers needs at least 1, not {args.workers}")
+    if args.workers > 1 and server != "lean":
+        raise fail("--workers runs lean processes: for Ray use --replicas")
     if args.features == "online" and server != "lean":
         raise fail("--features online is served by the lean server only (drop --server ray)")
     if args.grpc_port is not None:     # direct Ray replicas run the lean server's gRPC too
@@ -98,12 +103,95 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except ExecutorError as exc:     # Ray did not start: one line, exit 2
             raise fail(str(exc)) from None
         return 0
+    if args.workers > 1:
+        return _serve_workers(args, root, log)
     from specops.runtime.serve.lean import serve_lean
     from specops.runtime.serve.traffic import build_routed_service  # canary / shadow
 
     service = _with_features(build_routed_service(source, log=log), args, root, plan)
     serve_lean(service, args.host, args.port, args.grpc_port)
     return 0
+
+
+def _serve_workers(args: argparse.Namespace, root: Path, log: bool) -> int:
+    """`--workers N`: N lean processes on one port, each with its own SO_REUSEPORT socket,
+    so the kernel spreads connections over them.
+
+    Why processes: one lean process is one event loop on one core; with the online
+    features' per-request Python work (request views, store lookups, the vector) one
+    process saturates a core before two cores are busy. Each worker admits and verifies
+    the model itself, has its own prediction log files (pid in the name), online store
+    connection and /metrics (per process, as for Ray replicas). A worker that dies is not
+    restarted; the others keep serving."""
+    import multiprocessing as mp
+
+    from specops.runtime.serve.lean import listen_socket
+
+    if args.grpc_port is not None:
+        raise fail("--grpc-port is served by one process: drop --workers")
+    try:   # bound before any worker starts, so a taken port fails in one line here
+        sock = listen_socket(args.host, args.port, reuse_port=True)
+    except OSError as exc:
+        raise fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    ctx = mp.get_context("spawn")   # fresh interpreters: no onnxruntime or threads forked
+    ready = [ctx.Event() for _ in range(1, args.workers)]
+    children = [ctx.Process(target=_worker, args=(args, str(root), log, None, event),
+                            name=f"specops-serve-{i}", daemon=False)
+                for i, event in enumerate(ready, 1)]
+    for child in children:
+        child.start()
+    try:
+        _worker(args, str(root), log, sock, None, list(zip(children, ready, strict=True)))
+    finally:
+        for child in children:
+            child.terminate()        # SIGTERM: uvicorn shuts down and flushes its log
+        for child in children:
+            child.join(timeout=30)
+    return 0
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send this worker SIGTERM when the first process ends, however it ends
+    (uvicorn re-raises the signal that stopped it, so no `finally` of the first process
+    runs): the worker then shuts down as on Ctrl-C and flushes its prediction log."""
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):   # not Linux: the first process's `finally` only
+        return
+    if os.getppid() != parent:          # it ended before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(args: argparse.Namespace, root: str, log: bool, sock: Any = None,
+            ready: Any = None, others: list[tuple[Any, Any]] | None = None) -> None:
+    """One `--workers` process: build and serve its own service on the shared port.
+    A child sets `ready` once it can serve; the first process (`others`: the children
+    and their events) starts serving only when every child is ready, so `/ready` means
+    all workers are up."""
+    from specops.runtime.serve.lean import listen_socket, serve_lean
+    from specops.runtime.serve.traffic import build_routed_service
+
+    if ready is not None:
+        _die_with_parent()
+    project = Path(root)
+    source = _source(args, project, args.threads)
+    plan = _plan(project, args)
+    service = _with_features(build_routed_service(source, log=log), args, project, plan)
+    if sock is None:
+        sock = listen_socket(args.host, args.port, reuse_port=True)
+    if ready is not None:
+        ready.set()
+    for child, event in others or []:
+        while not event.wait(0.5):
+            if not child.is_alive():
+                service.close()
+                raise fail(f"--workers: {child.name} exited ({child.exitcode}) before "
+                           "serving; its error is above")
+    serve_lean(service, args.host, args.port, None, sockets=[sock])
 
 
 def _with_features(service: Any, args: argparse.Namespace, root: Path, plan: Any) -> Any:
@@ -223,6 +311,8 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     p.add_argument("--batch-wait-ms", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=1,
                    help="CPUs per replica = onnxruntime intra-op threads (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="lean server processes sharing the port (SO_REUSEPORT; default 1)")
     p.add_argument("--no-log", action="store_true", help="do not write the prediction log")
     p.add_argument("--features", choices=["derived", "online"], default="derived",
                    help="derived: requests carry the model's inputs (default); online: raw "
