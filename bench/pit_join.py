@@ -261,6 +261,11 @@ def run_feast(data: Path) -> dict[str, object]:
             VENV.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(["uv", "venv", "--python", sys.executable, str(VENV)], check=True,
                            capture_output=True, text=True, timeout=600)
+        # the venv is shared with bench/online_serve.py, which installs feast[redis]: add
+        # the duckdb store when it is missing rather than failing on the import
+        probe = subprocess.run([str(py), "-c", "import feast.infra.offline_stores.duckdb"],
+                               capture_output=True)
+        if probe.returncode != 0:
             subprocess.run(["uv", "pip", "install", "--python", str(py), "feast[duckdb]"],
                            check=True, capture_output=True, text=True, timeout=1800)
         helper = data / "feast_helper.py"
