@@ -250,7 +250,8 @@ df = store.get_historical_features(entity_df=spine, features=refs).to_df()
 secs = time.perf_counter() - t
 df.to_parquet(data / "feast_out.parquet")
 print(json.dumps({"seconds": round(secs, 3),
-    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+    "peak_rss_mb": round(int(next(l for l in open("/proc/self/status")
+                                  if l.startswith("VmHWM:")).split()[1]) / 1024, 1)}))
 '''
 
 
