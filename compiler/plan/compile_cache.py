@@ -49,7 +49,7 @@ from specops.compiler.passes.lint_incremental import input_key
 if TYPE_CHECKING:   # compile.py (networkx, the plan builder) is imported on a miss only
     from specops.compiler.plan.compile import CompileResult
 
-__all__ = ["Compiled", "compile_with_cache", "summarise"]
+__all__ = ["Compiled", "compile_with_cache", "gc_paused", "summarise"]
 
 _SCHEMA = 1
 _KEEP = 4    # entries kept: a plan is megabytes, and an edit makes a new key
@@ -112,7 +112,7 @@ def _decode(data: dict[str, Any] | None) -> tuple[str, int, int, int] | None:
 def compile_with_cache(path: Path, variables: dict[str, str] | None = None,
                        base: Path | None = None, cache_dir: Path | None = None) -> Compiled:
     """Compile as `compile_project` does, replaying the plan when no input changed."""
-    with _gc_off():
+    with gc_paused():
         return _compile(path, variables or {}, base, cache_dir)
 
 
@@ -123,8 +123,22 @@ def _uncached(path: Path, variables: dict[str, str], base: Path | None) -> Compi
 
 
 @contextmanager
-def _gc_off() -> Iterator[None]:
-    """compile.py's `_gc_paused`, here so a replay does not import compile.py."""
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while compiling (compile.py and a replay here;
+    defined here so that a replay does not import compile.py and networkx).
+
+    Why: a compile allocates hundreds of thousands of long-lived containers (YAML nodes,
+    spans, specs, params) and creates almost no garbage cycles, so every collection pass is
+    wasted work; on the 1,000-model project it cost about a third of the compile time.
+    Reference counting still frees everything as usual.
+
+    Why freeze-then-unfreeze before re-enabling: everything allocated meanwhile is still in
+    the youngest generation, so the first allocation after `gc.enable()` would scan all of
+    it (about 0.4 s on the 1,000-model project) only to find it alive. `gc.unfreeze()`
+    moves it straight to the oldest generation instead, where it stays collectable (no
+    leak) and is scanned only by a later full collection. Skipped when the caller froze
+    objects itself (unfreezing would undo that).
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
